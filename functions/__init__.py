@@ -1,0 +1,1 @@
+"""Lambda entry points: each handler wires Powertools and calls one domain service."""

@@ -1,0 +1,57 @@
+"""Consent API for clinic systems: POST /consent (record opt-in/opt-out), POST /consent/lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import wiring
+from shared.clock import iso
+from shared.consent import ConsentRequest, LookupRequest
+from shared.http import error_for, error_response, json_body, json_response, require_iam_caller
+from shared.models import ConsentState
+from shared.observability import logger, metrics, tracer
+
+
+def _state(state: ConsentState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "updated_at": iso(state.updated_at) if state.updated_at else None,
+        "source": state.last_source.value if state.last_source else None,
+    }
+
+
+def _route(event: dict[str, Any]) -> dict[str, Any]:
+    require_iam_caller(event)
+    route = str(event.get("routeKey") or "")
+    if route == "POST /consent":
+        request = ConsentRequest.model_validate(json_body(event))
+        result = wiring.consent_service().record(request)
+        metrics.add_metric(name=f"Consent_{request.action}", unit="Count", value=1)
+        return json_response(
+            201,
+            {
+                "event_id": result.event_id,
+                "consent": _state(result.state),
+                "confirmation": result.confirmation,
+            },
+        )
+    if route == "POST /consent/lookup":
+        lookup = LookupRequest.model_validate(json_body(event))
+        return json_response(200, {"consent": _state(wiring.consent_service().lookup(lookup))})
+    return error_response(404, "not_found", f"no route {route!r}")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _route(event)
+    except Exception as exc:
+        response = error_for(exc)
+        if response is None:
+            raise
+        logger.info("consent request refused", extra={"status": response["statusCode"]})
+        return response

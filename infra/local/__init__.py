@@ -1,0 +1,1 @@
+"""The embedded local AWS: template provisioning into moto and Lambda-style invocation."""

@@ -1,0 +1,231 @@
+"""Genuine AWS-format events, as each event source would deliver them to a function."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def two_way_sms_message(
+    from_number: str, to_number: str, body: str, *, message_id: str | None = None
+) -> dict[str, Any]:
+    """The JSON AWS End User Messaging publishes to the two-way SMS topic."""
+    return {
+        "originationNumber": from_number,
+        "destinationNumber": to_number,
+        "messageKeyword": body.split(maxsplit=1)[0].upper() if body.split() else "",
+        "messageBody": body,
+        "inboundMessageId": message_id or str(uuid.uuid4()),
+        "previousPublishedMessageId": str(uuid.uuid4()),
+    }
+
+
+def sns_event(
+    topic_arn: str, message: str, *, message_id: str | None = None, timestamp: str | None = None
+) -> dict:
+    """An SNS-to-Lambda event with one record."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id or str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": message,
+                    "Timestamp": timestamp or _now_iso(),
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str | None = None,
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+    path_parameters: dict[str, str] | None = None,
+    iam_caller: str | None = None,
+    host: str = "abc123.execute-api.us-east-1.amazonaws.com",
+    stage: str = "$default",
+    base64_body: bool | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event."""
+    hdrs = {"host": host, "x-forwarded-proto": "https", "x-forwarded-port": "443", "user-agent": "local"}
+    hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
+    raw = body.encode() if isinstance(body, str) else body
+    content_type = hdrs.get("content-type", "")
+    encode = (
+        base64_body if base64_body is not None else not content_type.startswith(("application/json", "text/"))
+    )
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key or f"{method} {path}",
+        "rawPath": path if stage == "$default" else f"/{stage}{path}",
+        "rawQueryString": query,
+        "headers": hdrs,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": host.split(".", maxsplit=1)[0],
+            "domainName": host,
+            "domainPrefix": host.split(".", maxsplit=1)[0],
+            "http": {
+                "method": method,
+                "path": path if stage == "$default" else f"/{stage}{path}",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": hdrs["user-agent"],
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key or f"{method} {path}",
+            "stage": stage,
+            "time": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": bool(raw) and encode,
+    }
+    if raw is not None:
+        event["body"] = base64.b64encode(raw).decode() if event["isBase64Encoded"] else raw.decode()
+    if query:
+        from urllib.parse import parse_qsl
+
+        event["queryStringParameters"] = dict(parse_qsl(query))
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if iam_caller:
+        event["requestContext"]["authorizer"] = {
+            "iam": {
+                "accessKey": "AKIAEXAMPLE",
+                "accountId": ACCOUNT,
+                "callerId": "AIDAEXAMPLE",
+                "principalOrgId": None,
+                "userArn": iam_caller,
+                "userId": "AIDAEXAMPLE",
+                "cognitoIdentity": None,
+            }
+        }
+    return event
+
+
+def twilio_webhook_event(
+    auth_token: str,
+    *,
+    from_number: str,
+    to_number: str,
+    body: str,
+    message_sid: str | None = None,
+    host: str = "abc123.execute-api.us-east-1.amazonaws.com",
+    stage: str = "$default",
+    path: str = "/webhooks/twilio",
+    query: str = "",
+    signed_url: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Twilio Messaging webhook as it reaches the function, signed the way Twilio signs it."""
+    sid = message_sid or "SM" + uuid.uuid4().hex
+    params = {
+        "ToCountry": "US",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "SmsSid": sid,
+        "SmsStatus": "received",
+        "Body": body,
+        "To": to_number,
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": from_number,
+        "ApiVersion": "2010-04-01",
+        **(extra or {}),
+    }
+    full_path = path if stage == "$default" else f"/{stage}{path}"
+    url = signed_url or f"https://{host}{full_path}" + (f"?{query}" if query else "")
+    signature = RequestValidator(auth_token).compute_signature(url, params)
+    return http_api_event(
+        "POST",
+        path,
+        route_key="POST /webhooks/twilio",
+        body=urlencode(params),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signature,
+            "i-twilio-idempotency-token": str(uuid.uuid4()),
+        },
+        host=host,
+        stage=stage,
+        query=query,
+    )
+
+
+def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """An SQS-to-Lambda batch. ``messages`` items carry ``MessageId``, ``ReceiptHandle``, ``Body``."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": str(
+                        m.get("Attributes", {}).get("ApproximateReceiveCount", "1")
+                    ),
+                    "SentTimestamp": str(
+                        m.get("Attributes", {}).get("SentTimestamp", int(time.time() * 1000))
+                    ),
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def scheduler_event(
+    schedule_input: str, *, scheduled_time: datetime, schedule_arn: str, attempt: int = 1
+) -> Any:
+    """What EventBridge Scheduler delivers: the target Input with its context attributes filled in."""
+    text = (
+        schedule_input.replace(
+            "<aws.scheduler.scheduled-time>", scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        .replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
+        .replace("<aws.scheduler.schedule-arn>", schedule_arn)
+        .replace("<aws.scheduler.attempt-number>", str(attempt))
+    )
+    return json.loads(text)
+
+
+def dumps(event: Any) -> str:
+    return json.dumps(event, indent=2)

@@ -1,0 +1,1 @@
+"""ClinicText domain package: models, consent, crypto, stores and senders shared by every function."""

@@ -1,0 +1,65 @@
+"""Typed configuration, read from the environment the template declares. Read once per container.
+
+Domain code never reads ``os.environ``: handlers build these models and pass values in.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    """What every ClinicText function needs: the clinic, its keys and its tables."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    clinic_name: str = Field(min_length=1, max_length=40)
+    support_contact: str = Field(min_length=3, max_length=60)
+    clinic_phone: str = ""
+    default_time_zone: str = "America/New_York"
+    default_phone_region: str = "US"
+    origination_number: str = ""
+    data_key_arn: str
+    blind_index_key_arn: str
+    consent_table: str
+    messages_table: str
+    idempotency_table: str
+    appointments_table: str
+    reminders_table: str
+    control_table: str
+    rejected_queue_url: str = ""
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"DEFAULT_TIME_ZONE {value!r} is not an IANA time zone") from exc
+        return value
+
+
+class TwilioSettings(CoreSettings):
+    """Twilio webhook: where the auth token lives and the public URL Twilio signs."""
+
+    twilio_auth_token_secret_arn: str = ""
+    twilio_auth_token_parameter: str = ""
+    public_base_url: str = ""
+    token_cache_seconds: int = 300
+
+
+class ReminderSettings(CoreSettings):
+    reminder_offsets_minutes: str = "2880,120"
+    reminder_queue_url: str = ""
+    fanout_lookback_hours: int = 26
+    requeue_after_minutes: int = 30
+
+    @property
+    def offsets(self) -> list[int]:
+        values = sorted({int(part) for part in self.reminder_offsets_minutes.split(",") if part.strip()})
+        if not values:
+            raise ValueError("REMINDER_OFFSETS_MINUTES names no offset")
+        return sorted(values, reverse=True)

@@ -1,0 +1,1 @@
+"""DynamoDB adapters. They map ClientError codes to domain exceptions and encrypt PHI before writing."""

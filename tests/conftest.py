@@ -1,0 +1,52 @@
+"""Shared fixtures: a moto-backed AWS with template.yaml's resources, and no real AWS ever."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# No test may reach real AWS: fake credentials and a fixed region before anything builds a client.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+TWILIO_TOKEN = "test-twilio-auth-token-0123456789ab"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    from shared import wiring
+
+    wiring.reset()
+    with mock_aws():
+        yield
+    wiring.reset()
+
+
+@pytest.fixture
+def stack(aws: None):  # type: ignore[no-untyped-def]
+    """template.yaml provisioned into moto, with a Twilio token secret and the functions registered."""
+    import boto3
+
+    from infra.local.stack import Stack
+
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="clinictext/twilio-auth-token", SecretString=TWILIO_TOKEN
+    )["ARN"]
+    return Stack(parameters={"TwilioAuthTokenSecretArn": secret_arn}).provision()
