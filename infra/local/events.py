@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -183,7 +184,7 @@ def twilio_webhook_event(
     )
 
 
-def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def sqs_event(queue_arn: str, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """An SQS-to-Lambda batch. ``messages`` items carry ``MessageId``, ``ReceiptHandle``, ``Body``."""
     return {
         "Records": [

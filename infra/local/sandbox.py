@@ -1,0 +1,340 @@
+"""The local sandbox: template.yaml on an embedded AWS (moto server mode) on 127.0.0.1.
+
+* every resource is created from the template (:class:`infra.local.stack.Stack`);
+* SNS topics that feed a function are tapped with an SQS queue, and each notification is delivered
+  to the function as the SNS-to-Lambda event Lambda would build;
+* SQS event sources are polled and delivered in batches, honouring partial batch failures;
+* the HTTP API is served on 127.0.0.1 with API Gateway's payload format 2.0 (IAM routes need a SigV4
+  ``Authorization`` header, as API Gateway would require);
+* function output (logs, metrics) goes to a log file, never to the demo's screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from infra.local import events
+from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
+
+SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105 - local sandbox only
+LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        aws_port: int = 0,
+        api_port: int = 0,
+        log_path: Path | None = None,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self._aws_port = aws_port
+        self._api_port = api_port
+        self.log_path = log_path
+        self._parameters = parameters or {}
+        self._server: Any = None
+        self._api: ThreadingHTTPServer | None = None
+        self._log: TextIO = io.StringIO()
+        self._taps: dict[str, str] = {}  # topic logical id -> tap queue url
+        self._pump_lock = threading.RLock()
+        self._stop = threading.Event()
+        self.stack: Stack
+        self.aws_endpoint = ""
+        self.api_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "sandbox",
+                "AWS_SECRET_ACCESS_KEY": "sandbox",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                # Powertools reads these when shared.observability is first imported; in Lambda they
+                # come from the template's Globals, which set the same values for every function.
+                "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
+                "POWERTOOLS_SERVICE_NAME": "clinictext",
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("w", encoding="utf-8")
+        secret_arn = boto3.client("secretsmanager").create_secret(
+            Name="clinictext/twilio-auth-token", SecretString=SANDBOX_TWILIO_TOKEN
+        )["ARN"]
+        self.stack = Stack(
+            parameters={"TwilioAuthTokenSecretArn": secret_arn, **self._parameters}
+        ).provision()
+        self._route_function_logs()
+        self._tap_topics()
+        self._serve_api()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._api:
+            self._api.shutdown()
+            self._api.server_close()
+        if self._server:
+            self._server.stop()
+        if self.log_path and not self._log.closed:
+            self._log.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _route_function_logs(self) -> None:
+        from shared.observability import logger
+
+        handler = getattr(logger, "registered_handler", None)
+        if handler is not None and hasattr(handler, "setStream"):
+            handler.setStream(self._log)
+
+    @contextlib.contextmanager
+    def _captured(self) -> Iterator[None]:
+        with contextlib.redirect_stdout(self._log):
+            yield
+
+    def function_log(self) -> str:
+        if isinstance(self._log, io.StringIO):
+            return self._log.getvalue()
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8") if self.log_path else ""
+
+    def invoke(self, function: LocalFunction, event: Any) -> Any:
+        with self._captured():
+            return function.invoke(event)
+
+    # -- SNS: topic -> function ---------------------------------------------------------------------
+    def _tap_topics(self) -> None:
+        sqs, sns = boto3.client("sqs"), boto3.client("sns")
+        for logical, _ in self.stack.resources("AWS::SNS::Topic"):
+            if not self.stack.function_for_topic(logical):
+                continue
+            url = sqs.create_queue(QueueName=f"sandbox-tap-{logical}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=self.stack.ref(logical), Protocol="sqs", Endpoint=arn)
+            self._taps[logical] = url
+
+    def _deliver_sns(self) -> int:
+        sqs = boto3.client("sqs")
+        delivered = 0
+        for logical, url in self._taps.items():
+            while True:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    envelope = json.loads(message["Body"])
+                    event = events.sns_event(
+                        envelope["TopicArn"],
+                        envelope["Message"],
+                        message_id=envelope["MessageId"],
+                        timestamp=envelope["Timestamp"],
+                    )
+                    for function in self.stack.function_for_topic(logical):
+                        self.invoke(function, event)
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    delivered += 1
+        return delivered
+
+    # -- SQS: queue -> function ---------------------------------------------------------------------
+    def _deliver_sqs(self) -> int:
+        sqs = boto3.client("sqs")
+        delivered = 0
+        for logical, _ in self.stack.resources("AWS::SQS::Queue"):
+            for function, props in self.stack.function_for_queue(logical):
+                url, arn = self.stack.ref(logical), self.stack.arn(logical)
+                batch = int(props.get("BatchSize", 10))
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=min(batch, 10), AttributeNames=["All"]
+                ).get("Messages", [])
+                if not messages:
+                    continue
+                result = self.invoke(function, events.sqs_event(arn, messages)) or {}
+                failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+                for message in messages:
+                    if message["MessageId"] in failed:
+                        sqs.change_message_visibility(
+                            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                        )
+                    else:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                delivered += len(messages) - len(failed)
+        return delivered
+
+    def pump(self, max_rounds: int = 200) -> int:
+        """Deliver everything waiting on topics and queues until nothing moves."""
+        total = 0
+        with self._pump_lock:
+            for _ in range(max_rounds):
+                moved = self._deliver_sns() + self._deliver_sqs()
+                total += moved
+                if not moved:
+                    break
+        return total
+
+    def pump_forever(self, interval: float = 0.5) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.pump()
+            except Exception as exc:  # keep the sandbox alive; the error is in the function log
+                print(f"sandbox: delivery failed: {type(exc).__name__}: {exc}")
+
+    # -- what a patient and a scheduler do -------------------------------------------------------------
+    def text(self, from_number: str, body: str) -> None:
+        """A patient texts the clinic's number: AWS two-way SMS publishes to the inbound topic."""
+        to_number = self.stack.parameters.get("OriginationNumber") or "+12065550100"
+        message = events.two_way_sms_message(from_number, to_number, body)
+        boto3.client("sns").publish(TopicArn=self.stack.ref("InboundSmsTopic"), Message=json.dumps(message))
+        self.pump()
+
+    def run_schedule(self, at: datetime, schedule: str = "ReminderSchedule") -> Any:
+        """EventBridge Scheduler fires ``schedule`` for the scheduled time ``at``."""
+        props = dict(self.stack.schedules())[schedule]
+        arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{self.stack.ref(schedule)}"
+        event = events.scheduler_event(props["Target"]["Input"], scheduled_time=at, schedule_arn=arn)
+        result = self.invoke(self.stack.schedule_target(schedule), event)
+        self.pump()
+        return result
+
+    def outbox(self) -> list[dict[str, str]]:
+        from moto.sns.models import sns_backends
+
+        return [
+            {"message_id": mid, "to": phone, "text": text}
+            for mid, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items()
+        ]
+
+    # -- the HTTP API ----------------------------------------------------------------------------------
+    def routes(self) -> list[tuple[str, str, bool, LocalFunction]]:
+        return [
+            (method, path, iam, function)
+            for function in self.stack.functions.values()
+            for method, path, iam in function.http_routes()
+        ]
+
+    def handle_http(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict, bytes]:
+        path, _, query = raw_path.partition("?")
+        control = self._control(method, path, body)
+        if control is not None:
+            return control
+        for route_method, route_path, iam, function in self.routes():
+            pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route_path) + "$"
+            match = re.match(pattern, path)
+            if route_method != method or not match:
+                continue
+            caller = None
+            if iam:
+                if not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+                    return 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}'
+                caller = LOCAL_CALLER
+            event = events.http_api_event(
+                method,
+                path,
+                route_key=f"{route_method} {route_path}",
+                body=body or None,
+                headers={**headers, "x-forwarded-proto": "http"},
+                query=query,
+                path_parameters=match.groupdict() or None,
+                iam_caller=caller,
+                host=headers.get("host", "127.0.0.1"),
+            )
+            result = self.invoke(function, event)
+            self.pump()
+            payload = result.get("body", "")
+            data = payload.encode() if isinstance(payload, str) else bytes(payload)
+            return int(result.get("statusCode", 200)), dict(result.get("headers") or {}), data
+        return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict, bytes] | None:
+        """Sandbox-only endpoints under /_sandbox for the CLI (not part of the deployed API)."""
+        if not path.startswith("/_sandbox/"):
+            return None
+        ok = {"Content-Type": "application/json"}
+        if method == "GET" and path == "/_sandbox/outbox":
+            return 200, ok, json.dumps(self.outbox()).encode()
+        if method == "POST" and path == "/_sandbox/text":
+            data = json.loads(body or b"{}")
+            self.text(str(data["from"]), str(data["body"]))
+            return 202, ok, b'{"status":"delivered"}'
+        if method == "POST" and path == "/_sandbox/run-reminders":
+            data = json.loads(body or b"{}")
+            at = (
+                datetime.fromisoformat(data["at"].replace("Z", "+00:00"))
+                if data.get("at")
+                else datetime.now(UTC)
+            )
+            result = self.run_schedule(at)
+            return 200, ok, json.dumps(result, default=str).encode()
+        return 404, ok, b'{"message":"unknown sandbox endpoint"}'
+
+    def _serve_api(self) -> None:
+        sandbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _dispatch(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    status, out_headers, data = sandbox.handle_http(self.command, self.path, headers, body)
+                except Exception as exc:  # an unhandled function error is a 500, as API Gateway would say
+                    status, out_headers = 500, {"Content-Type": "application/json"}
+                    data = json.dumps(
+                        {"message": "Internal Server Error", "error": type(exc).__name__}
+                    ).encode()
+                self.send_response(status)
+                for key, value in out_headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._api = ThreadingHTTPServer(("127.0.0.1", self._api_port), Handler)
+        self.api_url = f"http://127.0.0.1:{self._api.server_address[1]}"
+        threading.Thread(target=self._api.serve_forever, daemon=True).start()
+
+
+def run_in_background(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
