@@ -29,10 +29,12 @@ def cached(factory: Callable[[], Any]) -> Any:
     return wrapped
 
 
-def reset() -> None:
+def reset(*, clients: bool = True) -> None:
+    """Forget built services (and, unless ``clients`` is False, the boto3 clients too)."""
     for cache in _caches:
         cache.cache_clear()
-    aws.reset()
+    if clients:
+        aws.reset()
 
 
 class MetricsCounter:

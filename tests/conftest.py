@@ -33,10 +33,12 @@ def aws() -> Iterator[None]:
 
     from shared import wiring
 
-    wiring.reset()
+    # moto intercepts clients created before the mock starts, so clients survive between tests
+    # (creating them is most of a cold start); services bound to per-test key ARNs do not.
+    wiring.reset(clients=False)
     with mock_aws():
         yield
-    wiring.reset()
+    wiring.reset(clients=False)
 
 
 @pytest.fixture
