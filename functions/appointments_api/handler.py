@@ -1,0 +1,69 @@
+"""Appointments API: POST /appointments (FHIR R4 Bundle in, batch-response out), GET /appointments/{id}."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.errors import InvalidInput, NotFound
+from shared.http import error_for, error_response, json_response, require_iam_caller
+from shared.ingest.fhir import operation_outcome
+from shared.observability import logger, metrics, tracer
+from shared.reminders import wiring
+from shared.reminders.ingest import ingest_bundle
+from shared.reminders.status import appointment_status
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _raw_body(event: dict[str, Any]) -> bytes | str:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except ValueError as exc:
+            raise InvalidInput("request body is not valid base64", field="body") from exc
+    return str(raw)
+
+
+def _route(event: dict[str, Any]) -> dict[str, Any]:
+    require_iam_caller(event)
+    route = str(event.get("routeKey") or "")
+    if route == "POST /appointments":
+        try:
+            body = _raw_body(event)
+        except InvalidInput as exc:
+            return json_response(400, operation_outcome("structure", exc.message), content_type=FHIR_JSON)
+        settings = wiring.reminder_settings()
+        answer = ingest_bundle(body, wiring.appointment_book(), default_region=settings.default_phone_region)
+        if answer.status == 200:
+            statuses = [entry["response"]["status"][:3] for entry in answer.body["entry"]]
+            for code in sorted(set(statuses)):
+                metrics.add_metric(
+                    name=f"AppointmentEntries_{code}", unit="Count", value=statuses.count(code)
+                )
+        logger.info("appointment bundle answered", extra={"status": answer.status})
+        return json_response(answer.status, answer.body, content_type=FHIR_JSON)
+    if route == "GET /appointments/{id}":
+        source_id = str((event.get("pathParameters") or {}).get("id") or "")
+        view = wiring.appointment_book().view(source_id) if source_id else None
+        if view is None:
+            raise NotFound("no appointment with this id")
+        return json_response(200, appointment_status(view))
+    return error_response(404, "not_found", f"no route {route!r}")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _route(event)
+    except Exception as exc:
+        response = error_for(exc)
+        if response is None:
+            raise
+        logger.info("appointments request refused", extra={"status": response["statusCode"]})
+        return response

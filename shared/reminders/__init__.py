@@ -1,0 +1,1 @@
+"""Appointment reminders: ingest, planning, scheduled fan-out, exactly-once sending and replies."""
