@@ -68,6 +68,32 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_template_check(args: argparse.Namespace) -> int:
+    """Report what a text costs as sent, and what it would cost after typographic normalization."""
+    from shared.segments import analyze, normalize_for_gsm
+
+    def show(label: str, text: str) -> int:
+        report = analyze(text)
+        print(
+            f"{label}: {report.encoding}, {report.characters} characters, {report.units} units, "
+            f"{report.segments} segment{'s' if report.segments != 1 else ''}"
+        )
+        if report.ucs2_culprits:
+            print(
+                "  forced to UCS-2 by: " + " ".join(f"{c!r} (U+{ord(c):04X})" for c in report.ucs2_culprits)
+            )
+        return report.segments
+
+    segments = show("as written", args.text)
+    normalized = normalize_for_gsm(args.text)
+    if normalized != args.text:
+        segments = show("after normalization", normalized)
+        print(f"  normalized text: {normalized}")
+    if segments > 1:
+        print("  WARNING: needs more than one segment; every extra segment is billed")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- sandbox
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from infra.local.sandbox import SANDBOX_TWILIO_TOKEN, Sandbox
@@ -114,12 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--api", default=DEFAULT_API)
     outbox = sub.add_parser("outbox", help="texts SNS was asked to send in the running sandbox")
     outbox.add_argument("--api", default=DEFAULT_API)
+    template = sub.add_parser("template", help="message template tools")
+    template_sub = template.add_subparsers(dest="template_command", required=True)
+    check = template_sub.add_parser("check", help="segments, encoding and UCS-2 culprits of a text")
+    check.add_argument("text")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "sandbox": cmd_sandbox, "text": cmd_text, "outbox": cmd_outbox}
+    handlers = {
+        "demo": cmd_demo,
+        "sandbox": cmd_sandbox,
+        "text": cmd_text,
+        "outbox": cmd_outbox,
+        "template": cmd_template_check,
+    }
     started = time.monotonic()
     code = handlers[args.command](args)
     if args.command == "demo":
