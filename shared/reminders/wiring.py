@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from shared import aws
 from shared.clock import SystemClock
 from shared.config import ReminderSettings
 from shared.reminders.book import AppointmentBook, KmsFingerprint
-from shared.wiring import blind_index, cached, cipher
+from shared.reminders.fanout import ReminderFanout
+from shared.reminders.sender import ReminderSender
+from shared.reminders.template import ReminderTemplate
+from shared.wiring import blind_index, cached, cipher, message_log, sms_sender
 
 
-@cached
 def reminder_settings() -> ReminderSettings:
+    """Not cached: the API, fan-out and sender read different variables from the same model, and the
+    local stack runs them in one process. The services built from it are cached per container."""
     return ReminderSettings()
 
 
@@ -25,4 +31,33 @@ def appointment_book() -> AppointmentBook:
         fingerprint=KmsFingerprint(aws.client("kms"), settings.blind_index_key_arn),
         offsets=settings.offsets,
         clock=SystemClock(),
+    )
+
+
+@cached
+def reminder_fanout() -> ReminderFanout:
+    settings = reminder_settings()
+    return ReminderFanout(
+        reminders=aws.table(settings.reminders_table),
+        control=aws.table(settings.control_table),
+        sqs=aws.client("sqs"),
+        queue_url=settings.reminder_queue_url,
+        requeue_after=timedelta(minutes=settings.requeue_after_minutes),
+        clock=SystemClock(),
+    )
+
+
+@cached
+def reminder_sender() -> ReminderSender:
+    settings = reminder_settings()
+    return ReminderSender(
+        reminders=aws.table(settings.reminders_table),
+        appointments=aws.table(settings.appointments_table),
+        consent_table_name=settings.consent_table,
+        cipher=cipher(),
+        sender=sms_sender(),
+        messages=message_log(),
+        template=ReminderTemplate(settings.clinic_name, settings.default_time_zone),
+        clock=SystemClock(),
+        origination=settings.origination_number,
     )

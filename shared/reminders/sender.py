@@ -1,0 +1,366 @@
+"""Sending one queued reminder, at most once, to a patient who has not opted out.
+
+Per message (ids only: reminder pk, appointment pk, appointment version):
+
+1. Read the reminder and its appointment. Nothing is sent when the reminder is already final, the message
+   or the reminder belongs to an older version of the appointment (it moved), the appointment is no longer
+   remindable (cancelled, no-show...) or has started.
+2. **Claim** with one ``TransactWriteItems``: a ``ConditionCheck`` that the number's consent STATE is not
+   ``opted_out`` (checked at send time, atomically with the claim), the reminder ``queued``/``pending`` ->
+   ``sending`` with a claim token, and a ``ConditionCheck`` that the appointment still has that version
+   and a remindable status. Only one delivery of a message can win the claim.
+3. Publish through SNS, then one transaction marks the reminder ``sent`` (leaving the ``due`` index) and
+   the appointment ``last_reminded_at``; then the message is logged (body encrypted).
+
+Failure handling, and the one window that remains:
+
+* Throttled before publish: the claim is released (``queued``) and the message retried.
+* Rejected for good by the provider (invalid or carrier-opted-out number): ``rejected``, not retried.
+* Outcome unknown (timeout, connection lost during Publish): ``unconfirmed``, **never retried**, because
+  the patient may have the text already. Staff see it in the reminder status.
+* Crash after the claim (e.g. the function times out or dies between Publish and the bookkeeping): the
+  reminder stays ``sending``. A redelivery that finds a claim older than :data:`CLAIM_TIMEOUT` (longer
+  than the function's timeout, so the first attempt is surely over) marks it ``unconfirmed`` and sends
+  nothing; a younger claim is left alone and the message retried later.
+
+So a patient is never texted twice for one reminder. The remaining window is the other way round: a
+crash after the claim but *before* SNS accepted the text leaves the reminder ``unconfirmed`` and the
+patient without that reminder (at most once, not exactly once). ``unconfirmed`` reminders are counted
+and shown to staff so they can follow up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.clock import Clock, iso, parse_iso
+from shared.crypto import PhiCipher
+from shared.errors import AlreadyRecorded, SendOutcomeUnknown, SendRejected, SendThrottled
+from shared.models import Channel, Direction, MessageRecord
+from shared.reminders import plan
+from shared.reminders.template import ReminderTemplate, location_line
+from shared.segments import analyze
+from shared.sms import SmsSender
+from shared.stores.consent import STATE_SK
+from shared.stores.messages import MessageLog
+
+# Longer than ReminderSenderFunction's Timeout (60 s in template.yaml): a claim this old is abandoned.
+CLAIM_TIMEOUT = timedelta(minutes=5)
+FINAL = frozenset(
+    {
+        plan.SENT,
+        plan.UNCONFIRMED,
+        plan.CANCELLED,
+        plan.SUPERSEDED,
+        plan.SKIPPED_OPTED_OUT,
+        plan.SKIPPED_PASSED,
+        plan.REJECTED,
+    }
+)
+
+
+class RetryLater(Exception):
+    """The message should come back later (throttled, or another delivery holds a fresh claim)."""
+
+
+@dataclass(frozen=True)
+class QueuedReminder:
+    reminder_pk: str
+    appointment_pk: str
+    appointment_version: int
+
+    @classmethod
+    def from_body(cls, body: str) -> QueuedReminder:
+        data = json.loads(body)
+        if not isinstance(data, Mapping):
+            raise ValueError("reminder message is not a JSON object")
+        return cls(str(data["reminder_pk"]), str(data["appointment_pk"]), int(data["appointment_version"]))
+
+
+class ReminderSender:
+    def __init__(
+        self,
+        *,
+        reminders: Any,
+        appointments: Any,
+        consent_table_name: str,
+        cipher: PhiCipher,
+        sender: SmsSender,
+        messages: MessageLog,
+        template: ReminderTemplate,
+        clock: Clock,
+        origination: str | None = None,
+    ) -> None:
+        self._reminders = reminders
+        self._appointments = appointments
+        self._client = reminders.meta.client
+        self._consent_table = consent_table_name
+        self._cipher = cipher
+        self._sender = sender
+        self._messages = messages
+        self._template = template
+        self._clock = clock
+        self._origination = origination or None
+
+    def send(self, message: QueuedReminder) -> str:
+        """Process one queued reminder; returns what happened (a status word, for logs and metrics)."""
+        reminder = self._get(self._reminders, message.reminder_pk)
+        if reminder is None:
+            return "missing"
+        status = str(reminder["status"])
+        version = int(reminder["appointment_version"])
+        if status in FINAL:
+            return f"already_{status}"
+        if version != message.appointment_version:
+            return "stale_message"  # the appointment moved; the rewritten reminder is queued on its own
+        now = self._clock.now()
+        if status == plan.SENDING:
+            claimed_at = parse_iso(str(reminder.get("claimed_at") or iso(now)))
+            if now - claimed_at < CLAIM_TIMEOUT:
+                raise RetryLater("another delivery holds a fresh claim")
+            self._finish(reminder, plan.UNCONFIRMED, now, {"detail": "claim_abandoned"}, token=None)
+            return plan.UNCONFIRMED
+
+        appointment = self._get(self._appointments, message.appointment_pk)
+        if appointment is None or int(appointment["version"]) != version:
+            self._stop(reminder, plan.SUPERSEDED, now)
+            return plan.SUPERSEDED
+        if appointment["status"] not in plan.REMINDABLE or not appointment.get("phone_hmac"):
+            self._stop(reminder, plan.CANCELLED, now)
+            return plan.CANCELLED
+        start = parse_iso(str(appointment["start_at"]))
+        if start <= now:
+            self._stop(reminder, plan.SKIPPED_PASSED, now)
+            return plan.SKIPPED_PASSED
+
+        token = str(uuid.uuid4())
+        claim = self._claim(reminder, appointment, token, now)
+        if claim != "claimed":
+            return claim
+
+        contact = self._cipher.decrypt(
+            plan.contact_record_ref(str(appointment["source_id"])), reminder["contact_ct"]
+        )
+        body = self._template.render(
+            start=start,
+            time_zone=appointment.get("time_zone"),
+            first_name=contact.get("first_name"),
+            location=location_line(contact.get("location_name"), contact.get("location_address")),
+        )
+        try:
+            provider_id = self._sender.send(contact["phone"], body, origination=self._origination)
+        except SendThrottled as exc:
+            self._release(reminder, token)
+            raise RetryLater("throttled by the SMS provider") from exc
+        except SendRejected as exc:
+            self._finish(reminder, plan.REJECTED, now, {"detail": f"rejected:{exc}"}, token=token)
+            return plan.REJECTED
+        except SendOutcomeUnknown as exc:
+            self._finish(reminder, plan.UNCONFIRMED, now, {"detail": f"unknown:{exc}"}, token=token)
+            return plan.UNCONFIRMED
+        self._mark_sent(reminder, appointment, token, provider_id)
+        self._log(reminder, appointment, body, provider_id)
+        return plan.SENT
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _claim(self, reminder: dict[str, Any], appointment: dict[str, Any], token: str, now: datetime) -> str:
+        version = int(reminder["appointment_version"])
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._consent_table,
+                            "Key": {"pk": appointment["phone_hmac"], "sk": STATE_SK},
+                            "ConditionExpression": "attribute_not_exists(pk) OR #s <> :opted_out",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {":opted_out": "opted_out"},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._reminders.name,
+                            "Key": {"pk": reminder["pk"]},
+                            "UpdateExpression": "SET #s = :sending, claim_token = :token, claimed_at = :now",
+                            "ConditionExpression": "#s IN (:pending, :queued) AND appointment_version = :v",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":sending": plan.SENDING,
+                                ":token": token,
+                                ":now": iso(now),
+                                ":pending": plan.PENDING,
+                                ":queued": plan.QUEUED,
+                                ":v": version,
+                            },
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._appointments.name,
+                            "Key": {"pk": appointment["pk"]},
+                            "ConditionExpression": "version = :v AND #s IN (:booked, :pending, :proposed)",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":v": version,
+                                ":booked": "booked",
+                                ":pending": "pending",
+                                ":proposed": "proposed",
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "TransactionConflict" in reasons or not reasons:
+                raise RetryLater("claim raced another writer") from exc
+            if reasons[0] == "ConditionalCheckFailed":
+                self._stop(reminder, plan.SKIPPED_OPTED_OUT, now, detail="consent_opted_out_at_send")
+                return plan.SKIPPED_OPTED_OUT
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                return "appointment_changed"
+            return "claimed_elsewhere"
+        return "claimed"
+
+    def _mark_sent(
+        self, reminder: dict[str, Any], appointment: dict[str, Any], token: str, provider_id: str
+    ) -> None:
+        now = self._clock.now()
+        offset = str(int(reminder["offset_minutes"]))
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._reminders.name,
+                        "Key": {"pk": reminder["pk"]},
+                        "UpdateExpression": "SET #s = :sent, sent_at = :now, provider_message_id = :pid "
+                        "REMOVE due_bucket, due_key",
+                        "ConditionExpression": "#s = :sending AND claim_token = :token",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":sent": plan.SENT,
+                            ":now": iso(now),
+                            ":pid": provider_id,
+                            ":sending": plan.SENDING,
+                            ":token": token,
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._appointments.name,
+                        "Key": {"pk": appointment["pk"]},
+                        "UpdateExpression": "SET reminder_status.#off = :sent, last_reminded_at = :now",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": {"#off": offset},
+                        "ExpressionAttributeValues": {":sent": plan.SENT, ":now": iso(now)},
+                    }
+                },
+            ]
+        )
+
+    def _log(
+        self, reminder: dict[str, Any], appointment: dict[str, Any], body: str, provider_id: str
+    ) -> None:
+        now = self._clock.now()
+        message_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"reminder:{reminder['pk']}:{reminder['appointment_version']}")
+        )
+        with contextlib.suppress(AlreadyRecorded):
+            self._messages.append(
+                MessageRecord(
+                    message_id=message_id,
+                    phone_hmac=str(appointment["phone_hmac"]),
+                    direction=Direction.OUTBOUND,
+                    kind="reminder",
+                    channel=Channel.AWS_SMS,
+                    status="sent",
+                    created_at=now,
+                    body=body,
+                    provider_message_id=provider_id,
+                    appointment_id=str(appointment["source_id"]),
+                    segments=analyze(body).segments,
+                )
+            )
+
+    def _stop(
+        self, reminder: dict[str, Any], final: str, now: datetime, *, detail: str | None = None
+    ) -> None:
+        """Take a not-yet-claimed reminder out of the running (conditional: it may have moved on)."""
+        values: dict[str, Any] = {
+            ":final": final,
+            ":now": iso(now),
+            ":pending": plan.PENDING,
+            ":queued": plan.QUEUED,
+            ":v": int(reminder["appointment_version"]),
+        }
+        expression = "SET #s = :final, stopped_at = :now"
+        if detail:
+            expression += ", #detail = :detail"
+            values[":detail"] = detail
+        try:
+            self._reminders.update_item(
+                Key={"pk": reminder["pk"]},
+                UpdateExpression=expression + " REMOVE due_bucket, due_key",
+                ConditionExpression="#s IN (:pending, :queued) AND appointment_version = :v",
+                ExpressionAttributeNames={"#s": "status", **({"#detail": "detail"} if detail else {})},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def _finish(
+        self, reminder: dict[str, Any], final: str, now: datetime, extra: dict[str, str], *, token: str | None
+    ) -> None:
+        """Close a claimed reminder without sending again (unconfirmed, rejected)."""
+        values: dict[str, Any] = {":final": final, ":now": iso(now), ":sending": plan.SENDING}
+        names = {"#s": "status"}
+        sets = ["#s = :final", "stopped_at = :now"]
+        for position, (key, value) in enumerate(extra.items()):
+            names[f"#x{position}"] = key
+            values[f":x{position}"] = value
+            sets.append(f"#x{position} = :x{position}")
+        condition = "#s = :sending"
+        if token is not None:
+            condition += " AND claim_token = :token"
+            values[":token"] = token
+        else:
+            condition += " AND claimed_at = :claimed"
+            values[":claimed"] = reminder.get("claimed_at")
+        try:
+            self._reminders.update_item(
+                Key={"pk": reminder["pk"]},
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE due_bucket, due_key",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def _release(self, reminder: dict[str, Any], token: str) -> None:
+        self._reminders.update_item(
+            Key={"pk": reminder["pk"]},
+            UpdateExpression="SET #s = :queued REMOVE claim_token, claimed_at",
+            ConditionExpression="#s = :sending AND claim_token = :token",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":queued": plan.QUEUED, ":sending": plan.SENDING, ":token": token},
+        )
+
+    @staticmethod
+    def _get(table: Any, pk: str) -> dict[str, Any] | None:
+        item = table.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None

@@ -1,0 +1,64 @@
+"""The reminder text: minimum necessary, one GSM-7 segment, and never "reply CANCEL".
+
+The text names the clinic (the program name carriers require), the first name, the time in the
+appointment's own zone and the place, and says how to answer. Reason for visit, service, specialty and
+practitioner are not stored at all, so they cannot reach a text. When realistic values would need a
+second segment the place goes first, then the first name, and a compact wording is the last resort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from shared.segments import analyze, normalize_for_gsm
+
+ANSWER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
+
+
+def render_when(start: datetime, time_zone: str) -> str:
+    """``Tue Nov 24 at 3:30 PM`` in ``time_zone`` (no zero padding, English, locale-independent)."""
+    local = start.astimezone(ZoneInfo(time_zone))
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    hour = local.hour % 12 or 12
+    meridiem = "AM" if local.hour < 12 else "PM"
+    day = f"{days[local.weekday()]} {months[local.month - 1]} {local.day}"
+    return f"{day} at {hour}:{local.minute:02d} {meridiem}"
+
+
+@dataclass(frozen=True)
+class ReminderTemplate:
+    clinic_name: str
+    default_time_zone: str
+
+    def render(
+        self,
+        *,
+        start: datetime,
+        time_zone: str | None,
+        first_name: str | None,
+        location: str | None,
+    ) -> str:
+        when = render_when(start, time_zone or self.default_time_zone)
+        clinic = self.clinic_name
+        candidates = []
+        for name, place in ((first_name, location), (first_name, None), (None, None)):
+            greeting = f"Hi {name}, reminder" if name else "Reminder"
+            at = f" at {place}" if place else ""
+            candidates.append(f"{clinic}: {greeting} of your appointment {when}{at}. {ANSWER}")
+        candidates.append(
+            f"{clinic}: Appointment {when}. Reply C to confirm, R to reschedule, STOP to opt out."
+        )
+        normalized = [normalize_for_gsm(text) for text in candidates]
+        for text in normalized:
+            report = analyze(text)
+            if report.encoding == "GSM-7" and report.segments == 1:
+                return text
+        return normalized[-1]
+
+
+def location_line(name: str | None, address: str | None) -> str | None:
+    """The place as a reminder names it: the site name, else its street address."""
+    return name or address
