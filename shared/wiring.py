@@ -90,8 +90,10 @@ def reply_book() -> ReplyBook:
 
 
 def conversation_router() -> Any:
-    """Answers to reminders (confirm / reschedule); None until appointments are wired in."""
-    return None
+    """Answers to reminders (confirm / reschedule), matched to the most recently reminded appointment."""
+    from shared.reminders.wiring import reminder_reply_router
+
+    return reminder_reply_router()
 
 
 @cached

@@ -9,9 +9,10 @@ from shared.clock import SystemClock
 from shared.config import ReminderSettings
 from shared.reminders.book import AppointmentBook, KmsFingerprint
 from shared.reminders.fanout import ReminderFanout
+from shared.reminders.replies import ReminderReplyRouter
 from shared.reminders.sender import ReminderSender
 from shared.reminders.template import ReminderTemplate
-from shared.wiring import blind_index, cached, cipher, message_log, sms_sender
+from shared.wiring import blind_index, cached, cipher, core_settings, message_log, reply_book, sms_sender
 
 
 def reminder_settings() -> ReminderSettings:
@@ -60,4 +61,11 @@ def reminder_sender() -> ReminderSender:
         template=ReminderTemplate(settings.clinic_name, settings.default_time_zone),
         clock=SystemClock(),
         origination=settings.origination_number,
+    )
+
+
+@cached
+def reminder_reply_router() -> ReminderReplyRouter:
+    return ReminderReplyRouter(
+        appointments=aws.table(core_settings().appointments_table), replies=reply_book()
     )

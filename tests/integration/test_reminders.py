@@ -271,3 +271,50 @@ def test_opted_out_passed_and_crashed_reminders_are_not_sent(stack, monkeypatch)
     assert deliver(stack, [late]) == {"batchItemFailures": []}
     assert reminders(stack)["rem#appt-5001#120"]["status"] == "skipped_passed"
     assert len(outbox()) == outbox_before + 1
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def test_replies_confirm_reschedule_and_stop_still_wins(stack):
+    post_bundle(stack, future_bundle())
+    # Before any reminder went out a "yes" is not matched to anything: left to staff, no reply.
+    text_via_sns(stack, MAGGIE_MOBILE, "yes")
+    assert texts_to(MAGGIE_MOBILE) == []
+    scheduled_run(stack, FIRST_RUN)
+    deliver(stack, receive(stack))
+    assert len(texts_to(MAGGIE_MOBILE)) == 1 and len(texts_to(THANH_MOBILE)) == 1
+
+    text_via_sns(stack, MAGGIE_MOBILE, "Yes I'll be there, thanks!")
+    assert texts_to(MAGGIE_MOBILE)[-1] == "Riverside Family Clinic: Thank you, your appointment is confirmed."
+    _code, shown = get_appointment(stack, "appt-5001")
+    assert shown["reply"]["status"] == "confirmed"
+    response = shown["appointmentResponse"]
+    assert response["resourceType"] == "AppointmentResponse"
+    assert response["appointment"] == {"reference": "Appointment/appt-5001"}
+    assert response["participantStatus"] == "accepted"
+
+    text_via_sns(stack, THANH_MOBILE, "can I move it?")
+    assert "reschedule" in texts_to(THANH_MOBILE)[-1] and "(206) 555-0100" in texts_to(THANH_MOBILE)[-1]
+    _code, shown = get_appointment(stack, "appt-5002")
+    assert shown["reply"]["status"] == "reschedule_requested"
+    assert shown["appointmentResponse"]["participantStatus"] == "tentative"
+
+    # Not understood: kept for staff without an "invalid response" reply.
+    before = len(outbox())
+    text_via_sns(stack, MAGGIE_MOBILE, "Is there parking near the clinic?")
+    assert len(outbox()) == before
+
+    # STOP wins over everything, including a pending reminder conversation.
+    text_via_sns(stack, THANH_MOBILE, "STOP")
+    assert "unsubscribed" in texts_to(THANH_MOBILE)[-1]
+    [state] = [i for i in stack.table("ConsentTable").scan()["Items"] if i["sk"] == "STATE"]
+    assert state["status"] == "opted_out"
+    assert get_appointment(stack, "appt-5002")[1]["reply"]["status"] == "reschedule_requested"
+    # ... and the next run skips the opted-out patient.
+    scheduled_run(stack, START - timedelta(minutes=119) + timedelta(hours=1))
+    deliver(stack, receive(stack))
+    assert len(texts_to(MAGGIE_MOBILE)) == 3  # two reminders and the confirmation
+    assert reminders(stack)["rem#appt-5002#120"]["status"] == "skipped_opted_out"
+    kinds = sorted(m["kind"] for m in stack.table("MessagesTable").scan()["Items"])
+    assert kinds.count("reminder") == 3 and "confirm" in kinds and "reschedule" in kinds
