@@ -14,7 +14,8 @@ help:
 	@echo "make sandbox   keep the local stack running on 127.0.0.1 for curl / CLI use"
 	@echo "make test      ruff, mypy, template checks (cfn-lint, sam validate, checkov) and pytest"
 	@echo "make bench     benchmarks that print figures (not pass/fail)"
-	@echo "make build     sam build, then import every built function (smoke)"
+	@echo "make build     sam build (offline, --build-in-source)"
+	@echo "make smoke     make build, then import every built function with Python 3.12"
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

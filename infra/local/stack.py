@@ -380,7 +380,10 @@ class Stack:
         return found
 
     def schedules(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(logical, spec["Properties"]) for logical, spec in self.resources("AWS::Scheduler::Schedule")]
+        return [
+            (logical, self.resolve(spec["Properties"]))
+            for logical, spec in self.resources("AWS::Scheduler::Schedule")
+        ]
 
     def schedule_target(self, schedule_logical: str) -> LocalFunction:
         target = self.template["Resources"][schedule_logical]["Properties"]["Target"]["Arn"]
