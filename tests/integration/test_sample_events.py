@@ -1,0 +1,107 @@
+"""events/*.json: the committed samples are what the generator writes, and issue 2's are handled."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree
+
+import boto3
+import pytest
+
+from infra.local import make_events
+from infra.local.stack import Stack
+from shared.errors import Unauthorized
+from shared.twilio import form_params, verify_signature
+from tests.conftest import TWILIO_TOKEN
+from tests.integration.harness import outbox, plaintext_leaks, texts_to
+
+
+def sample(name: str) -> Any:
+    return json.loads((make_events.EVENTS_DIR / name).read_text(encoding="utf-8"))
+
+
+def invoke(stack: Stack, name: str) -> Any:
+    function, _ = make_events.SAMPLES[name]
+    return stack.functions[function].invoke(sample(name))
+
+
+@pytest.mark.parametrize("name", sorted(make_events.SAMPLES))
+def test_committed_sample_is_what_the_generator_writes(name):
+    path = make_events.EVENTS_DIR / name
+    assert path.exists(), f"run python -m infra.local.make_events to write {name}"
+    assert path.read_text(encoding="utf-8") == make_events.render(name), (
+        f"{name} is stale: run python -m infra.local.make_events"
+    )
+
+
+def test_every_function_in_the_template_has_a_sample(stack):
+    assert {function for function, _ in make_events.SAMPLES.values()} == set(stack.functions)
+
+
+def test_readme_lists_every_sample():
+    readme = (make_events.EVENTS_DIR / "README.md").read_text(encoding="utf-8")
+    for name, (function, _) in make_events.SAMPLES.items():
+        assert f"`{name}` | `{function}`" in readme
+    assert make_events.SAMPLE_TWILIO_AUTH_TOKEN in readme
+
+
+def test_inbound_sms_sample(stack):
+    event = sample("inbound_sms.json")
+    [record] = event["Records"]
+    assert record["EventSource"] == "aws:sns" and record["Sns"]["TopicArn"] == stack.ref("InboundSmsTopic")
+    message = json.loads(record["Sns"]["Message"])
+    result = invoke(stack, "inbound_sms.json")
+    assert result["processed"] == [
+        {"sns_message_id": record["Sns"]["MessageId"], "kind": "opt_out", "replayed": False}
+    ]
+    [reply] = texts_to(message["originationNumber"])
+    assert "unsubscribed" in reply
+    [state] = [i for i in stack.table("ConsentTable").scan()["Items"] if i["sk"] == "STATE"]
+    assert state["status"] == "opted_out"
+    assert plaintext_leaks(stack, [message["originationNumber"]]) == []
+
+
+def test_twilio_sample_is_signed_with_the_sample_token_only():
+    event = sample("twilio_webhook.json")
+    params = form_params(event)
+    verify_signature(event, params, make_events.SAMPLE_TWILIO_AUTH_TOKEN, "")
+    with pytest.raises(Unauthorized):
+        verify_signature(event, params, TWILIO_TOKEN, "")
+    assert event == make_events.twilio_webhook()  # the generator signs with the same token
+
+
+def test_twilio_webhook_sample(stack):
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.parameters["TwilioAuthTokenSecretArn"],
+        SecretString=make_events.SAMPLE_TWILIO_AUTH_TOKEN,
+    )
+    response = invoke(stack, "twilio_webhook.json")
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["Content-Type"] == "text/xml"
+    [message] = ElementTree.fromstring(response["body"]).findall("Message")
+    assert "Riverside Family Clinic" in (message.text or "") and "STOP" in (message.text or "")
+    assert outbox() == []
+    [stored] = [m for m in stack.table("MessagesTable").scan()["Items"] if m["direction"] == "inbound"]
+    assert stored["kind"] == "help" and stored["provider_message_id"] == make_events.TWILIO_MESSAGE_SID
+
+
+def test_consent_api_record_sample(stack):
+    request = json.loads(sample("consent_api_record.json")["body"])
+    response = invoke(stack, "consent_api_record.json")
+    assert response["statusCode"] == 201, response
+    body = json.loads(response["body"])
+    assert body["consent"]["status"] == "opted_in" and body["consent"]["source"] == "intake_form"
+    assert body["confirmation"] == "sent"
+    assert len(texts_to("+12065550178")) == 1
+    [event] = [i for i in stack.table("ConsentTable").scan()["Items"] if i["sk"].startswith("EVENT#")]
+    assert event["reference"] == request["reference"]
+
+
+def test_consent_api_lookup_sample(stack):
+    response = invoke(stack, "consent_api_lookup.json")
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["consent"]["status"] == "unknown"
+    invoke(stack, "consent_api_record.json")
+    response = invoke(stack, "consent_api_lookup.json")
+    assert json.loads(response["body"])["consent"]["status"] == "opted_in"
