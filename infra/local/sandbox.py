@@ -51,6 +51,7 @@ class Sandbox:
         self._taps: dict[str, str] = {}  # topic logical id -> tap queue url
         self._pump_lock = threading.RLock()
         self._stop = threading.Event()
+        self._saved_env: dict[str, str] = {}
         self.stack: Stack
         self.aws_endpoint = ""
         self.api_url = ""
@@ -66,6 +67,7 @@ class Sandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
+        self._saved_env = dict(os.environ)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -105,6 +107,13 @@ class Sandbox:
             self._server.stop()
         if self.log_path and not self._log.closed:
             self._log.close()
+        # Leave the process as it was: no endpoint pointing at a stopped server, no clients bound to it.
+        if self._saved_env:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+        from shared import wiring
+
+        wiring.reset()
 
     def __enter__(self) -> Sandbox:
         return self.start()
