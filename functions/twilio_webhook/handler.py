@@ -37,11 +37,22 @@ def auth_token() -> str:
         raise Unauthorized("no Twilio auth token is configured")
     token = str(value or "").strip()
     if token.startswith("{"):  # a JSON secret such as {"auth_token": "..."}
-        token = str(json.loads(token).get("auth_token", ""))
+        try:
+            document = json.loads(token)
+        except json.JSONDecodeError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("auth_token"), str):
+            logger.error('Twilio auth token secret is not a string or {"auth_token": ...} JSON')
+            raise Unauthorized("the configured Twilio auth token is malformed")
+        token = document["auth_token"]
     return token
 
 
 def _inbound(event: dict[str, Any]) -> dict[str, Any]:
+    # An unsigned request is refused before its body is even read: 403, never a parse error.
+    headers = {str(k).lower() for k in (event.get("headers") or {})}
+    if "x-twilio-signature" not in headers:
+        raise Unauthorized("missing X-Twilio-Signature")
     params = form_params(event)
     verify_signature(event, params, auth_token(), wiring.twilio_settings().public_base_url)
     received = (event.get("requestContext") or {}).get("timeEpoch")

@@ -388,3 +388,30 @@ def test_no_token_configured_refuses_everything(aws):
     stack = stack_with()
     assert_refused_and_nothing_kept(webhook(stack, signed("STOP")))
     assert_nothing_stored(stack)
+
+
+def test_unsigned_request_with_a_malformed_body_gets_403_not_400(stack):
+    event = events.http_api_event(
+        "POST",
+        "/webhooks/twilio",
+        route_key="POST /webhooks/twilio",
+        body="%%%not-a-form",
+        headers={"content-type": "text/plain"},
+    )
+    response = stack.functions["TwilioWebhookFunction"].invoke(event)
+    assert response["statusCode"] == 403
+    assert outbox() == []
+
+
+def test_malformed_json_token_secret_is_refused_not_a_500(aws):
+    secret = boto3.client("secretsmanager").create_secret(Name="bad-json-token", SecretString="{not json")[
+        "ARN"
+    ]
+    stack = stack_with(TwilioAuthTokenSecretArn=secret)
+    event = events.twilio_webhook_event(
+        "{not json", from_number=PATIENT, to_number=CLINIC_NUMBER, body="STOP"
+    )
+    response = stack.functions["TwilioWebhookFunction"].invoke(event)
+    assert response["statusCode"] == 403
+    assert outbox() == []
+    assert stack.table("ConsentTable").scan()["Items"] == []
