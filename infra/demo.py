@@ -1,4 +1,5 @@
-"""The scripted demo behind ``make demo``: a patient's first texts, the clinic's forms, the audit trail.
+"""The scripted demo behind ``make demo``: a patient's first texts, the clinic's forms, the audit trail,
+then appointments in and reminders out (FHIR ingest, scheduled runs, replies, an opt-out honoured).
 
 Everything runs through the real functions, wired as Lambda would wire them, on an embedded AWS built
 from template.yaml. Numbers are synthetic and still shown masked, the way a staff screen would.
@@ -7,10 +8,13 @@ from template.yaml. Numbers are synthetic and still shown masked, the way a staf
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from infra.cli import _request, mask
 from infra.local.sandbox import SANDBOX_TWILIO_TOKEN, Sandbox
@@ -187,10 +191,285 @@ def core_story(story: Story) -> None:
     story.check("no phone number, name or message text in plaintext", not leaks)
 
 
-STORIES: list[Callable[[Story], None]] = [core_story]
+# ------------------------------------------------------------------------------------ reminder story
+DEMO_TZ = ZoneInfo("America/Los_Angeles")
+EHR = "https://ehr.example.org/fhir"
+# Synthetic patients: (patient id, given, family, mobile, appointment id, local start time).
+REMINDER_PATIENTS = [
+    ("pat-2131", "Ana", "Petrova", "+12065550131", "appt-7131", time(9, 0)),
+    ("pat-2132", "Ben", "Okonkwo", "+12065550132", "appt-7132", time(10, 30)),
+    ("pat-2133", "Cora", "Lindqvist", "+12065550133", "appt-7133", time(14, 15)),
+    ("pat-2134", "Dev", "Raman", "+12065550134", "appt-7134", time(15, 40)),
+]
+# In the Bundle, and never allowed into a text or a table in clear.
+CLINICAL_TEXT = [
+    "chemotherapy follow-up",
+    "Oncology",
+    "Medical oncology",
+    "Chemotherapy infusion",
+    "port flush",
+    "bring your medication list",
+]
+
+
+def demo_day() -> date:
+    """The appointments' day: three days out. The book plans reminders and the sender checks "not passed"
+    against the wall clock (SystemClock), so the story's dates follow today; the times of day are fixed."""
+    return (datetime.now(DEMO_TZ) + timedelta(days=3)).date()
+
+
+def local(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=DEMO_TZ)
+
+
+def when(at: datetime) -> str:
+    from shared.reminders.template import render_when
+
+    return render_when(at, "America/Los_Angeles")
+
+
+def reminder_bundle(day: date) -> dict[str, Any]:
+    """A FHIR R4 batch Bundle as an EHR exports it: patients, a Location with its time zone, appointments
+    full of clinical detail that ClinicText must drop. Dev's appointment has no UTC offset: refused alone."""
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"{EHR}/Location/loc-harbor",
+            "resource": {
+                "resourceType": "Location",
+                "id": "loc-harbor",
+                "extension": [
+                    {
+                        "url": "http://hl7.org/fhir/StructureDefinition/timezone",
+                        "valueCode": "America/Los_Angeles",
+                    }
+                ],
+                "name": "Harbor Clinic",
+                "description": "Chemotherapy infusion, 3rd floor",
+                "address": {"line": ["1200 Harbor Ave SW"], "city": "Seattle", "state": "WA"},
+            },
+        }
+    ]
+    for patient_id, given, family, mobile, appointment_id, at in REMINDER_PATIENTS:
+        entries.append(
+            {
+                "fullUrl": f"{EHR}/Patient/{patient_id}",
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": patient_id,
+                    "name": [{"use": "official", "family": family, "given": [given]}],
+                    "telecom": [{"system": "phone", "value": mobile, "use": "mobile", "rank": 1}],
+                    "birthDate": "1970-01-01",
+                },
+            }
+        )
+        start = local(day, at)
+        entries.append(
+            {
+                "fullUrl": f"{EHR}/Appointment/{appointment_id}",
+                "resource": {
+                    "resourceType": "Appointment",
+                    "id": appointment_id,
+                    "status": "booked",
+                    "serviceType": [{"text": "Chemotherapy infusion"}],
+                    "specialty": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://snomed.info/sct",
+                                    "code": "394593009",
+                                    "display": "Medical oncology",
+                                }
+                            ],
+                            "text": "Oncology",
+                        }
+                    ],
+                    "reasonCode": [{"text": "chemotherapy follow-up"}],
+                    "description": "Cycle 2 review and port flush",
+                    # Dev's start has no offset: the entry is refused with an OperationOutcome, alone.
+                    "start": start.replace(tzinfo=None).isoformat() if given == "Dev" else start.isoformat(),
+                    "end": (start + timedelta(minutes=45)).isoformat(),
+                    "comment": "Nervous about port flush",
+                    "patientInstruction": "Eat beforehand and bring your medication list",
+                    "participant": [
+                        {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
+                        {"actor": {"reference": "Location/loc-harbor"}, "status": "accepted"},
+                    ],
+                },
+            }
+        )
+    for entry in entries:
+        resource = entry["resource"]
+        entry["request"] = {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+    return {"resourceType": "Bundle", "id": "demo-export", "type": "batch", "entry": entries}
+
+
+def post_bundle(story: Story, bundle: dict[str, Any]) -> dict[str, Any]:
+    status, body = _request("POST", f"{story.sandbox.api_url}/appointments", bundle, sign=True)
+    answer: dict[str, Any] = json.loads(body)
+    story.say(
+        f"POST /appointments (SigV4-signed) -> {status} {answer.get('type', answer.get('resourceType'))}"
+    )
+    for request_entry, entry in zip(bundle["entry"], answer.get("entry", []), strict=False):
+        response = entry.get("response", {})
+        issues = (response.get("outcome") or {}).get("issue", [])
+        why = f"  ({issues[0].get('diagnostics')})" if issues else ""
+        story.say(f"  {request_entry['request']['url']:<22} {response.get('status')}{why}")
+    return answer
+
+
+def offset_label(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}-day"
+    return f"{minutes // 60}-hour" if minutes % 60 == 0 else f"{minutes}-minute"
+
+
+def get_appointment(story: Story, appointment_id: str) -> dict[str, Any]:
+    status, body = _request("GET", f"{story.sandbox.api_url}/appointments/{appointment_id}", sign=True)
+    shown: dict[str, Any] = json.loads(body) if status == 200 else {}
+    reminders = ", ".join(
+        f"{offset_label(r['offset_minutes'])} {r['status']}" for r in shown.get("reminders", [])
+    )
+    reply = (shown.get("reply") or {}).get("status") or "none"
+    participant = (shown.get("appointmentResponse") or {}).get("participantStatus")
+    story.say(
+        f"GET /appointments/{appointment_id} -> {status}: reply {reply}, "
+        f"AppointmentResponse.participantStatus {participant}; reminders: {reminders}"
+    )
+    return shown
+
+
+def scheduled_run(story: Story, at: datetime) -> dict[str, Any]:
+    story.say(f"EventBridge Scheduler fires ReminderSchedule for {when(at)} (event time {at.isoformat()})")
+    result: dict[str, Any] = story.sandbox.run_schedule(at)
+    story.say(
+        f"fan-out run: found {result['found']}, queued {result['queued']}, "
+        f"already queued or sent {result['already_queued']}"
+    )
+    return result
+
+
+def texts_to(sandbox: Sandbox, number: str) -> list[str]:
+    return [sms["text"] for sms in sandbox.outbox() if sms["to"] == number]
+
+
+def reminder_story(story: Story) -> None:
+    from shared.segments import analyze
+
+    sandbox = story.sandbox
+    day = demo_day()
+    (
+        (ana_number, ana_appt, ana_at),
+        (ben_number, ben_appt, _),
+        (cora_number, cora_appt, _),
+        (dev_number, *_),
+    ) = ((p[3], p[4], p[5]) for p in REMINDER_PATIENTS)
+
+    story.heading("The EHR sends its appointment export: a FHIR R4 batch Bundle, IAM-signed")
+    story.say(
+        f"4 synthetic patients, oncology appointments on {when(local(day, ana_at)).split(' at ')[0]} "
+        "(reason, specialty, comment and instructions filled in)"
+    )
+    bundle = reminder_bundle(day)
+    answer = post_bundle(story, bundle)
+    codes = [entry["response"]["status"] for entry in answer.get("entry", [])]
+    appointment_codes = codes[2::2]
+    story.check(
+        "3 appointments created, Dev's (start without a UTC offset) refused on its own",
+        appointment_codes[:3] == ["201 Created"] * 3 and not appointment_codes[3].startswith("2"),
+    )
+    reminders_before = len(sandbox.stack.table("RemindersTable").scan()["Items"])
+    story.say("the same export again (EHRs resend): nothing changes, nothing is scheduled twice")
+    again = post_bundle(story, bundle)
+    story.check(
+        "resent bundle: 200 OK, reminder count unchanged",
+        [e["response"]["status"] for e in again.get("entry", [])][2::2][:3] == ["200 OK"] * 3
+        and len(sandbox.stack.table("RemindersTable").scan()["Items"]) == reminders_before,
+    )
+
+    story.heading("Two days before: the scheduled run sends the due reminders")
+    first_at = local(day - timedelta(days=2), time(16, 0))
+    first = scheduled_run(story, first_at)
+    sent = story.show_new_texts()
+    story.check("3 two-day reminders sent, one per patient", first["queued"] == 3 and len(sent) == 3)
+    story.check(
+        "each reminder is one GSM-7 segment and says how to answer",
+        len(sent) == 3
+        and all(
+            analyze(s["text"]).segments == 1 and "Reply C to confirm or R to reschedule" in s["text"]
+            for s in sent
+        ),
+    )
+
+    story.say("the scheduler retries the same run (same event time): nothing is sent twice")
+    before = len(sandbox.outbox())
+    replay = scheduled_run(story, first_at)
+    story.show_new_texts()
+    story.check("replayed run sends nothing new", replay["queued"] == 0 and len(sandbox.outbox()) == before)
+
+    story.heading("The patients answer")
+    story.patient_texts(ana_number, "C")
+    story.patient_texts(ben_number, "can I move it to next week?")
+    story.patient_texts(cora_number, "STOP")
+    shown_ana = get_appointment(story, ana_appt)
+    shown_ben = get_appointment(story, ben_appt)
+    story.check(
+        "Ana's appointment confirmed (AppointmentResponse accepted)",
+        (shown_ana.get("reply") or {}).get("status") == "confirmed"
+        and shown_ana.get("appointmentResponse", {}).get("participantStatus") == "accepted",
+    )
+    story.check(
+        "Ben's reschedule request flagged (AppointmentResponse tentative)",
+        (shown_ben.get("reply") or {}).get("status") == "reschedule_requested"
+        and shown_ben.get("appointmentResponse", {}).get("participantStatus") == "tentative",
+    )
+    cora_texts_after_stop = len(texts_to(sandbox, cora_number))
+
+    story.heading("Appointment day, 2 hours before: the next run skips the patient who opted out")
+    second_at = local(day, time(12, 20))
+    second = scheduled_run(story, second_at)
+    sent = story.show_new_texts()
+    shown_cora = get_appointment(story, cora_appt)
+    story.check(
+        "two-hour reminders to Ana and Ben only",
+        sorted(s["to"] for s in sent) == sorted([ana_number, ben_number]) and second["queued"] == 3,
+    )
+    story.check(
+        "Cora got nothing after STOP; her reminder is skipped_opted_out",
+        len(texts_to(sandbox, cora_number)) == cora_texts_after_stop
+        and any(r["status"] == "skipped_opted_out" for r in shown_cora.get("reminders", [])),
+    )
+    before = len(sandbox.outbox())
+    story.say("a replay of both runs, as a retried schedule would send them:")
+    replays = [scheduled_run(story, first_at), scheduled_run(story, second_at)]
+    story.check(
+        "replayed runs send nothing new",
+        len(sandbox.outbox()) == before and all(r["queued"] == 0 for r in replays),
+    )
+
+    story.heading("Audit: no clinical detail in any text; no name, number or reason in any table")
+    outbox_text = " ".join(sms["text"] for sms in sandbox.outbox()).lower()
+    story.check(
+        "no reason, specialty, service, comment or instruction words in any text sent",
+        not [
+            word
+            for word in [*CLINICAL_TEXT, "chemo", "oncolog", "infusion", "medication"]
+            if word.lower() in outbox_text
+        ],
+    )
+    story.check("Dev (refused entry) was never texted", not texts_to(sandbox, dev_number))
+    secrets = [*CLINICAL_TEXT, "Nervous about", "Cycle 2 review"]
+    for _pid, given, family, mobile, _appt, _at in REMINDER_PATIENTS:
+        secrets += [f"{given} {family}", family, mobile, mobile[2:]]
+    leaks = scan_for_plaintext(sandbox, secrets)
+    story.check("no patient name, number or clinical text in plaintext in DynamoDB", not leaks)
+
+
+STORIES: list[Callable[[Story], None]] = [core_story, reminder_story]
 
 
 def run_demo(log_path: Path) -> int:
+    # Powertools warns when a handler (e.g. a GET) adds no metric; that belongs in the log, not on screen.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     print("ClinicText demo: starting an embedded AWS (moto) and building template.yaml's resources ...")
     with Sandbox(log_path=log_path) as sandbox:
         stack = sandbox.stack

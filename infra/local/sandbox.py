@@ -232,11 +232,51 @@ class Sandbox:
     def run_schedule(self, at: datetime, schedule: str = "ReminderSchedule") -> Any:
         """EventBridge Scheduler fires ``schedule`` for the scheduled time ``at``."""
         props = dict(self.stack.schedules())[schedule]
+        # <aws.scheduler.scheduled-time> is UTC ("...Z"): convert, or 16:00-08:00 would be read as 16:00Z.
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{self.stack.ref(schedule)}"
         event = events.scheduler_event(props["Target"]["Input"], scheduled_time=at, schedule_arn=arn)
         result = self.invoke(self.stack.schedule_target(schedule), event)
         self.pump()
         return result
+
+    def run_reminders(self, start: datetime | None, end: datetime) -> Any:
+        """An on-demand fan-out run (a backfill or a missed window): ``{"window": {start, end}}``."""
+        window = {"end": end.isoformat(), **({"start": start.isoformat()} if start else {})}
+        result = self.invoke(self.stack.schedule_target("ReminderSchedule"), {"window": window})
+        self.pump()
+        return result
+
+    def import_csv(self, text: str) -> dict[str, Any]:
+        """``clinictext import``: the domain CSV import, run in the appointments function's environment.
+
+        The deployed API has no CSV route; this is the same ``import_csv`` an operator would run with the
+        appointments function's configuration. Raises ``CsvRejected`` for a file that cannot be read.
+        """
+        from infra.local.stack import _INVOKE_LOCK, _environment
+        from shared.reminders import wiring
+        from shared.reminders.ingest import import_csv
+
+        function = self.stack.functions["AppointmentsApiFunction"]
+        with _INVOKE_LOCK, _environment(function.environment), self._captured():
+            settings = wiring.reminder_settings()
+            report = import_csv(text, wiring.appointment_book(), default_region=settings.default_phone_region)
+        self.pump()
+        return {
+            "accepted": report.accepted,
+            "refused": report.refused,
+            "ignored_columns": report.ignored_columns,
+            "rows": [
+                {
+                    "row": row.row,
+                    "accepted": row.accepted,
+                    "outcome": report.outcomes.get(row.row),
+                    "column": row.column,
+                    "reason": row.reason,
+                }
+                for row in report.rows
+            ],
+        }
 
     def outbox(self) -> list[dict[str, str]]:
         from moto.sns.models import sns_backends
@@ -301,14 +341,27 @@ class Sandbox:
             self.text(str(data["from"]), str(data["body"]))
             return 202, ok, b'{"status":"delivered"}'
         if method == "POST" and path == "/_sandbox/run-reminders":
+            from shared.errors import InvalidInput
+
             data = json.loads(body or b"{}")
-            at = (
-                datetime.fromisoformat(data["at"].replace("Z", "+00:00"))
-                if data.get("at")
-                else datetime.now(UTC)
-            )
-            result = self.run_schedule(at)
+            try:
+                if data.get("end"):
+                    start = _instant(data["start"]) if data.get("start") else None
+                    result = self.run_reminders(start, _instant(data["end"]))
+                else:
+                    result = self.run_schedule(_instant(data["at"]) if data.get("at") else datetime.now(UTC))
+            except (ValueError, InvalidInput) as exc:  # a bad instant, or a window the fan-out refuses
+                return 400, ok, json.dumps({"message": str(exc)}).encode()
             return 200, ok, json.dumps(result, default=str).encode()
+        if method == "POST" and path == "/_sandbox/import-csv":
+            from shared.ingest.csv_import import CsvRejected
+
+            try:
+                report = self.import_csv(body.decode("utf-8-sig"))
+            except (CsvRejected, UnicodeDecodeError) as exc:
+                message = exc.message if isinstance(exc, CsvRejected) else "the file is not UTF-8"
+                return 400, ok, json.dumps({"message": message}).encode()
+            return 200, ok, json.dumps(report).encode()
         return 404, ok, b'{"message":"unknown sandbox endpoint"}'
 
     def _serve_api(self) -> None:
@@ -341,6 +394,14 @@ class Sandbox:
         self._api = ThreadingHTTPServer(("127.0.0.1", self._api_port), Handler)
         self.api_url = f"http://127.0.0.1:{self._api.server_address[1]}"
         threading.Thread(target=self._api.serve_forever, daemon=True).start()
+
+
+def _instant(value: Any) -> datetime:
+    """An ISO 8601 instant; one without an offset is refused rather than guessed."""
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} needs a UTC offset, e.g. 2026-11-24T15:30:00-08:00")
+    return parsed
 
 
 def run_in_background(target: Callable[[], None]) -> threading.Thread:
