@@ -4,6 +4,8 @@ clinictext demo                      play the scripted scenario on an embedded A
 clinictext sandbox                   keep the stack running on 127.0.0.1 (API :8787)
 clinictext text --from NUMBER BODY   text the sandbox as a patient
 clinictext outbox                    what SNS was asked to send in the sandbox
+clinictext import appointments.csv   import an appointment CSV into the running sandbox (per-row report)
+clinictext run-reminders [--at ISO]  trigger a reminder run (or --start/--end for an explicit window)
 """
 
 from __future__ import annotations
@@ -68,6 +70,62 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Post a CSV (layout: shared/ingest/csv_import.py) to the running sandbox; print a per-row report."""
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}")
+        return 2
+    status, body = _request("POST", f"{args.api}/_sandbox/import-csv", data)
+    if status >= 400:
+        print(f"import refused ({status}): {_message(body)}")
+        return 1
+    report = json.loads(body)
+    for row in report["rows"]:
+        if row["accepted"]:
+            print(f"row {row['row']:>4}: accepted ({row.get('outcome') or 'ok'})")
+        else:
+            print(f"row {row['row']:>4}: refused  {row.get('column') or '-'}: {row.get('reason')}")
+    if report.get("ignored_columns"):
+        print("ignored columns (never stored): " + ", ".join(report["ignored_columns"]))
+    print(f"{report['accepted']} accepted, {report['refused']} refused")
+    return 0 if report["refused"] == 0 else 1
+
+
+def cmd_run_reminders(args: argparse.Namespace) -> int:
+    """A scheduled run at --at (default: now), or an on-demand run over --start/--end."""
+    if args.end or args.start:
+        if args.at:
+            print("give either --at (a scheduled run) or --start/--end (an on-demand window), not both")
+            return 2
+        if not args.end:
+            print("--start needs --end (the window's end, ISO 8601 with offset)")
+            return 2
+        payload = {"start": args.start, "end": args.end}
+    else:
+        payload = {"at": args.at} if args.at else {}
+    status, body = _request("POST", f"{args.api}/_sandbox/run-reminders", payload)
+    if status >= 400:
+        print(f"run refused ({status}): {_message(body)}")
+        return 1
+    result = json.loads(body)
+    window = result.get("window", {})
+    print(f"window {window.get('start')} .. {window.get('end')} ({result.get('buckets')} hour buckets)")
+    print(
+        f"found {result.get('found')}, queued {result.get('queued')}, "
+        f"already queued {result.get('already_queued')}, enqueue failed {result.get('enqueue_failed')}"
+    )
+    return 0
+
+
+def _message(body: str) -> str:
+    try:
+        return str(json.loads(body).get("message", body))
+    except (ValueError, AttributeError):
+        return body
+
+
 def cmd_template_check(args: argparse.Namespace) -> int:
     """Report what a text costs as sent, and what it would cost after typographic normalization."""
     from shared.segments import analyze, normalize_for_gsm
@@ -105,6 +163,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print("Try, in another terminal:")
     print("  clinictext text --from +12065550123 HELP")
     print("  clinictext outbox")
+    print("  clinictext import events/appointments.csv")
+    print("  clinictext run-reminders --at 2026-11-24T16:00:00-08:00")
     print(f"  curl -s -X POST {sandbox.api_url}/consent -H 'Authorization: AWS4-HMAC-SHA256 local' \\")
     print("       -H 'Content-Type: application/json' \\")
     print(
@@ -140,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--api", default=DEFAULT_API)
     outbox = sub.add_parser("outbox", help="texts SNS was asked to send in the running sandbox")
     outbox.add_argument("--api", default=DEFAULT_API)
+    imp = sub.add_parser("import", help="import an appointment CSV into the running sandbox")
+    imp.add_argument("file", help="CSV file; column layout in README 'Appointments and reminders'")
+    imp.add_argument("--api", default=DEFAULT_API)
+    run = sub.add_parser("run-reminders", help="trigger a reminder fan-out run on the running sandbox")
+    run.add_argument("--at", help="scheduled time, ISO 8601 with offset (default: now)")
+    run.add_argument("--start", help="on-demand window start, ISO 8601 with offset")
+    run.add_argument("--end", help="on-demand window end, ISO 8601 with offset")
+    run.add_argument("--api", default=DEFAULT_API)
     template = sub.add_parser("template", help="message template tools")
     template_sub = template.add_subparsers(dest="template_command", required=True)
     check = template_sub.add_parser("check", help="segments, encoding and UCS-2 culprits of a text")
@@ -155,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "text": cmd_text,
         "outbox": cmd_outbox,
         "template": cmd_template_check,
+        "import": cmd_import,
+        "run-reminders": cmd_run_reminders,
     }
     started = time.monotonic()
     code = handlers[args.command](args)

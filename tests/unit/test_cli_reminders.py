@@ -1,0 +1,103 @@
+"""``clinictext import`` and ``clinictext run-reminders`` against one sandbox started for the module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from infra.cli import main
+
+# A refused fan-out run adds no metric; Powertools warns about that, which is not what these tests check.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+# Far enough ahead that the two-day reminder is still to come (the book plans against the wall clock).
+START = (datetime.now(UTC) + timedelta(days=5)).replace(hour=17, minute=30, second=0, microsecond=0)
+TWO_DAYS_BEFORE = START - timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    from infra.local.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        yield sandbox.api_url
+
+
+def write_csv(tmp_path: Path, rows: list[str]) -> str:
+    path = tmp_path / "appointments.csv"
+    header = "Appointment ID,start,patient_id,mobile_phone,first_name,time_zone,reason\n"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_import_reports_each_row_and_run_reminders_counts(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = write_csv(
+        tmp_path,
+        [
+            f"cli-1,{START.isoformat()},P-1,(206) 555-0138,Rosa,America/Los_Angeles,Diabetes follow-up",
+            f"cli-2,{START.isoformat()},P-2,555-1234-99,Ivan,America/Los_Angeles,Prenatal visit",
+            f"cli-3,{START.isoformat()},P-3,+12065550139,Lee,Mars/Olympus_Mons,",
+        ],
+    )
+    assert main(["import", csv_path, "--api", api]) == 1  # a refused row makes the exit code 1
+    out = capsys.readouterr().out
+    assert "row    2: accepted (created)" in out
+    assert "row    3: refused  mobile_phone:" in out
+    assert "row    4: refused  time_zone:" in out
+    assert "ignored columns (never stored): reason" in out
+    assert "1 accepted, 2 refused" in out
+    for value in ("555-1234-99", "Mars/Olympus_Mons", "Diabetes", "Ivan"):
+        assert value not in out  # the report names columns, never values
+
+    assert main(["import", csv_path, "--api", api]) == 1
+    assert "row    2: accepted (unchanged)" in capsys.readouterr().out
+
+    at = (TWO_DAYS_BEFORE + timedelta(minutes=5)).isoformat()
+    assert main(["run-reminders", "--at", at, "--api", api]) == 0
+    out = capsys.readouterr().out
+    assert "found 1, queued 1" in out and "hour buckets" in out
+    assert main(["run-reminders", "--at", at, "--api", api]) == 0  # a replay of the same run
+    assert "queued 0" in capsys.readouterr().out
+
+    window = ["--start", (TWO_DAYS_BEFORE - timedelta(hours=1)).isoformat(), "--end", at]
+    assert main(["run-reminders", *window, "--api", api]) == 0
+    out = capsys.readouterr().out
+    assert "queued 0" in out and f"{TWO_DAYS_BEFORE - timedelta(hours=1):%Y-%m-%dT%H}" in out
+
+
+def test_import_refuses_a_file_without_the_required_columns(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("appointment_id,start\nx-1,2030-01-01T09:00:00Z\n", encoding="utf-8")
+    assert main(["import", str(path), "--api", api]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("import refused (400):") and "mobile_phone" in out
+    assert main(["import", str(tmp_path / "missing.csv"), "--api", api]) == 2
+
+
+def test_run_reminders_refuses_bad_windows(api: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "run-reminders",
+                "--start",
+                "2030-01-02T00:00:00Z",
+                "--end",
+                "2030-01-01T00:00:00Z",
+                "--api",
+                api,
+            ]
+        )
+        == 1
+    )
+    assert "run refused (400): window.start must be before window.end" in capsys.readouterr().out
+    assert main(["run-reminders", "--at", "2030-01-01T09:00", "--api", api]) == 1
+    assert "needs a UTC offset" in capsys.readouterr().out
+    assert main(["run-reminders", "--start", "2030-01-01T00:00:00Z", "--api", api]) == 2
+    assert main(["run-reminders", "--at", "2030-01-01T00:00:00Z", "--end", "2030-01-02T00:00:00Z"]) == 2
