@@ -5,10 +5,13 @@ Domain code never reads ``os.environ``: handlers build these models and pass val
 
 from __future__ import annotations
 
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.quiet_hours import QuietHours
 
 
 class CoreSettings(BaseSettings):
@@ -56,6 +59,14 @@ class ReminderSettings(CoreSettings):
     reminder_queue_url: str = ""
     fanout_lookback_hours: int = 26
     requeue_after_minutes: int = 30
+    quiet_hours_start: str = "08:00"  # recipient's local time; TCPA: no earlier than 08:00
+    quiet_hours_end: str = "21:00"  # and no later than 21:00 (some states: 20:00)
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(
+            time.fromisoformat(self.quiet_hours_start), time.fromisoformat(self.quiet_hours_end)
+        )
 
     @property
     def offsets(self) -> list[int]:

@@ -27,6 +27,7 @@ CANCELLED: Final = "cancelled"  # the appointment was cancelled (or is no longer
 SUPERSEDED: Final = "superseded"  # the appointment moved and this reminder's time passed or no longer applies
 SKIPPED_OPTED_OUT: Final = "skipped_opted_out"
 SKIPPED_PASSED: Final = "skipped_passed"
+SKIPPED_QUIET_HOURS: Final = "skipped_quiet_hours"
 REJECTED: Final = "rejected"  # the provider refused the number for good
 
 # Statuses a (re)plan may overwrite. Anything else has reached, or may have reached, the patient.

@@ -23,6 +23,12 @@ Failure handling, and the one window that remains:
   than the function's timeout, so the first attempt is surely over) marks it ``unconfirmed`` and sends
   nothing; a younger claim is left alone and the message retried later.
 
+Quiet hours (TCPA): before the claim the sender works out the recipient's zone (appointment location,
+else the number, else the clinic default). Outside the allowed window the reminder goes back to
+``pending`` with its due time moved to the next allowed moment (a later run picks it up), never dropped;
+only a reminder whose next allowed moment is at or after the appointment start is closed, as
+``skipped_quiet_hours``, with that reason recorded.
+
 So a patient is never texted twice for one reminder. The remaining window is the other way round: a
 crash after the claim but *before* SNS accepted the text leaves the reminder ``unconfirmed`` and the
 patient without that reminder (at most once, not exactly once). ``unconfirmed`` reminders are counted
@@ -45,6 +51,7 @@ from shared.clock import Clock, iso, parse_iso
 from shared.crypto import PhiCipher
 from shared.errors import AlreadyRecorded, SendOutcomeUnknown, SendRejected, SendThrottled
 from shared.models import Channel, Direction, MessageRecord
+from shared.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, recipient_zone
 from shared.reminders import plan
 from shared.reminders.template import ReminderTemplate, location_line
 from shared.segments import analyze
@@ -62,9 +69,13 @@ FINAL = frozenset(
         plan.SUPERSEDED,
         plan.SKIPPED_OPTED_OUT,
         plan.SKIPPED_PASSED,
+        plan.SKIPPED_QUIET_HOURS,
         plan.REJECTED,
     }
 )
+
+
+DEFERRED_QUIET_HOURS = "deferred_quiet_hours"
 
 
 class RetryLater(Exception):
@@ -98,6 +109,8 @@ class ReminderSender:
         template: ReminderTemplate,
         clock: Clock,
         origination: str | None = None,
+        quiet_hours: QuietHours = DEFAULT_QUIET_HOURS,
+        default_time_zone: str = "America/New_York",
     ) -> None:
         self._reminders = reminders
         self._appointments = appointments
@@ -109,6 +122,8 @@ class ReminderSender:
         self._template = template
         self._clock = clock
         self._origination = origination or None
+        self._quiet_hours = quiet_hours
+        self._default_zone = default_time_zone
 
     def send(self, message: QueuedReminder) -> str:
         """Process one queued reminder; returns what happened (a status word, for logs and metrics)."""
@@ -141,14 +156,23 @@ class ReminderSender:
             self._stop(reminder, plan.SKIPPED_PASSED, now)
             return plan.SKIPPED_PASSED
 
+        # Decrypt before the claim: the recipient's zone may come from the number, and the window
+        # between claim and Publish stays as short as possible.
+        contact = self._cipher.decrypt(
+            plan.contact_record_ref(str(appointment["source_id"])), reminder["contact_ct"]
+        )
+        zone = recipient_zone(appointment.get("time_zone"), contact.get("phone"), self._default_zone)
+        allowed = self._quiet_hours.next_allowed(now, zone)
+        if allowed > now:
+            if allowed >= start:
+                self._stop(reminder, plan.SKIPPED_QUIET_HOURS, now, detail="quiet_hours_until_after_start")
+                return plan.SKIPPED_QUIET_HOURS
+            return self._defer(reminder, allowed, now)
+
         token = str(uuid.uuid4())
         claim = self._claim(reminder, appointment, token, now)
         if claim != "claimed":
             return claim
-
-        contact = self._cipher.decrypt(
-            plan.contact_record_ref(str(appointment["source_id"])), reminder["contact_ct"]
-        )
         body = self._template.render(
             start=start,
             time_zone=appointment.get("time_zone"),
@@ -350,6 +374,32 @@ class ReminderSender:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+    def _defer(self, reminder: dict[str, Any], until: datetime, now: datetime) -> str:
+        """Back to ``pending``, due at the next allowed moment; a later run queues it again."""
+        try:
+            self._reminders.update_item(
+                Key={"pk": reminder["pk"]},
+                UpdateExpression="SET #s = :pending, due_at = :due, due_bucket = :bucket, due_key = :key, "
+                "deferred_reason = :reason, deferred_at = :now REMOVE queued_at",
+                ConditionExpression="#s IN (:pending, :queued) AND appointment_version = :v",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":pending": plan.PENDING,
+                    ":queued": plan.QUEUED,
+                    ":due": iso(until),
+                    ":bucket": plan.due_bucket(until),
+                    ":key": plan.due_key(until, str(reminder["pk"])),
+                    ":reason": "quiet_hours",
+                    ":now": iso(now),
+                    ":v": int(reminder["appointment_version"]),
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return "claimed_elsewhere"
+        return DEFERRED_QUIET_HOURS
 
     def _release(self, reminder: dict[str, Any], token: str) -> None:
         self._reminders.update_item(

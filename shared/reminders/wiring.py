@@ -61,6 +61,8 @@ def reminder_sender() -> ReminderSender:
         template=ReminderTemplate(settings.clinic_name, settings.default_time_zone),
         clock=SystemClock(),
         origination=settings.origination_number,
+        quiet_hours=settings.quiet_hours,
+        default_time_zone=settings.default_time_zone,
     )
 
 

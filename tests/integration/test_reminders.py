@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from infra.local import events
 from tests.fixtures.fhir_samples import (
     MAGGIE_MOBILE,
@@ -19,6 +21,18 @@ from tests.integration.harness import outbox, plaintext_leaks, text_via_sns, tex
 CALLER = "arn:aws:iam::123456789012:user/ehr-feed"
 # Far enough ahead that both default reminders (2 days and 2 hours before) are still to come.
 START = (datetime.now(UTC) + timedelta(days=5)).replace(hour=17, minute=30, second=0, microsecond=0)
+
+
+# The functions' wall clock, pinned so the results never depend on when the suite runs: 17:30 UTC is
+# 09:30 or 10:30 in the clinic's zone (America/Los_Angeles), inside the default 08:00-21:00 window.
+SENDER_NOW = START - timedelta(days=3)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch):
+    from shared.clock import SystemClock
+
+    monkeypatch.setattr(SystemClock, "now", lambda self: SENDER_NOW)
 
 
 # Values that must never be stored in clear. Short all-digit values (a ZIP code) are left out: five digits
@@ -233,10 +247,11 @@ def test_opted_out_passed_and_crashed_reminders_are_not_sent(stack, monkeypatch)
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("function died after publish")
 
+    mark_sent = ReminderSender._mark_sent
     monkeypatch.setattr(ReminderSender, "_mark_sent", crash)
     result = deliver(stack, [by_pk["rem#appt-5001#2880"]])
     assert len(result["batchItemFailures"]) == 1
-    monkeypatch.undo()
+    monkeypatch.setattr(ReminderSender, "_mark_sent", mark_sent)  # undo() would also unpin the clock
     assert len(outbox()) == outbox_before + 1
     # Redelivered while the claim is fresh: retried later, nothing sent.
     assert len(deliver(stack, [by_pk["rem#appt-5001#2880"]])["batchItemFailures"]) == 1
@@ -318,3 +333,56 @@ def test_replies_confirm_reschedule_and_stop_still_wins(stack):
     assert reminders(stack)["rem#appt-5002#120"]["status"] == "skipped_opted_out"
     kinds = sorted(m["kind"] for m in stack.table("MessagesTable").scan()["Items"])
     assert kinds.count("reminder") == 3 and "confirm" in kinds and "reschedule" in kinds
+
+
+# --------------------------------------------------------------------------- quiet hours (TCPA)
+
+
+def test_reminder_that_could_only_go_out_after_the_appointment_is_dropped_with_reason(stack, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    from shared.clock import SystemClock
+
+    la = ZoneInfo("America/Los_Angeles")
+    start_local = (START.astimezone(la) + timedelta(days=1)).replace(hour=7, minute=30)
+    start = start_local.astimezone(UTC)  # 07:30 local: the 2-hour reminder falls due at 05:30 local
+    post_bundle(stack, future_bundle(start))
+    due = start - timedelta(minutes=120)
+    monkeypatch.setattr(SystemClock, "now", lambda self: due + timedelta(minutes=1))
+    scheduled_run(stack, due + timedelta(minutes=1))
+    messages = [m for m in receive(stack) if json.loads(m["Body"])["reminder_pk"] == "rem#appt-5001#120"]
+    sent_before = len(outbox())
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+    assert len(outbox()) == sent_before  # nothing at 05:31 local, and 08:00 is after the 07:30 start
+    dropped = reminders(stack)["rem#appt-5001#120"]
+    assert dropped["status"] == "skipped_quiet_hours"
+    assert dropped["detail"] == "quiet_hours_until_after_start"
+    assert "due_bucket" not in dropped  # out of the due index: no later run picks it up
+
+
+def test_quiet_hours_deferral_then_send_in_the_morning(stack, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    from shared.clock import SystemClock
+
+    la = ZoneInfo("America/Los_Angeles")
+    start_local = (START.astimezone(la) + timedelta(days=1)).replace(hour=10, minute=0)
+    start = start_local.astimezone(UTC)  # 10:00 local; the 2-day reminder is due at 10:00 local too
+    post_bundle(stack, future_bundle(start))
+    night = (start_local - timedelta(days=2)).replace(hour=22, minute=15).astimezone(UTC)
+    monkeypatch.setattr(SystemClock, "now", lambda self: night)
+    # An explicit late window (a backfill run at 22:15 local) picks the 2-day reminder up at night.
+    window_run(stack, start - timedelta(days=2, hours=1), night)
+    messages = [m for m in receive(stack) if json.loads(m["Body"])["reminder_pk"] == "rem#appt-5001#2880"]
+    sent_before = len(outbox())
+    deliver(stack, messages)
+    assert len(outbox()) == sent_before
+    assert reminders(stack)["rem#appt-5001#2880"]["deferred_reason"] == "quiet_hours"
+
+    morning = (start_local - timedelta(days=1)).replace(hour=8, minute=5).astimezone(UTC)
+    monkeypatch.setattr(SystemClock, "now", lambda self: morning)
+    scheduled_run(stack, morning)
+    messages = [m for m in receive(stack) if json.loads(m["Body"])["reminder_pk"] == "rem#appt-5001#2880"]
+    deliver(stack, messages)
+    assert len(outbox()) == sent_before + 1
+    assert reminders(stack)["rem#appt-5001#2880"]["status"] == "sent"
