@@ -16,7 +16,9 @@ import io
 import json
 import os
 import re
+import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +69,10 @@ class Sandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
+        # moto keeps its backends in this process: a second sandbox (another test, a second demo) would
+        # find the first one's secret, tables and outbox. Start from an empty AWS every time.
+        reset = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server
         self._saved_env = dict(os.environ)
         os.environ.update(
             {
@@ -105,6 +111,7 @@ class Sandbox:
             self._api.server_close()
         if self._server:
             self._server.stop()
+        self._restore_function_logs()
         if self.log_path and not self._log.closed:
             self._log.close()
         # Leave the process as it was: no endpoint pointing at a stopped server, no clients bound to it.
@@ -126,7 +133,15 @@ class Sandbox:
 
         handler = getattr(logger, "registered_handler", None)
         if handler is not None and hasattr(handler, "setStream"):
-            handler.setStream(self._log)
+            self._log_handler = handler
+            self._saved_stream = _set_stream(handler, self._log)
+
+    def _restore_function_logs(self) -> None:
+        """Give the logger its stream back before our log closes (a later sandbox would flush it)."""
+        handler = getattr(self, "_log_handler", None)
+        if handler is not None:
+            _set_stream(handler, getattr(self, "_saved_stream", None) or sys.stderr)
+            self._log_handler = None
 
     @contextlib.contextmanager
     def _captured(self) -> Iterator[None]:
@@ -394,6 +409,16 @@ class Sandbox:
         self._api = ThreadingHTTPServer(("127.0.0.1", self._api_port), Handler)
         self.api_url = f"http://127.0.0.1:{self._api.server_address[1]}"
         threading.Thread(target=self._api.serve_forever, daemon=True).start()
+
+
+def _set_stream(handler: Any, stream: Any) -> Any:
+    """``StreamHandler.setStream`` flushes the old stream first, which fails when it was closed (a stopped
+    sandbox's log file, a finished test's captured stdout): swap it without flushing then."""
+    old = handler.stream
+    if getattr(old, "closed", False):
+        handler.stream = stream
+        return None
+    return handler.setStream(stream)
 
 
 def _instant(value: Any) -> datetime:
