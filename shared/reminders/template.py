@@ -59,6 +59,63 @@ class ReminderTemplate:
         return normalized[-1]
 
 
+# Department or site names that reveal a condition must never reach a text (DOMAIN: PHI in a text).
+SENSITIVE_SITE_WORDS = (
+    "oncolog",
+    "cancer",
+    "tumor",
+    "chemo",
+    "radiation",
+    "hiv",
+    "aids",
+    "std",
+    "sti",
+    "sexual",
+    "psychiat",
+    "mental",
+    "behavioral",
+    "behavioural",
+    "addiction",
+    "substance",
+    "rehab",
+    "detox",
+    "methadone",
+    "dialysis",
+    "kidney",
+    "fertility",
+    "ivf",
+    "abortion",
+    "reproductive",
+    "hospice",
+    "palliative",
+    "transplant",
+    "infectious",
+    "hepatitis",
+    "diabet",
+    "cardio",
+    "neurolog",
+    "dermatolog",
+    "urolog",
+    "gyn",
+    "obstet",
+    "pediatric",
+    "geriatric",
+    "eating disorder",
+    "weight loss",
+    "bariatric",
+)
+
+
+def _reveals_condition(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SENSITIVE_SITE_WORDS)
+
+
 def location_line(name: str | None, address: str | None) -> str | None:
-    """The place as a reminder names it: the site name, else its street address."""
-    return name or address
+    """The place as a reminder names it: the street address; a site name only when there is no address
+    and the name reveals nothing about a condition ("Oncology Wing" never reaches a text)."""
+    if address:
+        return address
+    if name and not _reveals_condition(name):
+        return name
+    return None

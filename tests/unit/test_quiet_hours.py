@@ -261,9 +261,11 @@ def test_next_allowed_properties(moment: datetime, zone: ZoneInfo, hours: QuietH
     if result != moment:
         assert result.tzinfo is zone
         # The earliest such moment: just before it, and at sample points in between, sending is not allowed.
-        assert not hours.is_allowed(result - timedelta(microseconds=1), zone)
+        # Instant arithmetic in UTC: adding a timedelta to an aware datetime is wall-clock arithmetic in its
+        # own zone, which lands on the wrong instant across a DST change (Havana's midnight fall-back).
+        assert not hours.is_allowed(result.astimezone(UTC) - timedelta(microseconds=1), zone)
         for step in range(1, 24):
-            between = moment + (result - moment) * step / 24
+            between = moment.astimezone(UTC) + (result - moment) * step / 24
             if between < result:
                 assert not hours.is_allowed(between, zone), between
 
