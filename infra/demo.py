@@ -467,11 +467,28 @@ def reminder_story(story: Story) -> None:
 STORIES: list[Callable[[Story], None]] = [core_story, reminder_story]
 
 
+def demo_parameters(now: datetime) -> dict[str, str]:
+    """Template parameters for the demo. The reminder story's scheduled times are fixed, but the sender
+    checks TCPA quiet hours (default 08:00-21:00 in the patient's zone) at the moment it really runs: at
+    night it would rightly defer every reminder. Widen the window only then, and say so."""
+    from shared.quiet_hours import DEFAULT_QUIET_HOURS
+
+    if DEFAULT_QUIET_HOURS.is_allowed(now, DEMO_TZ):
+        return {}
+    return {"QuietHoursStart": "00:00", "QuietHoursEnd": "23:59"}
+
+
 def run_demo(log_path: Path) -> int:
     # Powertools warns when a handler (e.g. a GET) adds no metric; that belongs in the log, not on screen.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     print("ClinicText demo: starting an embedded AWS (moto) and building template.yaml's resources ...")
-    with Sandbox(log_path=log_path) as sandbox:
+    parameters = demo_parameters(datetime.now(DEMO_TZ))
+    if parameters:
+        print(
+            "   (night in Seattle: the sender checks quiet hours against the real clock, so this run sets\n"
+            "    QuietHoursStart/End to 00:00-23:59; deployed, night-time reminders wait until 08:00)"
+        )
+    with Sandbox(log_path=log_path, parameters=parameters) as sandbox:
         stack = sandbox.stack
         kinds: dict[str, int] = {}
         for spec in stack.template["Resources"].values():
