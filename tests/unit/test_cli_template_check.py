@@ -26,3 +26,17 @@ def test_template_check_plain_gsm_text(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "GSM-7, 18 characters, 18 units, 1 segment" in out
     assert "UCS-2" not in out and "WARNING" not in out
+
+
+def test_scheduler_event_time_is_the_scheduled_instant_in_utc() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from infra.local.events import scheduler_event
+
+    pacific = timezone(timedelta(hours=-8))
+    event = scheduler_event(
+        '{"time":"<aws.scheduler.scheduled-time>"}',
+        scheduled_time=datetime(2026, 11, 24, 16, 0, tzinfo=pacific),
+        schedule_arn="arn:aws:scheduler:us-east-1:1:schedule/default/x",
+    )
+    assert event["time"] == "2026-11-25T00:00:00Z"
