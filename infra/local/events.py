@@ -219,7 +219,7 @@ def scheduler_event(
     """What EventBridge Scheduler delivers: the target Input with its context attributes filled in."""
     text = (
         schedule_input.replace(
-            "<aws.scheduler.scheduled-time>", scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+            "<aws.scheduler.scheduled-time>", scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         )
         .replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
         .replace("<aws.scheduler.schedule-arn>", schedule_arn)
