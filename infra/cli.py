@@ -28,9 +28,17 @@ def mask(number: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- client
-def _request(method: str, url: str, body: Any = None, *, sign: bool = False) -> tuple[int, str]:
+def _request(
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    sign: bool = False,
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     headers = {"Content-Type": "application/json"} if data is not None else {}
+    headers.update(extra_headers or {})
     if sign:
         headers.update(_sigv4_headers(method, url, data or b""))
     request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
@@ -70,13 +78,59 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_to_deployed(text: str, api_url: str, region: str | None) -> int:
+    """CSV -> FHIR batch Bundle -> ``POST /appointments`` on a deployed stack, signed with the caller's
+    own AWS credentials (SigV4), so the import passes the same IAM authorizer and validation as an EHR."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from shared.ingest.csv_import import CsvRejected, parse_csv
+    from shared.ingest.to_fhir import intakes_to_bundle
+
+    try:
+        report = parse_csv(text)
+    except CsvRejected as exc:
+        print(f"import refused: {exc.message}")
+        return 1
+    for row in report.rows:
+        if not row.accepted:
+            print(f"row {row.row:>4}: refused  {row.column or '-'}: {row.reason}")
+    rows_by_id = {intake.source_id: row for row, intake in report.intakes}
+    session = boto3.session.Session(region_name=region)
+    credentials = session.get_credentials()
+    if credentials is None:
+        print("no AWS credentials found: configure them as for the AWS CLI")
+        return 2
+    url = api_url.rstrip("/") + "/appointments"
+    body = json.dumps(intakes_to_bundle([intake for _, intake in report.intakes])).encode()
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/fhir+json"})
+    SigV4Auth(credentials, "execute-api", session.region_name or "us-east-1").add_auth(request)
+    status, answer = _request("POST", url, body, extra_headers=dict(request.headers.items()))
+    if status >= 400:
+        print(f"import refused ({status}): {_message(answer)}")
+        return 1
+    refused = sum(1 for row in report.rows if not row.accepted)
+    for entry in json.loads(answer).get("entry", []):
+        location = str(entry.get("response", {}).get("location") or "")
+        source_id = location.split("/")[1] if location.startswith("Appointment/") else None
+        if source_id in rows_by_id:
+            print(f"row {rows_by_id[source_id]:>4}: {entry['response']['status']}")
+            refused += not str(entry["response"]["status"]).startswith("2")
+    print(f"{len(report.intakes)} sent, {refused} refused")
+    return 0 if refused == 0 else 1
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    """Post a CSV (layout: shared/ingest/csv_import.py) to the running sandbox; print a per-row report."""
+    """Post a CSV (layout: shared/ingest/csv_import.py) to the running sandbox, or with --deployed to a
+    deployed stack's API; print a per-row report."""
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}")
         return 2
+    if args.deployed:
+        return import_to_deployed(data.decode("utf-8-sig"), args.api, args.region)
     status, body = _request("POST", f"{args.api}/_sandbox/import-csv", data)
     if status >= 400:
         print(f"import refused ({status}): {_message(body)}")
@@ -200,9 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--api", default=DEFAULT_API)
     outbox = sub.add_parser("outbox", help="texts SNS was asked to send in the running sandbox")
     outbox.add_argument("--api", default=DEFAULT_API)
-    imp = sub.add_parser("import", help="import an appointment CSV into the running sandbox")
+    imp = sub.add_parser("import", help="import an appointment CSV (into the sandbox, or --deployed)")
     imp.add_argument("file", help="CSV file; column layout in README 'Appointments and reminders'")
-    imp.add_argument("--api", default=DEFAULT_API)
+    imp.add_argument("--api", default=DEFAULT_API, help="sandbox URL, or with --deployed the stack's ApiUrl")
+    imp.add_argument(
+        "--deployed",
+        action="store_true",
+        help="send to a deployed stack as a FHIR batch Bundle (POST /appointments), SigV4-signed",
+    )
+    imp.add_argument(
+        "--region", default=None, help="AWS region of the deployed API (default: your AWS config)"
+    )
     run = sub.add_parser("run-reminders", help="trigger a reminder fan-out run on the running sandbox")
     run.add_argument("--at", help="scheduled time, ISO 8601 with offset (default: now)")
     run.add_argument("--start", help="on-demand window start, ISO 8601 with offset")

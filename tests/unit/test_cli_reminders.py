@@ -110,3 +110,24 @@ def test_demo_widens_quiet_hours_only_at_night() -> None:
     assert demo_parameters(day) == {}
     assert demo_parameters(day.replace(hour=23)) == {"QuietHoursStart": "00:00", "QuietHoursEnd": "23:59"}
     assert demo_parameters(day.replace(hour=7, minute=59)) != {}
+
+
+def test_import_to_a_deployed_api_goes_through_post_appointments_signed(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sandbox's API Gateway requires a SigV4 Authorization header, as the deployed one does.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "deployed-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "deployed-test")
+    csv_path = write_csv(
+        tmp_path,
+        [
+            f"dep-1,{START.isoformat()},P-7,(206) 555-0137,Rosa,America/Los_Angeles,Diabetes follow-up",
+            f"dep-2,{START.isoformat()},P-8,not-a-number,Ivan,America/Los_Angeles,",
+        ],
+    )
+    assert main(["import", csv_path, "--deployed", "--api", api, "--region", "us-east-1"]) == 1
+    out = capsys.readouterr().out
+    assert "row    2: 201 Created" in out
+    assert "row    3: refused  mobile_phone:" in out
+    assert "1 sent, 1 refused" in out
+    assert "Diabetes" not in out and "0137" not in out
