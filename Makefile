@@ -47,7 +47,7 @@ template-check: $(VENV)/.installed $(TOOLS)/.installed
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 pytest: $(VENV)/.installed
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadfile -q
 
 test: lint typecheck template-check pytest
 

@@ -31,8 +31,11 @@ def cached(factory: Callable[[], Any]) -> Any:
 
 def reset(*, clients: bool = True) -> None:
     """Forget built services (and, unless ``clients`` is False, the boto3 clients too)."""
+    from aws_lambda_powertools.utilities import parameters
+
     for cache in _caches:
         cache.cache_clear()
+    parameters.clear_caches()  # secrets (the Twilio token) are cached process-wide by Powertools
     if clients:
         aws.reset()
 

@@ -74,6 +74,11 @@ class Sandbox:
         reset = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server
         self._saved_env = dict(os.environ)
+        # Clients cached by earlier code in this process (tests under moto's in-process mock) were built
+        # without this endpoint: drop them so every function talks to this sandbox.
+        from shared import wiring
+
+        wiring.reset()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
