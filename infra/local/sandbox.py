@@ -74,11 +74,6 @@ class Sandbox:
         reset = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server
         self._saved_env = dict(os.environ)
-        # Clients cached by earlier code in this process (tests under moto's in-process mock) were built
-        # without this endpoint: drop them so every function talks to this sandbox.
-        from shared import wiring
-
-        wiring.reset()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -95,6 +90,12 @@ class Sandbox:
         )
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_SESSION_TOKEN", None)
+        # Clients cached by earlier code in this process (tests under moto's in-process mock) were built
+        # without this endpoint: drop them so every function talks to this sandbox. Imported only now:
+        # Powertools reads its environment when shared.observability is first imported.
+        from shared import wiring
+
+        wiring.reset()
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w", encoding="utf-8")

@@ -27,3 +27,26 @@ def test_demo_story_passes_and_logs_hold_no_phi(tmp_path: Path, capsys: pytest.C
     phi_values = ("Dana", "Whitfield", "parking", "Saturdays", "Petrova", "Okonkwo", "Lindqvist", "Raman")
     for phi in (*phi_values, "chemotherapy", "Oncology", "port flush", "medication list"):
         assert phi not in log, f"{phi!r} reached the logs"
+
+
+def test_demo_command_runs_in_a_clean_environment(tmp_path: Path) -> None:
+    """`make demo` runs the CLI with none of the test suite's environment (a regression: Powertools was
+    imported before the sandbox set its namespace, and every function failed)."""
+    import os
+    import subprocess
+    import sys
+
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "demo"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "checks passed" in result.stdout and "[FAILED]" not in result.stdout
