@@ -53,3 +53,12 @@ class SendThrottled(ClinicTextError):
 
 class SendOutcomeUnknown(ClinicTextError):
     """The SMS provider may or may not have accepted the text (timeout, connection lost)."""
+
+
+def is_condition_failure(exc: BaseException) -> bool:
+    """True for DynamoDB's ``ConditionalCheckFailedException`` (a botocore ``ClientError``)."""
+    response = getattr(exc, "response", None)
+    return (
+        isinstance(response, dict)
+        and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,20 +40,23 @@ def require_iam_caller(event: Mapping[str, Any]) -> str:
     return str(caller)
 
 
-def json_body(event: Mapping[str, Any]) -> Any:
-    raw = event.get("body")
-    if raw is None or raw == "":
-        raise InvalidInput("request body is required", field="body")
-    if event.get("isBase64Encoded"):
-        import base64
-        import binascii
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The request body as bytes, base64-decoded when API Gateway says it is encoded."""
+    raw = event.get("body") or ""
+    if not isinstance(raw, str):
+        raise InvalidInput("request body must be text", field="body")
+    if not event.get("isBase64Encoded"):
+        return raw.encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("request body is not valid base64", field="body") from exc
 
-        try:
-            raw = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("request body is not valid base64", field="body") from exc
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", errors="surrogatepass")
+
+def json_body(event: Mapping[str, Any]) -> Any:
+    raw = raw_body(event)
+    if not raw:
+        raise InvalidInput("request body is required", field="body")
     if len(raw) > MAX_JSON_BODY:
         raise InvalidInput("request body is too large", field="body")
     try:
@@ -65,6 +70,22 @@ def validation_message(exc: ValidationError) -> tuple[str, str | None]:
     first = exc.errors(include_input=False, include_url=False)[0]
     field = ".".join(str(part) for part in first.get("loc", ())) or None
     return str(first.get("msg", "invalid value")), field
+
+
+def respond(
+    route: Callable[[dict[str, Any]], dict[str, Any]], event: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """Run an API route; a client error becomes its HTTP answer (logged without PHI), anything else raises."""
+    from shared.observability import logger
+
+    try:
+        return route(event)
+    except Exception as exc:
+        response = error_for(exc)
+        if response is None:
+            raise
+        logger.info(f"{what} request refused", extra={"status": response["statusCode"]})
+        return response
 
 
 def error_for(exc: Exception) -> dict[str, Any] | None:

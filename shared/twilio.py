@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from shared.errors import InvalidInput, Unauthorized
+from shared.http import raw_body
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -43,13 +42,7 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
 
 def form_params(event: Mapping[str, Any]) -> FormParams:
     """Decode an ``application/x-www-form-urlencoded`` body (base64 when API Gateway says so)."""
-    raw = event.get("body") or ""
-    if not isinstance(raw, str):
-        raise InvalidInput("request body must be form-encoded text", field="body")
-    try:
-        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("request body is not valid base64", field="body") from exc
+    data = raw_body(event)
     if len(data) > MAX_BODY_BYTES:
         raise InvalidInput("request body is too large", field="body")
     try:

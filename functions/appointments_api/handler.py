@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.errors import InvalidInput, NotFound
-from shared.http import error_for, error_response, json_response, require_iam_caller
+from shared.http import error_response, json_response, require_iam_caller, respond
 from shared.ingest.fhir import operation_outcome
 from shared.observability import logger, metrics, tracer
 from shared.reminders import wiring
@@ -59,11 +59,4 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return _route(event)
-    except Exception as exc:
-        response = error_for(exc)
-        if response is None:
-            raise
-        logger.info("appointments request refused", extra={"status": response["statusCode"]})
-        return response
+    return respond(_route, event, "appointments")

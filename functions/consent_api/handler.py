@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import wiring
 from shared.clock import iso
 from shared.consent import ConsentRequest, LookupRequest
-from shared.http import error_for, error_response, json_body, json_response, require_iam_caller
+from shared.http import error_response, json_body, json_response, require_iam_caller, respond
 from shared.models import ConsentState
 from shared.observability import logger, metrics, tracer
 
@@ -47,11 +47,4 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return _route(event)
-    except Exception as exc:
-        response = error_for(exc)
-        if response is None:
-            raise
-        logger.info("consent request refused", extra={"status": response["statusCode"]})
-        return response
+    return respond(_route, event, "consent")

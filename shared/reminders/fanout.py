@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.clock import Clock, iso, parse_iso
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, is_condition_failure
 from shared.reminders import plan
 
 SQS_BATCH = 10
@@ -173,7 +173,7 @@ class ReminderFanout:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -49,7 +49,13 @@ from botocore.exceptions import ClientError
 
 from shared.clock import Clock, iso, parse_iso
 from shared.crypto import PhiCipher
-from shared.errors import AlreadyRecorded, SendOutcomeUnknown, SendRejected, SendThrottled
+from shared.errors import (
+    AlreadyRecorded,
+    SendOutcomeUnknown,
+    SendRejected,
+    SendThrottled,
+    is_condition_failure,
+)
 from shared.models import Channel, Direction, MessageRecord
 from shared.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, recipient_zone
 from shared.reminders import plan
@@ -342,7 +348,7 @@ class ReminderSender:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise
 
     def _finish(
@@ -372,7 +378,7 @@ class ReminderSender:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise
 
     def _defer(self, reminder: dict[str, Any], until: datetime, now: datetime) -> str:
@@ -396,7 +402,7 @@ class ReminderSender:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise
             return "claimed_elsewhere"
         return DEFERRED_QUIET_HOURS

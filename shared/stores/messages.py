@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from shared.clock import iso, parse_iso
 from shared.crypto import PhiCipher
-from shared.errors import AlreadyRecorded
+from shared.errors import AlreadyRecorded, is_condition_failure
 from shared.models import Channel, Direction, MessageRecord
 
 
@@ -54,7 +54,7 @@ class DynamoMessageLog:
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
             raise
 
