@@ -7,6 +7,7 @@ from template.yaml. Numbers are synthetic and still shown masked, the way a staf
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 from collections.abc import Callable
@@ -228,7 +229,9 @@ def when(at: datetime) -> str:
     return render_when(at, "America/Los_Angeles")
 
 
-def reminder_bundle(day: date) -> dict[str, Any]:
+def reminder_bundle(
+    day: date, patients: list[tuple[str, str, str, str, str, time]] | None = None
+) -> dict[str, Any]:
     """A FHIR R4 batch Bundle as an EHR exports it: patients, a Location with its time zone, appointments
     full of clinical detail that ClinicText must drop. Dev's appointment has no UTC offset: refused alone."""
     entries: list[dict[str, Any]] = [
@@ -249,7 +252,7 @@ def reminder_bundle(day: date) -> dict[str, Any]:
             },
         }
     ]
-    for patient_id, given, family, mobile, appointment_id, at in REMINDER_PATIENTS:
+    for patient_id, given, family, mobile, appointment_id, at in patients or REMINDER_PATIENTS:
         entries.append(
             {
                 "fullUrl": f"{EHR}/Patient/{patient_id}",
@@ -348,6 +351,61 @@ def scheduled_run(story: Story, at: datetime) -> dict[str, Any]:
     return result
 
 
+def reminder_of(sandbox: Sandbox, appointment_id: str, offset_minutes: int) -> dict[str, Any]:
+    """One reminder's record (ids and statuses only: the contact is ciphertext)."""
+    item = sandbox.stack.table("RemindersTable").get_item(
+        Key={"pk": f"rem#{appointment_id}#{offset_minutes}"}, ConsistentRead=True
+    )
+    return dict(item.get("Item") or {})
+
+
+def parse_due(reminder: dict[str, Any]) -> datetime:
+    from shared.clock import parse_iso
+
+    return parse_iso(str(reminder.get("due_at") or "1970-01-01T00:00:00Z")).astimezone(DEMO_TZ)
+
+
+# Eve and Finn Moreau share the family's phone: the caps protect the person holding it.
+FAMILY_PHONE = "+12065550135"
+FAMILY = [
+    ("pat-2135", "Eve", "Moreau", FAMILY_PHONE, "appt-7135", time(9, 30)),
+    ("pat-2136", "Finn", "Moreau", FAMILY_PHONE, "appt-7136", time(11, 0)),
+]
+
+
+def family_story(story: Story, day: date) -> None:
+    sandbox = story.sandbox
+    story.heading("A family phone: at most one automated text a day (FrequencyCapPerDay=1, PerWeek=3)")
+    story.say(
+        f"Eve and Finn Moreau share one phone; both have appointments on {when(local(day, time(9, 30)))}"
+    )
+    post_bundle(story, reminder_bundle(day, FAMILY))
+    two_days = local(day - timedelta(days=2), time(16, 0))
+    scheduled_run(story, two_days)
+    sent = story.show_new_texts()
+    held = [
+        r
+        for r in (reminder_of(sandbox, "appt-7135", 2880), reminder_of(sandbox, "appt-7136", 2880))
+        if r.get("deferred_reason") == "frequency_cap"
+    ]
+    for reminder in held:
+        story.say(f"held back by the frequency cap: {reminder['pk']} due again {when(parse_due(reminder))}")
+    story.check(
+        "two reminders due for one phone: one text now, the other held back by the daily cap",
+        len(sent) == 1
+        and len(held) == 1
+        and abs(parse_due(held[0]) - (two_days + timedelta(days=1))) < timedelta(minutes=1),
+    )
+    next_day = two_days + timedelta(days=1, minutes=5)
+    scheduled_run(story, next_day)
+    later = story.show_new_texts()
+    held_status = [reminder_of(sandbox, r["pk"].split("#")[1], 2880).get("status") for r in held]
+    story.check(
+        "the held reminder goes out the next day, once the day is up",
+        len(later) == 1 and held_status == ["sent"],
+    )
+
+
 def texts_to(sandbox: Sandbox, number: str) -> list[str]:
     return [sms["text"] for sms in sandbox.outbox() if sms["to"] == number]
 
@@ -424,14 +482,33 @@ def reminder_story(story: Story) -> None:
     )
     cora_texts_after_stop = len(texts_to(sandbox, cora_number))
 
-    story.heading("Appointment day, 2 hours before: the next run skips the patient who opted out")
-    second_at = local(day, time(12, 20))
-    second = scheduled_run(story, second_at)
-    sent = story.show_new_texts()
+    story.heading(
+        "Appointment day: quiet hours hold the early reminder; the patient who opted out gets nothing"
+    )
+    early_at = local(day, time(7, 0))  # Ana's 9:00 AM appointment: its 2-hour reminder falls due at 7:00 AM
+    early = scheduled_run(story, early_at)
+    sent_early = story.show_new_texts()
+    held = reminder_of(sandbox, ana_appt, 120)
+    story.say(
+        f"Ana's 2-hour reminder: {held.get('status')} (deferred: {held.get('deferred_reason')}, "
+        f"due again {when(parse_due(held))})"
+    )
+    story.check(
+        "quiet hours: nothing sent at 7:00 AM; Ana's reminder deferred to 8:00 AM, not dropped",
+        early["queued"] >= 1
+        and not sent_early
+        and held.get("deferred_reason") == "quiet_hours"
+        and parse_due(held) == local(day, time(8, 0)),
+    )
+    sent = []
+    runs = [early]
+    for at in (local(day, time(8, 0)), local(day, time(8, 30)), local(day, time(12, 15))):
+        runs.append(scheduled_run(story, at))
+        sent += story.show_new_texts()
     shown_cora = get_appointment(story, cora_appt)
     story.check(
-        "two-hour reminders to Ana and Ben only",
-        sorted(s["to"] for s in sent) == sorted([ana_number, ben_number]) and second["queued"] == 3,
+        "two-hour reminders to Ana (at 8:00 AM) and Ben (at 8:30 AM) only",
+        sorted(s["to"] for s in sent) == sorted([ana_number, ben_number]),
     )
     story.check(
         "Cora got nothing after STOP; her reminder is skipped_opted_out",
@@ -439,12 +516,14 @@ def reminder_story(story: Story) -> None:
         and any(r["status"] == "skipped_opted_out" for r in shown_cora.get("reminders", [])),
     )
     before = len(sandbox.outbox())
-    story.say("a replay of both runs, as a retried schedule would send them:")
-    replays = [scheduled_run(story, first_at), scheduled_run(story, second_at)]
+    story.say("a replay of the runs, as a retried schedule would send them:")
+    replays = [scheduled_run(story, first_at), scheduled_run(story, local(day, time(12, 15)))]
     story.check(
         "replayed runs send nothing new",
         len(sandbox.outbox()) == before and all(r["queued"] == 0 for r in replays),
     )
+
+    family_story(story, day + timedelta(days=7))
 
     story.heading("Audit: no clinical detail in any text; no name, number or reason in any table")
     outbox_text = " ".join(sms["text"] for sms in sandbox.outbox()).lower()
@@ -458,37 +537,50 @@ def reminder_story(story: Story) -> None:
     )
     story.check("Dev (refused entry) was never texted", not texts_to(sandbox, dev_number))
     secrets = [*CLINICAL_TEXT, "Nervous about", "Cycle 2 review"]
-    for _pid, given, family, mobile, _appt, _at in REMINDER_PATIENTS:
+    for _pid, given, family, mobile, _appt, _at in [*REMINDER_PATIENTS, *FAMILY]:
         secrets += [f"{given} {family}", family, mobile, mobile[2:]]
     leaks = scan_for_plaintext(sandbox, secrets)
     story.check("no patient name, number or clinical text in plaintext in DynamoDB", not leaks)
 
 
-STORIES: list[Callable[[Story], None]] = [core_story, reminder_story]
+# A draft a staff member might paste from a word processor: curly quotes, an en dash, an ellipsis, an emoji.
+DRAFT_TEXT = (
+    "Riverside Family Clinic: Hi {first_name}, it\u2019s time for your flu shot \u2013 "
+    "walk-ins 9\u20135\u2026 \U0001f489 Reply STOP to opt out."
+)
 
 
-def demo_parameters(now: datetime) -> dict[str, str]:
-    """Template parameters for the demo. The reminder story's scheduled times are fixed, but the sender
-    checks TCPA quiet hours (default 08:00-21:00 in the patient's zone) at the moment it really runs: at
-    night it would rightly defer every reminder. Widen the window only then, and say so."""
-    from shared.quiet_hours import DEFAULT_QUIET_HOURS
+def cost_story(story: Story) -> None:
+    from infra.cli import cmd_template_check
+    from shared.segments import analyze, normalize_for_gsm
 
-    if DEFAULT_QUIET_HOURS.is_allowed(now, DEMO_TZ):
-        return {}
-    return {"QuietHoursStart": "00:00", "QuietHoursEnd": "23:59"}
+    story.heading("What a text costs: the segment report (clinictext template check)")
+    story.say(f"draft: {DRAFT_TEXT}")
+    cmd_template_check(argparse.Namespace(text=DRAFT_TEXT))
+    raw, normalized = analyze(DRAFT_TEXT), analyze(normalize_for_gsm(DRAFT_TEXT))
+    story.check(
+        "the draft is UCS-2; the report names what forced it (quote, dash, ellipsis, emoji)",
+        raw.encoding == "UCS-2" and {"\u2019", "\u2013", "\u2026", "\U0001f489"} <= set(raw.ucs2_culprits),
+    )
+    story.check(
+        "typographic punctuation is normalized to GSM-7; the emoji cannot be, and is still reported",
+        normalized.encoding == "UCS-2" and list(normalized.ucs2_culprits) == ["\U0001f489"],
+    )
+    without_emoji = analyze(normalize_for_gsm(DRAFT_TEXT.replace(" \U0001f489", "")))
+    story.check(
+        "without the emoji the normalized text is one GSM-7 segment",
+        without_emoji.encoding == "GSM-7" and without_emoji.segments == 1,
+    )
+
+
+STORIES: list[Callable[[Story], None]] = [core_story, reminder_story, cost_story]
 
 
 def run_demo(log_path: Path) -> int:
     # Powertools warns when a handler (e.g. a GET) adds no metric; that belongs in the log, not on screen.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     print("ClinicText demo: starting an embedded AWS (moto) and building template.yaml's resources ...")
-    parameters = demo_parameters(datetime.now(DEMO_TZ))
-    if parameters:
-        print(
-            "   (night in Seattle: the sender checks quiet hours against the real clock, so this run sets\n"
-            "    QuietHoursStart/End to 00:00-23:59; deployed, night-time reminders wait until 08:00)"
-        )
-    with Sandbox(log_path=log_path, parameters=parameters) as sandbox:
+    with Sandbox(log_path=log_path) as sandbox:
         stack = sandbox.stack
         kinds: dict[str, int] = {}
         for spec in stack.template["Resources"].values():

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.pacing import DEFAULT_RATES
 from shared.quiet_hours import QuietHours
+from shared.reminders.caps import FrequencyCaps
 
 
 class CoreSettings(BaseSettings):
@@ -61,6 +63,26 @@ class ReminderSettings(CoreSettings):
     requeue_after_minutes: int = 30
     quiet_hours_start: str = "08:00"  # recipient's local time; TCPA: no earlier than 08:00
     quiet_hours_end: str = "21:00"  # and no later than 21:00 (some states: 20:00)
+    frequency_cap_per_day: int = Field(default=1, ge=1, le=24)  # FCC healthcare exemption: <= 1 a day
+    frequency_cap_per_week: int = Field(default=3, ge=1, le=168)  # and <= 3 a week
+    origination_type: str = "TollFree"
+    send_rate_parts_per_second: float = Field(default=0.0, ge=0.0, le=1000.0)  # 0: the type's default
+    pacer_max_wait_seconds: float = Field(default=20.0, gt=0.0, le=50.0)
+
+    @property
+    def caps(self) -> FrequencyCaps:
+        return FrequencyCaps(self.frequency_cap_per_day, self.frequency_cap_per_week)
+
+    @property
+    def parts_per_second(self) -> float:
+        if self.send_rate_parts_per_second > 0:
+            return self.send_rate_parts_per_second
+        try:
+            return DEFAULT_RATES[self.origination_type]
+        except KeyError:
+            raise ValueError(
+                f"ORIGINATION_TYPE {self.origination_type!r} is not one of {sorted(DEFAULT_RATES)}"
+            ) from None
 
     @property
     def quiet_hours(self) -> QuietHours:

@@ -51,4 +51,7 @@ def stack(aws: None):  # type: ignore[no-untyped-def]
     secret_arn = boto3.client("secretsmanager").create_secret(
         Name="clinictext/twilio-auth-token", SecretString=TWILIO_TOKEN
     )["ARN"]
-    return Stack(parameters={"TwilioAuthTokenSecretArn": secret_arn}).provision()
+    # A fast send rate: pacing has its own tests, and the rest of the suite should not wait for slots.
+    return Stack(
+        parameters={"TwilioAuthTokenSecretArn": secret_arn, "SendRatePartsPerSecond": "1000"}
+    ).provision()

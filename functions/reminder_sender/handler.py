@@ -16,7 +16,7 @@ from shared.reminders.sender import QueuedReminder
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
     try:
         message = QueuedReminder.from_body(record.body)
     except (ValueError, KeyError, TypeError):
@@ -24,7 +24,8 @@ def record_handler(record: SQSRecord) -> str:
         logger.error("malformed reminder message dropped", extra={"sqs_message_id": record.message_id})
         metrics.add_metric(name="ReminderMessagesMalformed", unit="Count", value=1)
         return "malformed"
-    outcome = wiring.reminder_sender().send(message)
+    seconds_left = lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else None
+    outcome = wiring.reminder_sender().send(message, seconds_left=seconds_left)
     metrics.add_metric(name=f"Reminder_{outcome}", unit="Count", value=1)
     logger.info("reminder processed", extra={"reminder_pk": message.reminder_pk, "outcome": outcome})
     return outcome

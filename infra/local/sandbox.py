@@ -20,7 +20,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +32,28 @@ from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
 
 SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105 - local sandbox only
 LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
+
+
+class SandboxClock:
+    """The functions' clock in the sandbox: the wall clock, moved forward when a scheduled run is fired
+    for a later time, as if the sandbox had waited until then. Deployed, ``SystemClock`` is the wall
+    clock and schedules fire on time; here a story spanning days runs in seconds, and the sender checks
+    quiet hours, frequency caps and "not passed yet" at the story's time, not at the machine's.
+    Only ever forward: a retried or replayed run does not take the clock back."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance_to(self, at: datetime) -> None:
+        with self._lock:
+            gap = at.astimezone(UTC) - (datetime.now(UTC) + self._offset)
+            if gap > timedelta(0):
+                self._offset += gap
 
 
 class Sandbox:
@@ -54,6 +76,8 @@ class Sandbox:
         self._pump_lock = threading.RLock()
         self._stop = threading.Event()
         self._saved_env: dict[str, str] = {}
+        self.clock = SandboxClock()
+        self._saved_now: Any = None
         self.stack: Stack
         self.aws_endpoint = ""
         self.api_url = ""
@@ -94,8 +118,12 @@ class Sandbox:
         # without this endpoint: drop them so every function talks to this sandbox. Imported only now:
         # Powertools reads its environment when shared.observability is first imported.
         from shared import wiring
+        from shared.clock import SystemClock
 
         wiring.reset()
+        clock = self.clock
+        self._saved_now = SystemClock.now
+        SystemClock.now = lambda _self: clock.now()  # type: ignore[method-assign, assignment]
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("w", encoding="utf-8")
@@ -118,6 +146,11 @@ class Sandbox:
         if self._server:
             self._server.stop()
         self._restore_function_logs()
+        if self._saved_now is not None:
+            from shared.clock import SystemClock
+
+            SystemClock.now = self._saved_now  # type: ignore[method-assign]
+            self._saved_now = None
         if self.log_path and not self._log.closed:
             self._log.close()
         # Leave the process as it was: no endpoint pointing at a stopped server, no clients bound to it.
@@ -255,6 +288,7 @@ class Sandbox:
         props = dict(self.stack.schedules())[schedule]
         # <aws.scheduler.scheduled-time> is UTC ("...Z"): convert, or 16:00-08:00 would be read as 16:00Z.
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        self.clock.advance_to(at)
         arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{self.stack.ref(schedule)}"
         event = events.scheduler_event(props["Target"]["Input"], scheduled_time=at, schedule_arn=arn)
         result = self.invoke(self.stack.schedule_target(schedule), event)
@@ -264,6 +298,7 @@ class Sandbox:
     def run_reminders(self, start: datetime | None, end: datetime) -> Any:
         """An on-demand fan-out run (a backfill or a missed window): ``{"window": {start, end}}``."""
         window = {"end": end.isoformat(), **({"start": start.isoformat()} if start else {})}
+        self.clock.advance_to(end if end.tzinfo else end.replace(tzinfo=UTC))
         result = self.invoke(self.stack.schedule_target("ReminderSchedule"), {"window": window})
         self.pump()
         return result

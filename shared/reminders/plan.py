@@ -28,6 +28,7 @@ SUPERSEDED: Final = "superseded"  # the appointment moved and this reminder's ti
 SKIPPED_OPTED_OUT: Final = "skipped_opted_out"
 SKIPPED_PASSED: Final = "skipped_passed"
 SKIPPED_QUIET_HOURS: Final = "skipped_quiet_hours"
+SKIPPED_FREQUENCY_CAP: Final = "skipped_frequency_cap"  # held by the caps until after the start
 REJECTED: Final = "rejected"  # the provider refused the number for good
 
 # Statuses a (re)plan may overwrite. Anything else has reached, or may have reached, the patient.

@@ -23,11 +23,19 @@ Failure handling, and the one window that remains:
   than the function's timeout, so the first attempt is surely over) marks it ``unconfirmed`` and sends
   nothing; a younger claim is left alone and the message retried later.
 
-Quiet hours (TCPA): before the claim the sender works out the recipient's zone (appointment location,
-else the number, else the clinic default). Outside the allowed window the reminder goes back to
-``pending`` with its due time moved to the next allowed moment (a later run picks it up), never dropped;
-only a reminder whose next allowed moment is at or after the appointment start is closed, as
-``skipped_quiet_hours``, with that reason recorded.
+Quiet hours (TCPA) and frequency caps: before the claim the sender works out the recipient's zone
+(appointment location, else the number, else the clinic default) and reads the number's recent automated
+texts (:mod:`shared.reminders.caps`). The next allowed moment is the first instant the caps allow, moved
+forward into the quiet-hours window. If that is later than now the reminder goes back to ``pending`` with
+its due time moved there (a later run picks it up), never dropped; only a reminder whose next allowed
+moment is at or after the appointment start is closed, as ``skipped_quiet_hours`` or
+``skipped_frequency_cap``, with the reason recorded. The claim transaction also records the text against
+the number's caps, on condition that nobody else did in between.
+
+Pacing: after the decision to send and before the claim, the sender books its parts on the origination
+number's shared schedule (:mod:`shared.pacing`) and waits for its slot. A ``ThrottledException`` from SNS
+means the text was not accepted: the sender backs off, books a new slot and tries again under the same
+claim, a few times, then releases the claim (and the cap allowance) and lets the queue redeliver it.
 
 So a patient is never texted twice for one reminder. The remaining window is the other way round: a
 crash after the claim but *before* SNS accepted the text leaves the reminder ``unconfirmed`` and the
@@ -39,8 +47,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,8 +66,10 @@ from shared.errors import (
     is_condition_failure,
 )
 from shared.models import Channel, Direction, MessageRecord
+from shared.pacing import PacerBusy, SendPacer, UnpacedSender
 from shared.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, recipient_zone
 from shared.reminders import plan
+from shared.reminders.caps import CapRecord, FrequencyCaps
 from shared.reminders.template import ReminderTemplate, location_line
 from shared.segments import analyze
 from shared.sms import SmsSender
@@ -76,12 +87,18 @@ FINAL = frozenset(
         plan.SKIPPED_OPTED_OUT,
         plan.SKIPPED_PASSED,
         plan.SKIPPED_QUIET_HOURS,
+        plan.SKIPPED_FREQUENCY_CAP,
         plan.REJECTED,
     }
 )
 
 
 DEFERRED_QUIET_HOURS = "deferred_quiet_hours"
+DEFERRED_FREQUENCY_CAP = "deferred_frequency_cap"
+# Back-off before each new attempt after SNS throttled a Publish (seconds); then the queue redelivers.
+THROTTLE_BACKOFF = (0.2, 0.5, 1.0)
+# Seconds of an invocation kept for claim, Publish (with its throttle retries) and bookkeeping.
+BOOKKEEPING_RESERVE = 15.0
 
 
 class RetryLater(Exception):
@@ -117,6 +134,10 @@ class ReminderSender:
         origination: str | None = None,
         quiet_hours: QuietHours = DEFAULT_QUIET_HOURS,
         default_time_zone: str = "America/New_York",
+        control: Any = None,
+        caps: FrequencyCaps | None = None,
+        pacer: SendPacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._reminders = reminders
         self._appointments = appointments
@@ -130,9 +151,17 @@ class ReminderSender:
         self._origination = origination or None
         self._quiet_hours = quiet_hours
         self._default_zone = default_time_zone
+        self._control = control
+        self._caps = caps if control is not None else None
+        self._pacer = pacer or UnpacedSender()
+        self._sleep = sleep
 
-    def send(self, message: QueuedReminder) -> str:
-        """Process one queued reminder; returns what happened (a status word, for logs and metrics)."""
+    def send(self, message: QueuedReminder, *, seconds_left: float | None = None) -> str:
+        """Process one queued reminder; returns what happened (a status word, for logs and metrics).
+
+        ``seconds_left`` is the invocation's remaining time: the sender never waits for a send slot so
+        long that the claim, Publish and bookkeeping could be cut off by the function timeout.
+        """
         reminder = self._get(self._reminders, message.reminder_pk)
         if reminder is None:
             return "missing"
@@ -168,27 +197,42 @@ class ReminderSender:
             plan.contact_record_ref(str(appointment["source_id"])), reminder["contact_ct"]
         )
         zone = recipient_zone(appointment.get("time_zone"), contact.get("phone"), self._default_zone)
-        allowed = self._quiet_hours.next_allowed(now, zone)
+        caps = CapRecord.read(self._control, str(appointment["phone_hmac"])) if self._caps else None
+        capped_until = self._caps.next_allowed(caps.times(), now) if self._caps and caps else now
+        allowed = self._quiet_hours.next_allowed(capped_until, zone)
         if allowed > now:
+            by_cap = capped_until > now
             if allowed >= start:
-                self._stop(reminder, plan.SKIPPED_QUIET_HOURS, now, detail="quiet_hours_until_after_start")
-                return plan.SKIPPED_QUIET_HOURS
-            return self._defer(reminder, allowed, now)
+                final = plan.SKIPPED_FREQUENCY_CAP if by_cap else plan.SKIPPED_QUIET_HOURS
+                reason = "frequency_cap" if by_cap else "quiet_hours"
+                self._stop(reminder, final, now, detail=f"{reason}_until_after_start")
+                return final
+            return self._defer(reminder, allowed, now, reason="frequency_cap" if by_cap else "quiet_hours")
 
-        token = str(uuid.uuid4())
-        claim = self._claim(reminder, appointment, token, now)
-        if claim != "claimed":
-            return claim
         body = self._template.render(
             start=start,
             time_zone=appointment.get("time_zone"),
             first_name=contact.get("first_name"),
             location=location_line(contact.get("location_name"), contact.get("location_address")),
         )
+        parts = analyze(body).segments
+        max_wait = None if seconds_left is None else seconds_left - BOOKKEEPING_RESERVE
         try:
-            provider_id = self._sender.send(contact["phone"], body, origination=self._origination)
+            self._pacer.acquire(parts, max_wait=max_wait)
+        except PacerBusy as exc:
+            raise RetryLater(str(exc)) from exc
+        now = self._clock.now()
+        if not self._quiet_hours.is_allowed(now, zone):  # the window closed while waiting for the slot
+            return self._defer(reminder, self._quiet_hours.next_allowed(now, zone), now, reason="quiet_hours")
+
+        token = str(uuid.uuid4())
+        claim = self._claim(reminder, appointment, token, now, caps)
+        if claim != "claimed":
+            return claim
+        try:
+            provider_id = self._publish(contact["phone"], body, parts)
         except SendThrottled as exc:
-            self._release(reminder, token)
+            self._release(reminder, appointment, token, caps is not None)
             raise RetryLater("throttled by the SMS provider") from exc
         except SendRejected as exc:
             self._finish(reminder, plan.REJECTED, now, {"detail": f"rejected:{exc}"}, token=token)
@@ -201,8 +245,31 @@ class ReminderSender:
         return plan.SENT
 
     # -- steps ----------------------------------------------------------------------------------
-    def _claim(self, reminder: dict[str, Any], appointment: dict[str, Any], token: str, now: datetime) -> str:
+    def _publish(self, phone: str, body: str, parts: int) -> str:
+        """Publish; on throttling back off, book a new slot and try again (nothing was accepted)."""
+        for backoff in (*THROTTLE_BACKOFF, None):
+            try:
+                return self._sender.send(phone, body, origination=self._origination)
+            except SendThrottled:
+                if backoff is None:
+                    raise
+                self._sleep(backoff)
+                try:
+                    self._pacer.acquire(parts)
+                except PacerBusy as exc:
+                    raise SendThrottled("pacer busy after throttling") from exc
+        raise AssertionError("unreachable")
+
+    def _claim(
+        self,
+        reminder: dict[str, Any],
+        appointment: dict[str, Any],
+        token: str,
+        now: datetime,
+        caps: CapRecord | None,
+    ) -> str:
         version = int(reminder["appointment_version"])
+        cap_items = [caps.claim_put(self._control.name, token, now)] if caps is not None else []
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -246,6 +313,7 @@ class ReminderSender:
                             },
                         }
                     },
+                    *cap_items,
                 ]
             )
         except ClientError as exc:
@@ -260,6 +328,8 @@ class ReminderSender:
                 return plan.SKIPPED_OPTED_OUT
             if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                 return "appointment_changed"
+            if len(reasons) > 3 and reasons[3] == "ConditionalCheckFailed":
+                raise RetryLater("another text to this number was claimed meanwhile") from exc
             return "claimed_elsewhere"
         return "claimed"
 
@@ -381,7 +451,7 @@ class ReminderSender:
             if not is_condition_failure(exc):
                 raise
 
-    def _defer(self, reminder: dict[str, Any], until: datetime, now: datetime) -> str:
+    def _defer(self, reminder: dict[str, Any], until: datetime, now: datetime, *, reason: str) -> str:
         """Back to ``pending``, due at the next allowed moment; a later run queues it again."""
         try:
             self._reminders.update_item(
@@ -396,7 +466,7 @@ class ReminderSender:
                     ":due": iso(until),
                     ":bucket": plan.due_bucket(until),
                     ":key": plan.due_key(until, str(reminder["pk"])),
-                    ":reason": "quiet_hours",
+                    ":reason": reason,
                     ":now": iso(now),
                     ":v": int(reminder["appointment_version"]),
                 },
@@ -405,16 +475,31 @@ class ReminderSender:
             if not is_condition_failure(exc):
                 raise
             return "claimed_elsewhere"
-        return DEFERRED_QUIET_HOURS
+        return DEFERRED_FREQUENCY_CAP if reason == "frequency_cap" else DEFERRED_QUIET_HOURS
 
-    def _release(self, reminder: dict[str, Any], token: str) -> None:
-        self._reminders.update_item(
-            Key={"pk": reminder["pk"]},
-            UpdateExpression="SET #s = :queued REMOVE claim_token, claimed_at",
-            ConditionExpression="#s = :sending AND claim_token = :token",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":queued": plan.QUEUED, ":sending": plan.SENDING, ":token": token},
-        )
+    def _release(
+        self, reminder: dict[str, Any], appointment: dict[str, Any], token: str, capped: bool
+    ) -> None:
+        """Give a throttled claim back (and the number's cap allowance with it): nothing was sent."""
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._reminders.name,
+                    "Key": {"pk": reminder["pk"]},
+                    "UpdateExpression": "SET #s = :queued REMOVE claim_token, claimed_at",
+                    "ConditionExpression": "#s = :sending AND claim_token = :token",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":queued": plan.QUEUED,
+                        ":sending": plan.SENDING,
+                        ":token": token,
+                    },
+                }
+            }
+        ]
+        if capped:
+            items.append(CapRecord.release_update(self._control.name, str(appointment["phone_hmac"]), token))
+        self._client.transact_write_items(TransactItems=items)
 
     @staticmethod
     def _get(table: Any, pk: str) -> dict[str, Any] | None:

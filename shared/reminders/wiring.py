@@ -7,6 +7,7 @@ from datetime import timedelta
 from shared import aws
 from shared.clock import SystemClock
 from shared.config import ReminderSettings
+from shared.pacing import DynamoSendPacer, pacer_key
 from shared.reminders.book import AppointmentBook, KmsFingerprint
 from shared.reminders.fanout import ReminderFanout
 from shared.reminders.replies import ReminderReplyRouter
@@ -63,6 +64,14 @@ def reminder_sender() -> ReminderSender:
         origination=settings.origination_number,
         quiet_hours=settings.quiet_hours,
         default_time_zone=settings.default_time_zone,
+        control=aws.table(settings.control_table),
+        caps=settings.caps,
+        pacer=DynamoSendPacer(
+            aws.table(settings.control_table),
+            number_key=pacer_key(settings.origination_type, settings.origination_number),
+            parts_per_second=settings.parts_per_second,
+            max_wait=settings.pacer_max_wait_seconds,
+        ),
     )
 
 

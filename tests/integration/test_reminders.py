@@ -291,7 +291,7 @@ def test_opted_out_passed_and_crashed_reminders_are_not_sent(stack, monkeypatch)
 # --------------------------------------------------------------------------- replies
 
 
-def test_replies_confirm_reschedule_and_stop_still_wins(stack):
+def test_replies_confirm_reschedule_and_stop_still_wins(stack, monkeypatch):
     post_bundle(stack, future_bundle())
     # Before any reminder went out a "yes" is not matched to anything: left to staff, no reply.
     text_via_sns(stack, MAGGIE_MOBILE, "yes")
@@ -326,7 +326,11 @@ def test_replies_confirm_reschedule_and_stop_still_wins(stack):
     [state] = [i for i in stack.table("ConsentTable").scan()["Items"] if i["sk"] == "STATE"]
     assert state["status"] == "opted_out"
     assert get_appointment(stack, "appt-5002")[1]["reply"]["status"] == "reschedule_requested"
-    # ... and the next run skips the opted-out patient.
+    # ... and the next run skips the opted-out patient. The senders' clock moves on to the two-hour
+    # reminders (the frequency caps count Maggie's first reminder, three days earlier).
+    from shared.clock import SystemClock
+
+    monkeypatch.setattr(SystemClock, "now", lambda self: START - timedelta(minutes=50))
     scheduled_run(stack, START - timedelta(minutes=119) + timedelta(hours=1))
     deliver(stack, receive(stack))
     assert len(texts_to(MAGGIE_MOBILE)) == 3  # two reminders and the confirmation

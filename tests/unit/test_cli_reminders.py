@@ -103,15 +103,6 @@ def test_run_reminders_refuses_bad_windows(api: str, capsys: pytest.CaptureFixtu
     assert main(["run-reminders", "--at", "2030-01-01T00:00:00Z", "--end", "2030-01-02T00:00:00Z"]) == 2
 
 
-def test_demo_widens_quiet_hours_only_at_night() -> None:
-    from infra.demo import DEMO_TZ, demo_parameters
-
-    day = datetime(2026, 11, 23, 10, 0, tzinfo=DEMO_TZ)
-    assert demo_parameters(day) == {}
-    assert demo_parameters(day.replace(hour=23)) == {"QuietHoursStart": "00:00", "QuietHoursEnd": "23:59"}
-    assert demo_parameters(day.replace(hour=7, minute=59)) != {}
-
-
 def test_import_to_a_deployed_api_goes_through_post_appointments_signed(
     api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

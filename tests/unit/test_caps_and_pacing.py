@@ -1,0 +1,240 @@
+"""Frequency caps (rolling day/week windows) and the shared send-rate schedule."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from shared.pacing import DEFAULT_RATES, MICROS, DynamoSendPacer, PacerBusy, pacer_key
+from shared.reminders.caps import CapRecord, FrequencyCaps
+
+T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- caps
+def test_default_caps_are_the_healthcare_exemption_limits():
+    caps = FrequencyCaps()
+    assert (caps.per_day, caps.per_week) == (1, 3)
+
+
+def test_one_a_day_waits_for_the_previous_text_to_turn_a_day_old():
+    caps = FrequencyCaps()
+    assert caps.next_allowed([], T0) == T0
+    sent = [T0 - timedelta(hours=5)]
+    assert not caps.allows(sent, T0)
+    assert caps.next_allowed(sent, T0) == T0 + timedelta(hours=19)
+
+
+def test_three_a_week_waits_for_the_oldest_to_leave_the_week():
+    caps = FrequencyCaps()
+    sent = [T0 - timedelta(days=6), T0 - timedelta(days=4), T0 - timedelta(days=2)]
+    # a day since the last one, but three in the week: free when the six-day-old text is 7 days old
+    assert caps.next_allowed(sent, T0) == T0 + timedelta(days=1)
+
+
+def test_higher_caps_are_configurable_and_invalid_ones_refused():
+    caps = FrequencyCaps(per_day=2, per_week=5)
+    assert caps.allows([T0 - timedelta(hours=1)], T0)
+    assert not caps.allows([T0 - timedelta(hours=1), T0 - timedelta(hours=2)], T0)
+    with pytest.raises(ValueError):
+        FrequencyCaps(per_day=0)
+    with pytest.raises(ValueError):
+        FrequencyCaps(per_day=3, per_week=2)
+
+
+def test_next_allowed_is_the_earliest_instant_allowed():
+    caps = FrequencyCaps(per_day=2, per_week=3)
+    sent = [T0 - timedelta(hours=h) for h in (30, 20, 2)]
+    answer = caps.next_allowed(sent, T0)
+    assert caps.allows(sent, answer)
+    # no instant a second earlier is allowed
+    assert not caps.allows(sent, answer - timedelta(seconds=1))
+
+
+def test_cap_record_prunes_texts_older_than_a_week_and_conditions_on_its_version():
+    record = CapRecord(
+        "ph_x", version=4, sends={"old": "2026-11-10T00:00:00Z", "new": "2026-11-22T00:00:00Z"}
+    )
+    put = record.claim_put("Control", "tok", T0)["Put"]
+    assert set(put["Item"]["sends"]) == {"new", "tok"}
+    assert put["Item"]["version"] == 5
+    assert put["ConditionExpression"] == "version = :v" and put["ExpressionAttributeValues"] == {":v": 4}
+    first = CapRecord("ph_y").claim_put("Control", "tok", T0)["Put"]
+    assert first["ConditionExpression"] == "attribute_not_exists(pk)"
+
+
+# --------------------------------------------------------------------------- pacing
+class FakeTime:
+    """A wall clock that moves only when someone sleeps (or the test says so)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.t = start
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.t
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.t += seconds
+
+
+@pytest.fixture
+def control(aws):
+    table = boto3.resource("dynamodb").create_table(
+        TableName="Control",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return table
+
+
+def max_parts_in_any_window(slots: list[tuple[int, int]], window_us: int = MICROS) -> int:
+    """Most parts whose slots start within any half-open window of one second."""
+    ordered = sorted(slots)
+    best = 0
+    for i, (start, _parts) in enumerate(ordered):
+        best = max(best, sum(p for s, p in ordered[i:] if s < start + window_us))
+    return best
+
+
+def test_one_part_texts_are_spaced_evenly_at_exactly_the_rate(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=3, now=clock.now, sleep=clock.sleep)
+    starts = [pacer.reserve(1, max_wait=60).slot_us for _ in range(9)]
+    assert [b - a for a, b in itertools.pairwise(starts)] == [pacer.cost_us(1)] * 8
+    assert max_parts_in_any_window([(s, 1) for s in starts]) == 3
+
+
+def test_multi_part_texts_never_put_more_than_the_rate_in_any_second(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=3, now=clock.now, sleep=clock.sleep)
+    sizes = [1, 1, 2, 1, 3, 1, 1, 2, 1, 1, 4, 2, 2]
+    slots = [(pacer.reserve(parts, max_wait=60).slot_us, parts) for parts in sizes]
+    # a four-part text exceeds 3 parts/s on its own: it goes alone in its window
+    assert max_parts_in_any_window([slot for slot in slots if slot[1] != 4]) <= 3
+    four = next(slot for slot in slots if slot[1] == 4)
+    assert all(abs(s - four[0]) >= MICROS for s, p in slots if (s, p) != four)
+    starts = [s for s, _ in slots]
+    assert starts == sorted(starts)
+    # and no slower than needed: two-part texts at 3 parts/s go one a second, not less often
+    pair = DynamoSendPacer(control, number_key="pairs", parts_per_second=3, now=clock.now)
+    two = [pair.reserve(2, max_wait=60).slot_us for _ in range(4)]
+    assert [b - a for a, b in itertools.pairwise(two)] == [MICROS] * 3
+
+
+def test_acquire_sleeps_until_the_slot_and_keeps_no_burst_credit_after_idling(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=2, now=clock.now, sleep=clock.sleep)
+    assert pacer.acquire(1) == 0.0
+    assert pacer.acquire(1) == pytest.approx(0.5)
+    clock.sleep(30)  # idle: the next text goes at once, the one after waits its turn again
+    assert pacer.acquire(1) == 0.0
+    assert pacer.acquire(1) == pytest.approx(0.5)
+    # two parts: the window ending at its start must hold only it, so it waits for the first to leave
+    assert pacer.acquire(2) == pytest.approx(1.0)
+
+
+def test_a_schedule_booked_beyond_the_wait_limit_reserves_nothing(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=1, max_wait=3, now=clock.now)
+    for _ in range(4):
+        pacer.reserve(1)  # slots at +0, +1, +2, +3 s
+    tat_before = control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"]
+    with pytest.raises(PacerBusy) as busy:
+        pacer.reserve(1)
+    assert busy.value.wait_seconds == pytest.approx(4.0)
+    assert control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"] == tat_before
+    with pytest.raises(PacerBusy):
+        pacer.reserve(1, max_wait=-1)  # no time left in the invocation
+
+
+class AtomicTable:
+    """DynamoDB applies a conditional write atomically; moto checks and writes in two steps without a
+    lock, so threads can interleave between them. This wrapper gives moto DynamoDB's atomicity (one call
+    at a time); the senders' own logic, reads and races are unchanged."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+        self._lock = threading.Lock()
+
+    def get_item(self, **kwargs):
+        with self._lock:
+            return self._table.get_item(**kwargs)
+
+    def put_item(self, **kwargs):
+        with self._lock:
+            return self._table.put_item(**kwargs)
+
+
+def test_concurrent_senders_share_one_schedule(control):
+    clock = FakeTime()
+    shared = AtomicTable(control)
+    rate = 10
+    slots: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def sender(n: int) -> None:
+        pacer = DynamoSendPacer(shared, number_key="k", parts_per_second=rate, max_wait=600, now=clock.now)
+        for i in range(20):
+            parts = 1 + (n + i) % 3
+            reservation = pacer.reserve(parts)
+            with lock:
+                slots.append((reservation.slot_us, parts))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(slots) == 100
+    assert max_parts_in_any_window(slots) <= rate
+    ordered = sorted(slots)
+    assert len({s for s, _ in ordered}) == 100  # every sender got its own slot
+    total = sum(p for _, p in ordered)
+    assert total == sum(1 + (n + i) % 3 for n in range(5) for i in range(20))
+    # mixed sizes cannot always fill a second exactly (a 3-part text does not fit after 8 parts), but
+    # the schedule stays dense: no gap longer than the wait for one text to leave the window
+    span = (ordered[-1][0] - ordered[0][0]) / MICROS + 1
+    assert total / span >= 0.8 * rate
+
+
+def test_concurrent_one_part_texts_reach_the_rate(control):
+    clock = FakeTime()
+    shared = AtomicTable(control)
+    rate = 20
+    starts: list[int] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        pacer = DynamoSendPacer(shared, number_key="k", parts_per_second=rate, max_wait=600, now=clock.now)
+        for _ in range(40):
+            slot = pacer.reserve(1).slot_us
+            with lock:
+                starts.append(slot)
+
+    threads = [threading.Thread(target=sender) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(starts)
+    assert max_parts_in_any_window([(s, 1) for s in ordered]) == rate
+    achieved = len(ordered) / ((ordered[-1] - ordered[0]) / MICROS + 1 / rate)
+    assert achieved >= 0.9 * rate
+
+
+def test_origination_types_have_their_documented_rates_and_keys_hide_the_number():
+    assert DEFAULT_RATES == {"ShortCode": 100.0, "TollFree": 3.0, "TenDLC": 1.0}
+    key = pacer_key("TollFree", "+18005550100")
+    assert "5550100" not in key and key.startswith("TollFree#")
+    assert pacer_key("TenDLC", "") == "TenDLC#default"
