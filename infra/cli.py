@@ -6,6 +6,10 @@ clinictext text --from NUMBER BODY   text the sandbox as a patient
 clinictext outbox                    what SNS was asked to send in the sandbox
 clinictext import appointments.csv   import an appointment CSV into the running sandbox (per-row report)
 clinictext run-reminders [--at ISO]  trigger a reminder run (or --start/--end for an explicit window)
+clinictext template check TEXT       segments, encoding, UCS-2 culprits; placeholder rules for a template
+clinictext template save NAME TEXT   store a new template version in the running sandbox
+clinictext template show NAME        the stored template and its versions
+clinictext messages --phone NUMBER   one number's message records with their delivery status
 """
 
 from __future__ import annotations
@@ -173,6 +177,31 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_messages(args: argparse.Namespace) -> int:
+    """One number's message records, newest first, with delivery status (POST /messages/lookup)."""
+    payload = {"phone": args.phone, "limit": args.limit, "include_body": args.bodies}
+    status, body = _request("POST", f"{args.api}/messages/lookup", payload, sign=True)
+    answer = json.loads(body) if body else {}
+    if status >= 400:
+        print(f"{status}: {(answer.get('error') or {}).get('message', body)}")
+        return 1
+    for message in answer["messages"]:
+        delivery = message.get("delivery") or {}
+        detail = (
+            f" ({delivery['detail']})" if delivery.get("detail") and message["status"] != "delivered" else ""
+        )
+        template = f" [{message['template']}]" if message.get("template") else ""
+        print(
+            f"{message['created_at'][:19]}Z {message['direction']:<8} {message['kind']:<22} "
+            f"{message['status']}{detail}{template}"
+        )
+        if args.bodies:
+            print(f"    {message.get('body', '')}")
+    if not answer["messages"]:
+        print("no messages for that number")
+    return 0
+
+
 def _message(body: str) -> str:
     try:
         return str(json.loads(body).get("message", body))
@@ -181,29 +210,88 @@ def _message(body: str) -> str:
 
 
 def cmd_template_check(args: argparse.Namespace) -> int:
-    """Report what a text costs as sent, and what it would cost after typographic normalization."""
+    """Report what a text costs as sent, and what it would cost after typographic normalization; for a
+    template with {placeholders}, also the rules a stored template must meet and its cost on a long
+    sample rendering (the same report PUT /templates/{name} answers with)."""
+    from shared.errors import InvalidInput
     from shared.segments import analyze, normalize_for_gsm
+    from shared.templates import report
 
     def show(label: str, text: str) -> int:
-        report = analyze(text)
+        result = analyze(text)
         print(
-            f"{label}: {report.encoding}, {report.characters} characters, {report.units} units, "
-            f"{report.segments} segment{'s' if report.segments != 1 else ''}"
+            f"{label}: {result.encoding}, {result.characters} characters, {result.units} units, "
+            f"{result.segments} segment{'s' if result.segments != 1 else ''}"
         )
-        if report.ucs2_culprits:
+        if result.ucs2_culprits:
             print(
-                "  forced to UCS-2 by: " + " ".join(f"{c!r} (U+{ord(c):04X})" for c in report.ucs2_culprits)
+                "  forced to UCS-2 by: " + " ".join(f"{c!r} (U+{ord(c):04X})" for c in result.ucs2_culprits)
             )
-        return report.segments
+        return result.segments
 
     segments = show("as written", args.text)
     normalized = normalize_for_gsm(args.text)
     if normalized != args.text:
         segments = show("after normalization", normalized)
         print(f"  normalized text: {normalized}")
+    if "{" in args.text or "}" in args.text:
+        try:
+            result = report(args.text, clinic_name=args.clinic_name)
+        except InvalidInput as exc:
+            print(f"  REFUSED as a template: {exc.message}")
+            return 1
+        print("  placeholders: " + (", ".join(f"{{{p}}}" for p in result.placeholders) or "none"))
+        segments = show("with long sample values", result.sample)
+        print(f"  sample text: {result.sample}")
     if segments > 1:
         print("  WARNING: needs more than one segment; every extra segment is billed")
     return 0
+
+
+def _print_template(stored: dict[str, Any]) -> None:
+    flag = "  (flagged: more than one segment)" if stored.get("multi_segment") else ""
+    print(
+        f"{stored['name']} v{stored['version']}: {stored['encoding']}, {stored['segments']} segment(s) "
+        f"with long sample values{flag}"
+    )
+    print(f"  {stored['body']}")
+    print(f"  saved {stored['saved_at']} by {stored['saved_by']}")
+
+
+def cmd_template_save(args: argparse.Namespace) -> int:
+    """Store a new version of a template on the running sandbox (PUT /templates/{name}, signed)."""
+    status, body = _request("PUT", f"{args.api}/templates/{args.name}", {"body": args.text}, sign=True)
+    answer = json.loads(body) if body else {}
+    if status >= 400:
+        error = answer.get("error") or {}
+        print(f"refused ({status}): {error.get('message', body)}")
+        return 1
+    print(
+        "saved as a new version" if answer.get("created") else "unchanged: the current version has this text"
+    )
+    _print_template(answer["template"])
+    for warning in answer.get("report", {}).get("warnings", []):
+        print(f"  WARNING: {warning}")
+    return 0
+
+
+def cmd_template_show(args: argparse.Namespace) -> int:
+    status, body = _request("GET", f"{args.api}/templates/{args.name}", sign=True)
+    answer = json.loads(body) if body else {}
+    if status >= 400:
+        print(f"{status}: {(answer.get('error') or {}).get('message', body)}")
+        return 1
+    _print_template(answer["template"])
+    older = [v for v in answer.get("versions", []) if v["version"] != answer["template"]["version"]]
+    for version in older:
+        print(f"  v{version['version']} ({version['saved_at']}): {version['body']}")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    return {"check": cmd_template_check, "save": cmd_template_save, "show": cmd_template_show}[
+        args.template_command
+    ](args)
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
@@ -270,10 +358,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", help="on-demand window start, ISO 8601 with offset")
     run.add_argument("--end", help="on-demand window end, ISO 8601 with offset")
     run.add_argument("--api", default=DEFAULT_API)
+    messages = sub.add_parser("messages", help="one number's messages and delivery status (sandbox API)")
+    messages.add_argument("--phone", required=True, help="the patient's number")
+    messages.add_argument("--limit", type=int, default=20)
+    messages.add_argument("--bodies", action="store_true", help="also show message texts (PHI)")
+    messages.add_argument("--api", default=DEFAULT_API)
     template = sub.add_parser("template", help="message template tools")
     template_sub = template.add_subparsers(dest="template_command", required=True)
     check = template_sub.add_parser("check", help="segments, encoding and UCS-2 culprits of a text")
     check.add_argument("text")
+    check.add_argument(
+        "--clinic-name", default="Riverside Family Clinic", help="what {clinic_name} is filled with"
+    )
+    save = template_sub.add_parser("save", help="store a new version of a template on the running sandbox")
+    save.add_argument("name", help="template name (reminder)")
+    save.add_argument("text")
+    save.add_argument("--api", default=DEFAULT_API)
+    show = template_sub.add_parser("show", help="the stored template and its earlier versions")
+    show.add_argument("name")
+    show.add_argument("--api", default=DEFAULT_API)
     return parser
 
 
@@ -284,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         "sandbox": cmd_sandbox,
         "text": cmd_text,
         "outbox": cmd_outbox,
-        "template": cmd_template_check,
+        "template": cmd_template,
         "import": cmd_import,
         "run-reminders": cmd_run_reminders,
+        "messages": cmd_messages,
     }
     started = time.monotonic()
     code = handlers[args.command](args)

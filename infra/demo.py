@@ -545,7 +545,7 @@ def reminder_story(story: Story) -> None:
 
 # A draft a staff member might paste from a word processor: curly quotes, an en dash, an ellipsis, an emoji.
 DRAFT_TEXT = (
-    "Riverside Family Clinic: Hi {first_name}, it\u2019s time for your flu shot \u2013 "
+    "{clinic_name}: Hi {first_name}, it\u2019s time for your flu shot \u2013 "
     "walk-ins 9\u20135\u2026 \U0001f489 Reply STOP to opt out."
 )
 
@@ -556,7 +556,7 @@ def cost_story(story: Story) -> None:
 
     story.heading("What a text costs: the segment report (clinictext template check)")
     story.say(f"draft: {DRAFT_TEXT}")
-    cmd_template_check(argparse.Namespace(text=DRAFT_TEXT))
+    cmd_template_check(argparse.Namespace(text=DRAFT_TEXT, clinic_name="Riverside Family Clinic"))
     raw, normalized = analyze(DRAFT_TEXT), analyze(normalize_for_gsm(DRAFT_TEXT))
     story.check(
         "the draft is UCS-2; the report names what forced it (quote, dash, ellipsis, emoji)",
@@ -573,7 +573,129 @@ def cost_story(story: Story) -> None:
     )
 
 
-STORIES: list[Callable[[Story], None]] = [core_story, reminder_story, cost_story]
+# The clinic's own reminder wording, pasted from a word processor (a curly apostrophe).
+CLINIC_TEMPLATE = (
+    "{clinic_name}: Hi {first_name}, you\u2019re booked {when}[ at {location}]. "
+    "Reply C to confirm, R to reschedule, STOP to opt out."
+)
+# Gia's carrier delivers, Hana's phone is off, Ivo opted out at his carrier (texted STOP to the short
+# code in another app, say): the sandbox plays the carrier and writes SNS's delivery-status log lines.
+DELIVERY_PATIENTS = [
+    ("pat-2137", "Gia", "Russo", "+12065550137", "appt-7137", time(11, 0)),
+    ("pat-2138", "Hana", "Sato", "+12065550138", "appt-7138", time(11, 30)),
+    ("pat-2139", "Ivo", "Novak", "+12065550139", "appt-7139", time(12, 0)),
+]
+
+
+def save_template(story: Story, body: str) -> tuple[int, dict[str, Any]]:
+    status, answer = _request("PUT", f"{story.sandbox.api_url}/templates/reminder", {"body": body}, sign=True)
+    return status, json.loads(answer) if answer else {}
+
+
+def messages_of(story: Story, number: str) -> list[dict[str, Any]]:
+    status, body = _request("POST", f"{story.sandbox.api_url}/messages/lookup", {"phone": number}, sign=True)
+    return list(json.loads(body).get("messages", [])) if status == 200 else []
+
+
+def template_story(story: Story) -> None:
+    story.heading("The clinic stores its own reminder wording (PUT /templates/reminder, versioned)")
+    bad = "{clinic_name}: Hi {first_name}, your {reason} visit is {when}. Reply STOP to opt out."
+    status, answer = save_template(story, bad)
+    story.say(f"a draft with {{reason}} -> {status}: {(answer.get('error') or {}).get('message')}")
+    story.check(
+        "a template with a non-allowlisted placeholder is refused, naming it",
+        status == 400 and "{reason}" in (answer.get("error") or {}).get("message", ""),
+    )
+    story.say(f"the wording the clinic wants: {CLINIC_TEMPLATE}")
+    status, answer = save_template(story, CLINIC_TEMPLATE)
+    stored = answer.get("template") or {}
+    report = answer.get("report") or {}
+    story.say(
+        f"PUT /templates/reminder -> {status}: version {stored.get('version')}, "
+        f"{stored.get('encoding')}, {stored.get('segments')} segment(s) with long sample values"
+    )
+    story.say(
+        f"  as written forced to UCS-2 by {report.get('as_written', {}).get('ucs2_culprits')}; stored as:"
+    )
+    story.say(f"  {stored.get('body')}")
+    for warning in report.get("warnings", []):
+        story.say(f"  flagged: {warning}")
+    story.check(
+        "saved as version 1, the curly apostrophe normalized to GSM-7",
+        status == 201
+        and stored.get("version") == 1
+        and "you're booked" in str(stored.get("body"))
+        and stored.get("encoding") == "GSM-7",
+    )
+    story.check(
+        "flagged on save: a long name and address need 2 segments; without the optional place, 1",
+        stored.get("multi_segment") is True
+        and any("optional parts it takes 1" in w for w in report.get("warnings", [])),
+    )
+
+
+def delivery_story(story: Story) -> None:
+    sandbox = story.sandbox
+    day = demo_day() + timedelta(days=10)
+    gia, hana, ivo = (p[3] for p in DELIVERY_PATIENTS)
+    sandbox.carrier_outcomes.update({hana: "unreachable", ivo: "opted_out"})
+
+    story.heading("Delivery status comes back: SNS delivery logs -> subscription filter -> message records")
+    story.say(f"Gia, Hana and Ivo have appointments on {when(local(day, time(11, 0))).split(' at ')[0]}")
+    post_bundle(story, reminder_bundle(day, DELIVERY_PATIENTS))
+    scheduled_run(story, local(day - timedelta(days=2), time(16, 0)))
+    sent = story.show_new_texts()
+    story.check(
+        "the reminders use the stored template (reminder@v1)",
+        len(sent) == 3
+        and all(
+            s["text"].startswith("Riverside Family Clinic: Hi ") and "you're booked" in s["text"]
+            for s in sent
+        )
+        and all(
+            (messages_of(story, n) or [{}])[0].get("template") == "reminder@v1" for n in (gia, hana, ivo)
+        ),
+    )
+    latest = {}
+    for number in (gia, hana, ivo):
+        record = (messages_of(story, number) or [{}])[0]
+        latest[number] = record
+        delivery = record.get("delivery") or {}
+        story.say(
+            f"POST /messages/lookup {mask(number)}: {record.get('kind')} {record.get('status')}"
+            f" - carrier: {delivery.get('detail')}"
+        )
+    story.check(
+        "Gia's text delivered; Hana's failed with the carrier's reason; Ivo's opted out at the carrier",
+        latest[gia].get("status") == "delivered"
+        and latest[hana].get("status") == "failed"
+        and "unreachable" in str((latest[hana].get("delivery") or {}).get("detail"))
+        and latest[ivo].get("status") == "opted_out",
+    )
+    state = show_ledger(story, ivo)
+    story.check(
+        "the carrier's opt-out is on the consent ledger (source carrier)",
+        state.get("status") == "opted_out" and state.get("last_source") == "carrier",
+    )
+    story.say("appointment day, the two-hour reminders:")
+    scheduled_run(story, local(day, time(10, 5)))
+    later = story.show_new_texts()
+    story.check(
+        "Gia and Hana get their two-hour reminder; Ivo, opted out at his carrier, gets nothing",
+        sorted(s["to"] for s in later) == sorted([gia, hana]),
+    )
+    secrets = [value for p in DELIVERY_PATIENTS for value in (p[3], p[3][2:], f"{p[1]} {p[2]}", p[2])]
+    leaks = scan_for_plaintext(sandbox, [*secrets, "unreachable/unavailable +1"])
+    story.check("delivery statuses stored without any number or name in clear", not leaks)
+
+
+STORIES: list[Callable[[Story], None]] = [
+    core_story,
+    reminder_story,
+    cost_story,
+    template_story,
+    delivery_story,
+]
 
 
 def run_demo(log_path: Path) -> int:

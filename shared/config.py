@@ -47,6 +47,14 @@ class CoreSettings(BaseSettings):
         return value
 
 
+class RejectionSettings(BaseSettings):
+    """Where input that can never be processed is parked (the encrypted AsyncFailureQueue)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    rejected_queue_url: str = ""
+
+
 class TwilioSettings(CoreSettings):
     """Twilio webhook: where the auth token lives and the public URL Twilio signs."""
 
@@ -54,6 +62,16 @@ class TwilioSettings(CoreSettings):
     twilio_auth_token_parameter: str = ""
     public_base_url: str = ""
     token_cache_seconds: int = 300
+
+
+class DeliverySettings(CoreSettings):
+    """Delivery status: the SNS SMS delivery log groups (comma-separated) the function accepts."""
+
+    delivery_log_groups: str = ""
+
+    @property
+    def log_groups(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.delivery_log_groups.split(",") if name.strip())
 
 
 class ReminderSettings(CoreSettings):
@@ -68,6 +86,7 @@ class ReminderSettings(CoreSettings):
     origination_type: str = "TollFree"
     send_rate_parts_per_second: float = Field(default=0.0, ge=0.0, le=1000.0)  # 0: the type's default
     pacer_max_wait_seconds: float = Field(default=20.0, gt=0.0, le=50.0)
+    template_cache_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)  # a saved template is used within
 
     @property
     def caps(self) -> FrequencyCaps:

@@ -120,6 +120,11 @@ class MessageRecord(BaseModel):
     appointment_id: str | None = None
     segments: int | None = None
     detail: str | None = None
+    template: str | None = None  # which template wrote an automated text: builtin, reminder@v2, ...
+    # Delivery as the carrier reported it (SNS delivery status logs): delivered, failed, opted_out.
+    delivery_status: str | None = None
+    delivery_at: datetime | None = None
+    delivery_detail: str | None = None
     # Position in the thread. Defaults to created_at; replies derived from an inbound text sort right
     # after it, so a replayed reply lands on the same key and is not logged twice.
     thread_at: datetime | None = None

@@ -131,6 +131,34 @@ IDEMPOTENCY_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 @cached
+def template_store() -> Any:
+    from shared.stores.templates import DynamoTemplateStore
+
+    return DynamoTemplateStore(aws.table(core_settings().control_table))
+
+
+@cached
+def delivery_log_groups() -> frozenset[str]:
+    """The SNS SMS delivery log groups the template subscribes to; any other group is refused."""
+    from shared.config import DeliverySettings
+
+    return DeliverySettings().log_groups
+
+
+@cached
+def delivery_status_service() -> Any:
+    from shared.delivery import DeliveryStatusService
+
+    return DeliveryStatusService(
+        messages=message_log(),
+        consent=consent_ledger(),
+        blind_index=blind_index(),
+        clock=SystemClock(),
+        default_region=core_settings().default_phone_region,
+    )
+
+
+@cached
 def idempotency_config() -> Any:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
@@ -181,9 +209,12 @@ def reject_inbound(*, raw: str, reason: str, source: str) -> None:
 
     Nothing is stored in DynamoDB or sent; the raw event is kept for an operator, so nothing is lost.
     """
+    from shared.config import RejectionSettings
     from shared.observability import logger
 
-    queue_url = core_settings().rejected_queue_url
+    # Read each time, not from the cached core settings: rejections are rare, and the local stack runs
+    # every function in one process, where only some of them declare REJECTED_QUEUE_URL.
+    queue_url = RejectionSettings().rejected_queue_url
     if not queue_url:
         logger.error("no rejection queue configured; rejected event dropped", extra={"source": source})
         return

@@ -228,5 +228,85 @@ def scheduler_event(
     return json.loads(text)
 
 
+# What SNS writes as providerResponse, by outcome (as seen in SNS's SMS delivery logs).
+CARRIER_RESPONSES = {
+    "delivered": ("SUCCESS", "Message has been accepted by phone carrier"),
+    "unreachable": ("FAILURE", "Phone is currently unreachable/unavailable"),
+    "opted_out": ("FAILURE", "Phone number is opted out"),
+    "blocked": ("FAILURE", "Phone carrier has blocked this message"),
+    "unknown": ("FAILURE", "Unknown error attempting to reach phone"),
+}
+
+
+def sns_delivery_log(
+    message_id: str,
+    destination: str,
+    outcome: str = "delivered",
+    *,
+    at: datetime | None = None,
+    parts: int = 1,
+    price_usd: float = 0.00581,
+) -> dict[str, Any]:
+    """One SNS SMS delivery-status log line (DirectPublishToPhoneNumber[/Failure]), in SNS's format."""
+    status, response = CARRIER_RESPONSES[outcome]
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    delivery: dict[str, Any] = {
+        "numberOfMessageParts": parts,
+        "destination": destination,
+        "priceInUSD": price_usd if status == "SUCCESS" else 0.0,
+        "smsType": "Transactional",
+        "providerResponse": response,
+        "dwellTimeMs": 412,
+        "dwellTimeMsUntilDeviceAck": 1532,
+    }
+    if status == "SUCCESS":
+        delivery.update({"phoneCarrier": "Example Wireless", "mcc": 310, "mnc": 260})
+    else:
+        delivery.update({"mcc": 0, "mnc": 0})
+    return {
+        "notification": {"messageId": message_id, "timestamp": when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]},
+        "delivery": delivery,
+        "status": status,
+    }
+
+
+def delivery_log_group(outcome: str, *, region: str = REGION, account: str = ACCOUNT) -> str:
+    """The log group SNS writes a delivery report to: failures go to the ``/Failure`` group."""
+    base = f"sns/{region}/{account}/DirectPublishToPhoneNumber"
+    return base if CARRIER_RESPONSES[outcome][0] == "SUCCESS" else f"{base}/Failure"
+
+
+def cloudwatch_logs_event(
+    log_group: str,
+    lines: Sequence[str],
+    *,
+    log_stream: str = "2026/11/23/[$LATEST]sandbox",
+    filter_name: str = "DeliveryStatus",
+    timestamps: Sequence[int] | None = None,
+    first_id: int = 0,
+) -> dict[str, Any]:
+    """What a CloudWatch Logs subscription filter delivers to Lambda: gzip, then base64, of the batch."""
+    import gzip
+
+    now_ms = int(time.time() * 1000)
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": [filter_name],
+        "logEvents": [
+            {
+                "id": f"{first_id + index:056d}",
+                "timestamp": (timestamps[index] if timestamps else now_ms),
+                "message": line,
+            }
+            for index, line in enumerate(lines)
+        ],
+    }
+    packed = gzip.compress(json.dumps(data).encode(), mtime=0)
+    return {"awslogs": {"data": base64.b64encode(packed).decode()}}
+
+
 def dumps(event: Any) -> str:
     return json.dumps(event, indent=2)

@@ -80,7 +80,20 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "ReminderSenderFunction",
         "SQS batch from ReminderQueue (one reminder per message)",
     ),
+    "delivery_status.json": (
+        "DeliveryStatusFunction",
+        "CloudWatch Logs subscription batch (gzip+base64) of SNS SMS delivery-status log lines",
+    ),
+    "messages_api_template_save.json": (
+        "MessagesApiFunction",
+        "HTTP API v2 PUT /templates/reminder with IAM authorizer context: a new reminder wording",
+    ),
+    "messages_api_lookup.json": (
+        "MessagesApiFunction",
+        "HTTP API v2 POST /messages/lookup: one number's messages and their delivery status",
+    ),
 }
+SAMPLE_SNS_MESSAGE_ID = "34d9b400-c6dd-5444-820d-fbeb0f1f54cf"
 
 
 def _arn(service: str, resource: str) -> str:
@@ -219,6 +232,49 @@ def reminder_sender() -> dict[str, Any]:
     return event
 
 
+def delivery_status() -> dict[str, Any]:
+    """One delivered and one failed text, as the two subscription filters would each deliver them
+    (the sample carries the success group's batch; the failure group's has the same shape)."""
+    line = events.sns_delivery_log(SAMPLE_SNS_MESSAGE_ID, "+12065550178", "delivered", at=AT)
+    return events.cloudwatch_logs_event(
+        f"sns/{REGION}/{ACCOUNT}/DirectPublishToPhoneNumber",
+        [json.dumps(line, separators=(",", ":"))],
+        log_stream="8f3d2c1b-5a4e-4b6f-9c7d-0e1f2a3b4c5d",
+        filter_name=f"{STACK}-DeliveryStatusFunctionDelivered-1A2B3C4D5E6F",
+        timestamps=[EPOCH_MS],
+    )
+
+
+def messages_api_template_save() -> dict[str, Any]:
+    body = {
+        "body": "{clinic_name}: Hi {first_name}, see you {when}[ at {location}]. "
+        "Reply C to confirm, R to reschedule, STOP to opt out."
+    }
+    event = events.http_api_event(
+        "PUT",
+        "/templates/reminder",
+        route_key="PUT /templates/{name}",
+        path_parameters={"name": "reminder"},
+        body=json.dumps(body),
+        headers={"content-type": "application/json"},
+        iam_caller=FRONT_DESK,
+        host=API_HOST,
+    )
+    return _pin_http(event, "Vf1sVpO2IAMEVjQ=")
+
+
+def messages_api_lookup() -> dict[str, Any]:
+    event = events.http_api_event(
+        "POST",
+        "/messages/lookup",
+        body=json.dumps({"phone": "+12065550178", "limit": 20}),
+        headers={"content-type": "application/json"},
+        iam_caller=FRONT_DESK,
+        host=API_HOST,
+    )
+    return _pin_http(event, "Vf1sWqP4IAMEVkA=")
+
+
 BUILDERS = {
     "inbound_sms.json": inbound_sms,
     "twilio_webhook.json": twilio_webhook,
@@ -229,6 +285,9 @@ BUILDERS = {
     "reminder_fanout_scheduled.json": reminder_fanout_scheduled,
     "reminder_fanout_window.json": reminder_fanout_window,
     "reminder_sender.json": reminder_sender,
+    "delivery_status.json": delivery_status,
+    "messages_api_template_save.json": messages_api_template_save,
+    "messages_api_lookup.json": messages_api_lookup,
 }
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,10 @@ class Sandbox:
         self._api: ThreadingHTTPServer | None = None
         self._log: TextIO = io.StringIO()
         self._taps: dict[str, str] = {}  # topic logical id -> tap queue url
+        # The carrier, played by the sandbox: what it reports for texts to a number (default delivered).
+        self.carrier_outcomes: dict[str, str] = {}
+        self._reported: set[str] = set()  # SNS message ids whose delivery status SNS has logged
+        self._log_seen: dict[str, int] = {}  # log group -> events handed to its subscription already
         self._pump_lock = threading.RLock()
         self._stop = threading.Event()
         self._saved_env: dict[str, str] = {}
@@ -257,12 +262,81 @@ class Sandbox:
                 delivered += len(messages) - len(failed)
         return delivered
 
+    # -- SNS SMS delivery status: SNS -> CloudWatch Logs -> subscription filter -> function -------------
+    def _report_deliveries(self) -> int:
+        """Play SNS and the carrier: one delivery-status log line, in SNS's format, for each new text,
+        written to the log group SNS uses (the template declares both), with the carrier's outcome."""
+        from moto.sns.models import sns_backends
+
+        logs = boto3.client("logs")
+        declared = {self.stack.ref(logical) for logical, _ in self.stack.resources("AWS::Logs::LogGroup")}
+        written = 0
+        for message_id, (phone, _text) in list(sns_backends[ACCOUNT][REGION].sms_messages.items()):
+            if message_id in self._reported:
+                continue
+            self._reported.add(message_id)
+            outcome = self.carrier_outcomes.get(phone, "delivered")
+            group = events.delivery_log_group(outcome, region=REGION, account=ACCOUNT)
+            if group not in declared:
+                continue  # delivery status logging is not set up in this template
+            line = events.sns_delivery_log(message_id, phone, outcome, at=self.clock.now())
+            stream = "sandbox-sms-delivery"
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                # Ingestion time is the machine's: CloudWatch refuses events >2 h ahead of it, and the
+                # story's clock runs days ahead. The line itself carries the story's time, as SNS's would.
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(line)}],
+            )
+            written += 1
+        return written
+
+    def _deliver_logs(self) -> int:
+        """Subscription filters: new lines of a log group go to the functions it feeds."""
+        logs = boto3.client("logs")
+        delivered = 0
+        for logical, _ in self.stack.resources("AWS::Logs::LogGroup"):
+            functions = self.stack.function_for_log_group(logical)
+            if not functions:
+                continue
+            group = self.stack.ref(logical)
+            streams = logs.describe_log_streams(logGroupName=group).get("logStreams", [])
+            lines: list[tuple[int, str]] = []
+            for stream in streams:
+                found = logs.get_log_events(
+                    logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+                )["events"]
+                lines += [(e["timestamp"], e["message"]) for e in found]
+            seen = self._log_seen.get(group, 0)
+            new = lines[seen:]
+            if not new:
+                continue
+            self._log_seen[group] = len(lines)
+            event = events.cloudwatch_logs_event(
+                group,
+                [message for _, message in new],
+                log_stream="sandbox-sms-delivery",
+                timestamps=[at for at, _ in new],
+                first_id=seen,
+            )
+            for function in functions:
+                self.invoke(function, event)
+            delivered += len(new)
+        return delivered
+
     def pump(self, max_rounds: int = 200) -> int:
-        """Deliver everything waiting on topics and queues until nothing moves."""
+        """Deliver everything waiting on topics, queues and log subscriptions until nothing moves."""
         total = 0
         with self._pump_lock:
             for _ in range(max_rounds):
-                moved = self._deliver_sns() + self._deliver_sqs()
+                moved = (
+                    self._deliver_sns()
+                    + self._deliver_sqs()
+                    + self._report_deliveries()
+                    + self._deliver_logs()
+                )
                 total += moved
                 if not moved:
                     break

@@ -236,10 +236,13 @@ class Stack:
             self.physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
         for logical, spec in self.resources("AWS::DynamoDB::Table"):
             self._create_table(logical, self.resolve(spec["Properties"]))
-        for logical, _spec in self.resources("AWS::Logs::LogGroup"):
-            name = f"/clinictext/{self.name}/{logical}"
+        for logical, spec in self.resources("AWS::Logs::LogGroup"):
+            # A fixed LogGroupName (SNS's own delivery log groups) is kept; others get a generated name.
+            name = self.resolve((spec.get("Properties") or {}).get("LogGroupName")) or (
+                f"/clinictext/{self.name}/{logical}"
+            )
             self.client("logs").create_log_group(logGroupName=name)
-            arn = f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}"
+            arn = f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}:*"
             self.physical[logical] = {"Ref": name, "Arn": arn}
         for logical, _spec in self.resources("AWS::Serverless::Function"):
             arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.name}-{logical}"
@@ -378,6 +381,16 @@ class Stack:
                 }:
                     found.append((function, event["Properties"]))
         return found
+
+    def function_for_log_group(self, log_group_logical: str) -> list[LocalFunction]:
+        """Functions a CloudWatch Logs subscription filter (SAM ``CloudWatchLogs`` event) feeds."""
+        return [
+            function
+            for function in self.functions.values()
+            for event in function.events.values()
+            if event.get("Type") == "CloudWatchLogs"
+            and event["Properties"]["LogGroupName"] == {"Ref": log_group_logical}
+        ]
 
     def schedules(self) -> list[tuple[str, dict[str, Any]]]:
         return [

@@ -209,7 +209,7 @@ class ReminderSender:
                 return final
             return self._defer(reminder, allowed, now, reason="frequency_cap" if by_cap else "quiet_hours")
 
-        body = self._template.render(
+        body, template_label = self._template.compose(
             start=start,
             time_zone=appointment.get("time_zone"),
             first_name=contact.get("first_name"),
@@ -241,7 +241,7 @@ class ReminderSender:
             self._finish(reminder, plan.UNCONFIRMED, now, {"detail": f"unknown:{exc}"}, token=token)
             return plan.UNCONFIRMED
         self._mark_sent(reminder, appointment, token, provider_id)
-        self._log(reminder, appointment, body, provider_id)
+        self._log(reminder, appointment, body, provider_id, template_label)
         return plan.SENT
 
     # -- steps ----------------------------------------------------------------------------------
@@ -371,7 +371,12 @@ class ReminderSender:
         )
 
     def _log(
-        self, reminder: dict[str, Any], appointment: dict[str, Any], body: str, provider_id: str
+        self,
+        reminder: dict[str, Any],
+        appointment: dict[str, Any],
+        body: str,
+        provider_id: str,
+        template_label: str,
     ) -> None:
         now = self._clock.now()
         message_id = str(
@@ -391,6 +396,7 @@ class ReminderSender:
                     provider_message_id=provider_id,
                     appointment_id=str(appointment["source_id"]),
                     segments=analyze(body).segments,
+                    template=template_label,
                 )
             )
 

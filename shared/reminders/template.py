@@ -13,6 +13,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.segments import analyze, normalize_for_gsm
+from shared.stores.templates import TemplateStore
+from shared.templates import render as render_stored
+
+BUILTIN = "builtin"
 
 ANSWER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
 
@@ -30,8 +34,40 @@ def render_when(start: datetime, time_zone: str) -> str:
 
 @dataclass(frozen=True)
 class ReminderTemplate:
+    """The reminder wording: the clinic's stored ``reminder`` template when it saved one
+    (:mod:`shared.templates`), else the built-in wording below."""
+
     clinic_name: str
     default_time_zone: str
+    clinic_phone: str = ""
+    store: TemplateStore | None = None
+
+    def compose(
+        self,
+        *,
+        start: datetime,
+        time_zone: str | None,
+        first_name: str | None,
+        location: str | None,
+    ) -> tuple[str, str]:
+        """(text, which template made it: ``builtin`` or ``reminder@v<N>``)."""
+        stored = self.store.current("reminder") if self.store is not None else None
+        if stored is None:
+            return self.render(
+                start=start, time_zone=time_zone, first_name=first_name, location=location
+            ), BUILTIN
+        when = render_when(start, time_zone or self.default_time_zone)
+        date, _, at = when.partition(" at ")
+        values = {
+            "clinic_name": self.clinic_name,
+            "first_name": first_name,
+            "when": when,
+            "date": date,
+            "time": at,
+            "location": location,
+            "clinic_phone": self.clinic_phone,
+        }
+        return render_stored(stored.template(), values), stored.label
 
     def render(
         self,
@@ -41,6 +77,7 @@ class ReminderTemplate:
         first_name: str | None,
         location: str | None,
     ) -> str:
+        """The built-in wording, fitted to one GSM-7 segment."""
         when = render_when(start, time_zone or self.default_time_zone)
         clinic = self.clinic_name
         candidates = []

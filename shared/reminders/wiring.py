@@ -13,7 +13,17 @@ from shared.reminders.fanout import ReminderFanout
 from shared.reminders.replies import ReminderReplyRouter
 from shared.reminders.sender import ReminderSender
 from shared.reminders.template import ReminderTemplate
-from shared.wiring import blind_index, cached, cipher, core_settings, message_log, reply_book, sms_sender
+from shared.stores.templates import CachedTemplates
+from shared.wiring import (
+    blind_index,
+    cached,
+    cipher,
+    core_settings,
+    message_log,
+    reply_book,
+    sms_sender,
+    template_store,
+)
 
 
 def reminder_settings() -> ReminderSettings:
@@ -59,7 +69,12 @@ def reminder_sender() -> ReminderSender:
         cipher=cipher(),
         sender=sms_sender(),
         messages=message_log(),
-        template=ReminderTemplate(settings.clinic_name, settings.default_time_zone),
+        template=ReminderTemplate(
+            settings.clinic_name,
+            settings.default_time_zone,
+            clinic_phone=settings.clinic_phone,
+            store=CachedTemplates(template_store(), ttl=settings.template_cache_seconds),
+        ),
         clock=SystemClock(),
         origination=settings.origination_number,
         quiet_hours=settings.quiet_hours,

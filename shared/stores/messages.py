@@ -7,8 +7,11 @@ The by_provider_message_id index finds a message from the provider's id (deliver
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.clock import iso, parse_iso
@@ -23,6 +26,35 @@ class MessageLog(Protocol):
         ...
 
     def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]: ...
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    """Where one message record lives: the number's blind index (the thread) and its position."""
+
+    phone_hmac: str
+    sk: str
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """What the carrier reported for one outbound text. ``detail`` is the carrier's reason, never PHI."""
+
+    status: str  # delivered | failed | opted_out
+    at: datetime
+    detail: str
+    parts: int | None = None
+    price_usd: str | None = None
+
+
+class DeliveryBook(Protocol):
+    """The message log as the delivery-status function sees it."""
+
+    def find_outbound(self, provider_message_id: str) -> MessageKey | None: ...
+
+    def record_delivery(self, key: MessageKey, update: DeliveryUpdate) -> bool:
+        """True when recorded; False when a later report is recorded already (reports arrive out of order)."""
+        ...
 
 
 def message_record_ref(message_id: str) -> str:
@@ -47,7 +79,7 @@ class DynamoMessageLog:
             "created_at": iso(record.created_at),
             "body_ct": self._cipher.encrypt(message_record_ref(record.message_id), {"body": record.body}),
         }
-        for optional in ("provider_message_id", "appointment_id", "segments", "detail"):
+        for optional in ("provider_message_id", "appointment_id", "segments", "detail", "template"):
             value = getattr(record, optional)
             if value is not None:
                 item[optional] = value
@@ -58,7 +90,9 @@ class DynamoMessageLog:
                 raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
             raise
 
-    def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]:
+    def thread(self, phone_hmac: str, *, limit: int = 50, include_body: bool = True) -> list[MessageRecord]:
+        """The number's messages, newest first. Without ``include_body`` nothing is decrypted and
+        ``body`` is empty: a status listing needs no PHI and no KMS call."""
         response = self._table.query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": phone_hmac, ":prefix": "MSG#"},
@@ -67,7 +101,11 @@ class DynamoMessageLog:
         )
         records = []
         for item in response.get("Items", []):
-            body = self._cipher.decrypt(message_record_ref(item["message_id"]), item["body_ct"])["body"]
+            body = (
+                self._cipher.decrypt(message_record_ref(item["message_id"]), item["body_ct"])["body"]
+                if include_body
+                else ""
+            )
             records.append(
                 MessageRecord(
                     message_id=item["message_id"],
@@ -82,6 +120,54 @@ class DynamoMessageLog:
                     appointment_id=item.get("appointment_id"),
                     segments=int(item["segments"]) if item.get("segments") is not None else None,
                     detail=item.get("detail"),
+                    template=item.get("template"),
+                    delivery_status=item.get("delivery_status"),
+                    delivery_at=parse_iso(item["delivery_at"]) if item.get("delivery_at") else None,
+                    delivery_detail=item.get("delivery_detail"),
                 )
             )
         return records
+
+    # -- delivery status ---------------------------------------------------------------------------
+    def find_outbound(self, provider_message_id: str) -> MessageKey | None:
+        response = self._table.query(
+            IndexName="by_provider_message_id",
+            KeyConditionExpression=Key("provider_message_id").eq(provider_message_id),
+            Limit=10,
+        )
+        for item in response.get("Items", []):
+            sk = str(item["sk"])
+            if sk.startswith("MSG#"):
+                return MessageKey(str(item["pk"]), sk)
+        return None
+
+    def record_delivery(self, key: MessageKey, update: DeliveryUpdate) -> bool:
+        names = {"#s": "status", "#d": "direction"}
+        values: dict[str, Any] = {
+            ":status": update.status,
+            ":at": iso(update.at),
+            ":detail": update.detail,
+            ":outbound": Direction.OUTBOUND.value,
+        }
+        sets = ["#s = :status", "delivery_status = :status", "delivery_at = :at", "delivery_detail = :detail"]
+        if update.parts is not None:
+            sets.append("delivered_parts = :parts")
+            values[":parts"] = update.parts
+        if update.price_usd is not None:
+            sets.append("price_usd = :price")
+            values[":price"] = update.price_usd
+        try:
+            self._table.update_item(
+                Key={"pk": key.phone_hmac, "sk": key.sk},
+                UpdateExpression="SET " + ", ".join(sets),
+                # Only outbound records, and never over a later report: carriers report out of order.
+                ConditionExpression="attribute_exists(pk) AND #d = :outbound "
+                "AND (attribute_not_exists(delivery_at) OR delivery_at <= :at)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

@@ -105,3 +105,24 @@ def test_consent_api_lookup_sample(stack):
     invoke(stack, "consent_api_record.json")
     response = invoke(stack, "consent_api_lookup.json")
     assert json.loads(response["body"])["consent"]["status"] == "opted_in"
+
+
+def test_delivery_status_sample(stack):
+    # No text of ours has that SNS id in an empty stack: counted as unmatched, nothing written.
+    assert invoke(stack, "delivery_status.json") == {
+        "delivered": 1,
+        "failed": 0,
+        "opted_out": 0,
+        "unmatched": 1,
+        "stale": 0,
+        "rejected": 0,
+    }
+    assert stack.table("MessagesTable").scan()["Items"] == []
+
+
+def test_messages_api_samples(stack):
+    response = invoke(stack, "messages_api_template_save.json")
+    assert response["statusCode"] == 201, response
+    assert json.loads(response["body"])["template"]["version"] == 1
+    response = invoke(stack, "messages_api_lookup.json")
+    assert response["statusCode"] == 200 and json.loads(response["body"]) == {"messages": []}

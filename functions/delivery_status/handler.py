@@ -1,0 +1,72 @@
+"""SNS SMS delivery status: CloudWatch Logs subscription filters hand SNS's delivery log lines here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import CloudWatchLogsModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from shared import wiring
+from shared.delivery import SnsDeliveryLog
+from shared.errors import InvalidInput
+from shared.observability import logger, metrics, tracer
+
+SOURCE = "sns-delivery-status"
+
+
+def _reject(raw: str, reason: str, counts: dict[str, int]) -> None:
+    """Park what can never be processed (encrypted queue, for an operator): nothing else changes."""
+    wiring.reject_inbound(raw=raw, reason=reason, source=SOURCE)
+    metrics.add_metric(name="DeliveryStatusRejected", unit="Count", value=1)
+    counts["rejected"] += 1
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    counts = {"delivered": 0, "failed": 0, "opted_out": 0, "unmatched": 0, "stale": 0, "rejected": 0}
+    try:
+        payload = CloudWatchLogsModel.model_validate(event).awslogs.decoded_data
+    except (ValidationError, ValueError, TypeError):
+        # Not a CloudWatch Logs subscription payload (or not decodable): never retried, kept for an operator.
+        _reject(
+            json.dumps(event, default=str)[:200_000], "not a CloudWatch Logs subscription payload", counts
+        )
+        logger.warning("delivery status event rejected: not a subscription payload")
+        return counts
+    if payload.messageType == "CONTROL_MESSAGE":
+        return counts  # CloudWatch Logs checks the destination is reachable when the filter is created
+    allowed = wiring.delivery_log_groups()
+    if payload.logGroup not in allowed:
+        _reject(json.dumps({"logGroup": payload.logGroup}), "log group is not an SMS delivery log", counts)
+        logger.warning("delivery status from an unexpected log group rejected")
+        return counts
+    service = wiring.delivery_status_service()
+    for log_event in payload.logEvents:
+        line = str(log_event.message)  # CloudWatch Logs delivers each line as text
+        try:
+            result = service.apply(SnsDeliveryLog.parse(line))
+        except InvalidInput as exc:
+            _reject(line, exc.message, counts)
+            logger.warning(
+                "delivery log line rejected", extra={"log_event_id": log_event.id, "field": exc.field}
+            )
+            continue
+        counts[result.outcome] += 1
+        if result.recorded != "updated":
+            counts[result.recorded] += 1  # no record of ours (unmatched), or a later report won (stale)
+        metrics.add_metric(name=f"Delivery_{result.outcome}", unit="Count", value=1)
+        logger.info(
+            "delivery status recorded",
+            extra={
+                "provider_message_id": result.provider_message_id,
+                "outcome": result.outcome,
+                "recorded": result.recorded,
+                "consent": result.consent,
+            },
+        )
+    return counts

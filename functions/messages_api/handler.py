@@ -1,0 +1,147 @@
+"""Staff API: stored message templates (PUT/GET /templates/{name}, POST /templates/check) and the
+message records of one patient's number with their delivery status (POST /messages/lookup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import wiring
+from shared.clock import SystemClock, iso
+from shared.http import error_response, json_body, json_response, require_iam_caller, respond
+from shared.models import MessageRecord
+from shared.observability import logger, metrics, tracer
+from shared.phone import to_e164
+from shared.stores.templates import StoredTemplate
+from shared.templates import TemplateReport, check_name, report, validate
+
+
+class TemplateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class MessagesLookup(BaseModel):
+    """Body of ``POST /messages/lookup``: the number goes in the body, never in a URL or access log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phone: str = Field(min_length=3, max_length=64)
+    limit: int = Field(default=50, ge=1, le=200)
+    include_body: bool = False  # bodies are PHI: decrypted only when the caller asks for them
+
+
+def report_json(result: TemplateReport) -> dict[str, Any]:
+    def seg(r: Any) -> dict[str, Any]:
+        return {
+            "encoding": r.encoding,
+            "characters": r.characters,
+            "units": r.units,
+            "segments": r.segments,
+            "ucs2_culprits": [f"U+{ord(ch):04X}" for ch in r.ucs2_culprits],
+        }
+
+    return {
+        "as_written": seg(result.as_written),
+        "normalized_body": result.normalized_body,
+        "normalized": seg(result.normalized),
+        "sample": result.sample,
+        "sample_report": seg(result.sample_report),
+        "placeholders": list(result.placeholders),
+        "multi_segment": result.multi_segment,
+        "warnings": result.warnings,
+    }
+
+
+def template_json(stored: StoredTemplate) -> dict[str, Any]:
+    return {
+        "name": stored.name,
+        "version": stored.version,
+        "body": stored.body,
+        "placeholders": list(stored.placeholders),
+        "saved_at": stored.saved_at,
+        "saved_by": stored.saved_by,
+        "segments": stored.segments,
+        "encoding": stored.encoding,
+        "multi_segment": stored.multi_segment,
+    }
+
+
+def message_json(record: MessageRecord, include_body: bool) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "message_id": record.message_id,
+        "direction": record.direction.value,
+        "kind": record.kind,
+        "channel": record.channel.value,
+        "status": record.status,
+        "created_at": iso(record.created_at),
+        "segments": record.segments,
+        "appointment_id": record.appointment_id,
+        "template": record.template,
+        "delivery": {
+            "status": record.delivery_status,
+            "at": iso(record.delivery_at) if record.delivery_at else None,
+            "detail": record.delivery_detail,
+        },
+    }
+    if include_body:
+        shown["body"] = record.body
+    return shown
+
+
+def _report(body: str) -> TemplateReport:
+    settings = wiring.core_settings()
+    return report(body, clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone)
+
+
+def _route(event: dict[str, Any]) -> dict[str, Any]:
+    caller = require_iam_caller(event)
+    route = str(event.get("routeKey") or "")
+    name = str((event.get("pathParameters") or {}).get("name") or "")
+    if route == "PUT /templates/{name}":
+        check_name(name)
+        body = TemplateBody.model_validate(json_body(event)).body
+        result = _report(body)
+        stored, created = wiring.template_store().save(
+            name, validate(body), result, saved_by=caller, at=SystemClock().now()
+        )
+        metrics.add_metric(name="TemplateSaved" if created else "TemplateUnchanged", unit="Count", value=1)
+        logger.info("template saved", extra={"template": stored.label, "new_version": created})
+        return json_response(
+            201 if created else 200,
+            {"template": template_json(stored), "created": created, "report": report_json(result)},
+        )
+    if route == "GET /templates/{name}":
+        check_name(name)
+        store = wiring.template_store()
+        current = store.require(name)
+        return json_response(
+            200,
+            {
+                "template": template_json(current),
+                "versions": [template_json(v) for v in store.versions(name)],
+            },
+        )
+    if route == "POST /templates/check":
+        body = TemplateBody.model_validate(json_body(event)).body
+        return json_response(200, {"report": report_json(_report(body))})
+    if route == "POST /messages/lookup":
+        lookup = MessagesLookup.model_validate(json_body(event))
+        settings = wiring.core_settings()
+        phone_hmac = wiring.blind_index().phone(to_e164(lookup.phone, settings.default_phone_region))
+        records = wiring.message_log().thread(
+            phone_hmac, limit=lookup.limit, include_body=lookup.include_body
+        )
+        logger.info("messages listed", extra={"count": len(records), "bodies": lookup.include_body})
+        return json_response(200, {"messages": [message_json(r, lookup.include_body) for r in records]})
+    return error_response(404, "not_found", f"no route {route!r}")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return respond(_route, event, "messages")

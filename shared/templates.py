@@ -1,0 +1,216 @@
+"""Message templates the clinic writes: placeholders from an allowlist, rules carriers enforce, and cost.
+
+A template is plain text with ``{placeholder}`` fields and optional parts in square brackets::
+
+    {clinic_name}: Hi {first_name}, see you {when}[ at {location}]. Reply C to confirm, R to
+    reschedule, STOP to opt out.
+
+* Placeholders come from :data:`PLACEHOLDERS`, the minimum-necessary fields a reminder may carry (DOMAIN:
+  first name, clinic name, date/time, the location's address, a callback number). Anything else, e.g.
+  ``{reason}`` or ``{provider}``, is refused with a message naming it: clinical fields are never stored,
+  so a template could not fill them, and must never try.
+* ``[...]`` is an optional part: it is left out when a placeholder in it has no value, and optional parts
+  are dropped, last first, when the full text would need a second segment.
+* Rules checked on save (:func:`validate`): the text names the clinic (``{clinic_name}``), says how to
+  opt out (STOP), and never asks for CANCEL (carriers treat CANCEL as an opt-out).
+* Typographic punctuation is normalized to GSM-7 (:func:`shared.segments.normalize_for_gsm`) before the
+  template is stored, and :func:`report` prices it on a long sample rendering; a template that still
+  needs more than one segment is flagged.
+
+Pure domain code: no AWS. Storage and versions are in :mod:`shared.stores.templates`.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.errors import InvalidInput
+from shared.segments import SegmentReport, analyze, normalize_for_gsm
+
+# What each placeholder is filled with. Nothing here is clinical: reason, service, specialty,
+# practitioner and notes are never stored, so no placeholder can reach them.
+PLACEHOLDERS: dict[str, str] = {
+    "clinic_name": "the clinic's name (ClinicName)",
+    "first_name": "the patient's first name, if the EHR gave one",
+    "when": "date and time in the appointment's zone, e.g. Tue Nov 24 at 3:30 PM",
+    "date": "the date alone, e.g. Tue Nov 24",
+    "time": "the time alone, e.g. 3:30 PM",
+    "location": "the street address (a site name only when it reveals no condition)",
+    "clinic_phone": "the callback number (ClinicPhone)",
+}
+# Long but realistic values: a template is priced on what a long name and address will cost.
+SAMPLE_VALUES: dict[str, str] = {
+    "first_name": "Christopher",
+    "when": "Wed Sep 30 at 12:45 PM",
+    "date": "Wed Sep 30",
+    "time": "12:45 PM",
+    "location": "12345 Northeast Hospital Way, Bellevue",
+    "clinic_phone": "(206) 555-0100",
+}
+TEMPLATE_NAMES = ("reminder",)  # the automated texts ClinicText sends from a stored template
+MAX_TEMPLATE_CHARACTERS = 640
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_STOP = re.compile(r"\bSTOP\b", re.IGNORECASE)
+_CANCEL = re.compile(r"\bCANCEL\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A validated template body (already normalized to GSM-7 where it can be)."""
+
+    body: str
+    placeholders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TemplateReport:
+    """What a template costs and what saving it changed: the same report on the API and the CLI."""
+
+    as_written: SegmentReport
+    normalized_body: str
+    normalized: SegmentReport
+    sample: str  # the normalized template rendered with long sample values
+    sample_report: SegmentReport
+    placeholders: tuple[str, ...]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def multi_segment(self) -> bool:
+        return self.sample_report.segments > 1
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name) or name not in TEMPLATE_NAMES:
+        raise InvalidInput(
+            f"unknown template name; templates that can be stored: {', '.join(TEMPLATE_NAMES)}",
+            field="name",
+        )
+    return name
+
+
+def placeholders_of(body: str) -> tuple[str, ...]:
+    """The ``{placeholder}`` names in ``body``, in order, each once. Refuses malformed or unknown ones."""
+    if body.count("[") != body.count("]") or _OPTIONAL.sub("", body).count("[") or "[[" in body:
+        raise InvalidInput(
+            "square brackets mark optional parts and must come in pairs, not nested", field="body"
+        )
+    try:
+        parsed = list(string.Formatter().parse(body))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"malformed placeholder ({exc}); write placeholders as {{first_name}}", field="body"
+        ) from exc
+    names: list[str] = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion:
+            raise InvalidInput(f"placeholder {{{name}}} may not carry a format or conversion", field="body")
+        if name not in PLACEHOLDERS:
+            raise InvalidInput(
+                f"unknown placeholder {{{name}}}; allowed: "
+                + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS),
+                field="body",
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def validate(body: str) -> Template:
+    """Normalize and check a template a person wrote; raises :class:`InvalidInput` naming the problem."""
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("the template is empty", field="body")
+    if len(body) > MAX_TEMPLATE_CHARACTERS:
+        raise InvalidInput(f"the template is longer than {MAX_TEMPLATE_CHARACTERS} characters", field="body")
+    normalized = normalize_for_gsm(body.strip())
+    names = placeholders_of(normalized)
+    if "clinic_name" not in names:
+        raise InvalidInput(
+            "the text must name the clinic: put {clinic_name} in it (carriers require the program name)",
+            field="body",
+        )
+    if not _STOP.search(_without_placeholders(normalized)):
+        raise InvalidInput(
+            "the text must say how to opt out, e.g. 'Reply STOP to opt out' (healthcare exemption rules)",
+            field="body",
+        )
+    if _CANCEL.search(_without_placeholders(normalized)):
+        raise InvalidInput(
+            "CANCEL is an opt-out word: a patient who replies CANCEL is unsubscribed; ask for R to "
+            "reschedule instead",
+            field="body",
+        )
+    return Template(normalized, names)
+
+
+def render(template: Template, values: Mapping[str, str | None]) -> str:
+    """Fill the placeholders. An optional part whose placeholders lack a value is left out; when the text
+    then needs more than one segment, optional parts are dropped last first until it fits (or none is
+    left). Every value is normalized to GSM-7 where it can be."""
+    clean = {name: normalize_for_gsm(str(values.get(name) or "")).strip() for name in PLACEHOLDERS}
+    groups = _OPTIONAL.findall(template.body)
+    kept = [all(clean.get(name) for name in _names_in(group)) for group in groups]
+    best = _fill(template.body, clean, kept)
+    for index in reversed(range(len(groups))):
+        if analyze(best).segments <= 1:
+            break
+        if kept[index]:
+            kept[index] = False
+            best = _fill(template.body, clean, kept)
+    return best
+
+
+def report(body: str, *, clinic_name: str, clinic_phone: str = "") -> TemplateReport:
+    """Encoding and segments as written, after normalization, and on a long sample rendering."""
+    template = validate(body)
+    values = {**SAMPLE_VALUES, "clinic_name": clinic_name, "clinic_phone": clinic_phone or "(206) 555-0100"}
+    clean = {name: normalize_for_gsm(value) for name, value in values.items()}
+    sample = _fill(template.body, clean, [True] * len(_OPTIONAL.findall(template.body)))
+    sample_report = analyze(sample)
+    warnings = []
+    if sample_report.segments > 1:
+        shortest = render(template, values)
+        note = (
+            f"; left out optional parts it takes {analyze(shortest).segments}" if shortest != sample else ""
+        )
+        warnings.append(
+            f"needs {sample_report.segments} segments with a long name and address{note}: "
+            "every extra segment is billed"
+        )
+    if sample_report.encoding == "UCS-2":
+        culprits = " ".join(f"U+{ord(ch):04X}" for ch in sample_report.ucs2_culprits)
+        warnings.append(f"sent as UCS-2 (70 characters a segment) because of {culprits}")
+    return TemplateReport(
+        as_written=analyze(body),
+        normalized_body=template.body,
+        normalized=analyze(template.body),
+        sample=sample,
+        sample_report=sample_report,
+        placeholders=template.placeholders,
+        warnings=warnings,
+    )
+
+
+def _names_in(text: str) -> list[str]:
+    return [name for _literal, name, _spec, _conv in string.Formatter().parse(text) if name]
+
+
+def _without_placeholders(body: str) -> str:
+    return re.sub(r"\{[^{}]*\}", " ", body)
+
+
+def _fill(body: str, values: Mapping[str, str], kept: list[bool]) -> str:
+    position = iter(kept)
+
+    def optional(match: re.Match[str]) -> str:
+        return match.group(1) if next(position) else ""
+
+    text = _OPTIONAL.sub(optional, body).format_map(values)
+    # A missing first name leaves "Hi , ...": close the gap the way a person would have written it.
+    text = re.sub(r"[ \t]+([,.!?;:])", r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
