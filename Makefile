@@ -7,12 +7,12 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: help demo sandbox test lint typecheck template-check unit pytest bench build smoke lock clean
+.PHONY: help demo sandbox test lint typecheck template-check security unit pytest bench build smoke lock clean
 
 help:
 	@echo "make demo      run ClinicText end to end on an embedded local AWS (moto) and exit"
 	@echo "make sandbox   keep the local stack running on 127.0.0.1 for curl / CLI use"
-	@echo "make test      ruff, mypy, template checks (cfn-lint, sam validate, checkov) and pytest"
+	@echo "make test      ruff, mypy, template checks (cfn-lint, sam validate, checkov), bandit and pytest"
 	@echo "make bench     benchmarks that print figures (not pass/fail)"
 	@echo "make build     sam build (offline, --build-in-source)"
 	@echo "make smoke     make build, then import every built function with Python 3.12"
@@ -46,10 +46,14 @@ template-check: $(VENV)/.installed $(TOOLS)/.installed
 	$(TOOLS)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
+# bandit on the shipped code: any finding fails unless its line carries "# <reason>  # nosec B<id>".
+security: $(VENV)/.installed
+	$(BIN)/bandit -q -r shared functions infra
+
 pytest: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-test: lint typecheck template-check pytest
+test: lint typecheck template-check security pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
+import subprocess  # runs only our own interpreters with fixed arguments  # nosec B404
 import sys
 import tempfile
 import time
@@ -205,7 +205,7 @@ def _version_key(path: Path) -> tuple[int, ...]:
 
 def _is_python(candidate: Path | str, version: str) -> bool:
     try:
-        completed = subprocess.run(  # noqa: S603 - a local interpreter we are probing, fixed arguments
+        completed = subprocess.run(  # noqa: S603  # a local interpreter we probe, fixed args  # nosec B603
             [str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
@@ -257,8 +257,8 @@ def _lambda_environment(function: BuiltFunction, home: str) -> dict[str, str]:
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "smoke-test-access-key",
-        "AWS_SECRET_ACCESS_KEY": "smoke-test-secret-key",
-        "AWS_SESSION_TOKEN": "smoke-test-session-token",
+        "AWS_SECRET_ACCESS_KEY": "smoke-test-secret-key",  # fake, no AWS is reached  # nosec B105
+        "AWS_SESSION_TOKEN": "smoke-test-session-token",  # fake, no AWS is reached  # nosec B105
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -295,7 +295,7 @@ def smoke_one(function: BuiltFunction, python: Path) -> Result:
         # in the build directories that get deployed.
         command = [str(python), "-I", "-S", "-B", "-c", _CHILD, json.dumps(spec)]
         try:
-            completed = subprocess.run(  # noqa: S603 - our interpreter, our fixed child program
+            completed = subprocess.run(  # noqa: S603  # our interpreter, our fixed child  # nosec B603
                 command,
                 cwd=home,
                 env=_lambda_environment(function, home),

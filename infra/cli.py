@@ -47,7 +47,7 @@ def _request(
         headers.update(_sigv4_headers(method, url, data or b""))
     request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local sandbox URL
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # http(s) API URL  # nosec B310
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

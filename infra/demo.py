@@ -111,7 +111,7 @@ def twilio_post(story: Story, number: str, body: str, *, forged: bool = False) -
         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # local sandbox  # nosec B310
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -96,7 +96,8 @@ def _require_aware(at: datetime) -> None:
 
 def _offset(instant_utc: datetime, zone: ZoneInfo) -> timedelta:
     offset = instant_utc.astimezone(zone).utcoffset()
-    assert offset is not None  # a ZoneInfo always has an offset for an aware instant
+    if offset is None:  # a ZoneInfo always has an offset for an aware instant
+        raise ValueError(f"time zone {zone.key} gives no UTC offset")
     return offset
 
 

@@ -83,7 +83,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _inbound(event)
     except (InvalidInput, Unauthorized, ValidationError) as exc:
         response = error_for(exc)
-        assert response is not None
+        if response is None:  # every exception caught above maps to a client error
+            raise
         status = response["statusCode"]
         metrics.add_metric(name="RejectedWebhook", unit="Count", value=1)
         logger.warning("twilio webhook refused", extra={"status": status, "reason": type(exc).__name__})

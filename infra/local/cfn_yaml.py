@@ -61,7 +61,8 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        assert isinstance(node, yaml.MappingNode)  # the composer only makes scalar, sequence, mapping
+        if not isinstance(node, yaml.MappingNode):  # the composer only makes scalar, sequence, mapping
+            raise TypeError(f"unexpected YAML node {type(node).__name__}")
         value = loader.construct_mapping(node, deep=True)
     return {key: value}
 

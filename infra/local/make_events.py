@@ -29,7 +29,7 @@ from infra.local.stack import ACCOUNT, REGION, TEMPLATE, Stack
 REPO = Path(__file__).resolve().parents[2]
 EVENTS_DIR = REPO / "events"
 
-SAMPLE_TWILIO_AUTH_TOKEN = "FAKE-sample-twilio-auth-token-not-a-secret"  # noqa: S105 - fake on purpose
+SAMPLE_TWILIO_AUTH_TOKEN = "FAKE-sample-twilio-auth-token-not-a-secret"  # noqa: S105  # fake on purpose  # nosec B105
 STACK = "clinictext"
 CLINIC_NUMBER = "+12065550100"
 API_HOST = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
@@ -135,7 +135,8 @@ def twilio_webhook(token: str = SAMPLE_TWILIO_AUTH_TOKEN) -> dict[str, Any]:
     )
     event["headers"]["user-agent"] = event["requestContext"]["http"]["userAgent"] = "TwilioProxy/1.1"
     event["headers"]["i-twilio-idempotency-token"] = "5c1d7a3e-9b2f-4e6d-8a4c-3b2e1f0d9c8b"
-    assert event["isBase64Encoded"], "HTTP API base64-encodes form bodies"
+    if not event["isBase64Encoded"]:
+        raise ValueError("HTTP API base64-encodes form bodies")
     return _pin_http(event, "Vf1sQjW2IAMEVdg=")
 
 

@@ -31,7 +31,7 @@ import boto3
 from infra.local import events
 from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
 
-SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105 - local sandbox only
+SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105  # sandbox only  # nosec B105
 LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
 
 
@@ -101,13 +101,13 @@ class Sandbox:
         # moto keeps its backends in this process: a second sandbox (another test, a second demo) would
         # find the first one's secret, tables and outbox. Start from an empty AWS every time.
         reset = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310  # the local moto server  # nosec B310
         self._saved_env = dict(os.environ)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
                 "AWS_ACCESS_KEY_ID": "sandbox",
-                "AWS_SECRET_ACCESS_KEY": "sandbox",
+                "AWS_SECRET_ACCESS_KEY": "sandbox",  # moto accepts any key; no AWS is reached  # nosec B105
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "POWERTOOLS_TRACE_DISABLED": "true",
