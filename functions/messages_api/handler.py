@@ -135,7 +135,7 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         records = wiring.message_log().thread(
             phone_hmac, limit=lookup.limit, include_body=lookup.include_body
         )
-        logger.info("messages listed", extra={"count": len(records), "bodies": lookup.include_body})
+        logger.info("messages listed", extra={"count": len(records), "decrypted": lookup.include_body})
         return json_response(200, {"messages": [message_json(r, lookup.include_body) for r in records]})
     return error_response(404, "not_found", f"no route {route!r}")
 
