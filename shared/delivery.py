@@ -23,7 +23,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -164,12 +164,8 @@ class DeliveryStatusService:
             consent = "opted_out_recorded"
         if key is None:
             return DeliveryResult(provider_id, outcome, "unmatched", consent)
-        price = None
-        if log.delivery.priceInUSD is not None:
-            try:
-                price = str(Decimal(str(log.delivery.priceInUSD)))
-            except InvalidOperation:
-                price = None
+        # A validated finite float (0-100); DynamoDB takes no floats, so it is kept as its decimal text.
+        price = None if log.delivery.priceInUSD is None else str(Decimal(str(log.delivery.priceInUSD)))
         recorded = self._messages.record_delivery(
             key,
             DeliveryUpdate(

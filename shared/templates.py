@@ -70,13 +70,20 @@ class Template:
 class TemplateReport:
     """What a template costs and what saving it changed: the same report on the API and the CLI."""
 
+    template: Template  # the validated, normalized template the report is about
     as_written: SegmentReport
-    normalized_body: str
     normalized: SegmentReport
     sample: str  # the normalized template rendered with long sample values
     sample_report: SegmentReport
-    placeholders: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def normalized_body(self) -> str:
+        return self.template.body
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return self.template.placeholders
 
     @property
     def multi_segment(self) -> bool:
@@ -152,7 +159,7 @@ def render(template: Template, values: Mapping[str, str | None]) -> str:
     """Fill the placeholders. An optional part whose placeholders lack a value is left out; when the text
     then needs more than one segment, optional parts are dropped last first until it fits (or none is
     left). Every value is normalized to GSM-7 where it can be."""
-    clean = {name: normalize_for_gsm(str(values.get(name) or "")).strip() for name in PLACEHOLDERS}
+    clean = _clean(values)
     groups = _OPTIONAL.findall(template.body)
     kept = [all(clean.get(name) for name in _names_in(group)) for group in groups]
     best = _fill(template.body, clean, kept)
@@ -169,7 +176,7 @@ def report(body: str, *, clinic_name: str, clinic_phone: str = "") -> TemplateRe
     """Encoding and segments as written, after normalization, and on a long sample rendering."""
     template = validate(body)
     values = {**SAMPLE_VALUES, "clinic_name": clinic_name, "clinic_phone": clinic_phone or "(206) 555-0100"}
-    clean = {name: normalize_for_gsm(value) for name, value in values.items()}
+    clean = _clean(values)
     sample = _fill(template.body, clean, [True] * len(_OPTIONAL.findall(template.body)))
     sample_report = analyze(sample)
     warnings = []
@@ -186,14 +193,18 @@ def report(body: str, *, clinic_name: str, clinic_phone: str = "") -> TemplateRe
         culprits = " ".join(f"U+{ord(ch):04X}" for ch in sample_report.ucs2_culprits)
         warnings.append(f"sent as UCS-2 (70 characters a segment) because of {culprits}")
     return TemplateReport(
+        template=template,
         as_written=analyze(body),
-        normalized_body=template.body,
         normalized=analyze(template.body),
         sample=sample,
         sample_report=sample_report,
-        placeholders=template.placeholders,
         warnings=warnings,
     )
+
+
+def _clean(values: Mapping[str, str | None]) -> dict[str, str]:
+    """Every placeholder's value, normalized to GSM-7 where it can be; a missing one is empty."""
+    return {name: normalize_for_gsm(str(values.get(name) or "")).strip() for name in PLACEHOLDERS}
 
 
 def _names_in(text: str) -> list[str]:

@@ -234,8 +234,8 @@ def reminder_sender() -> dict[str, Any]:
 
 
 def delivery_status() -> dict[str, Any]:
-    """One delivered and one failed text, as the two subscription filters would each deliver them
-    (the sample carries the success group's batch; the failure group's has the same shape)."""
+    """One delivered text, as the delivery group's subscription filter delivers it (the failure
+    group's batches have the same shape)."""
     line = events.sns_delivery_log(SAMPLE_SNS_MESSAGE_ID, "+12065550178", "delivered", at=AT)
     return events.cloudwatch_logs_event(
         f"sns/{REGION}/{ACCOUNT}/DirectPublishToPhoneNumber",

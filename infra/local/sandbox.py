@@ -77,7 +77,9 @@ class Sandbox:
         # The carrier, played by the sandbox: what it reports for texts to a number (default delivered).
         self.carrier_outcomes: dict[str, str] = {}
         self._reported: set[str] = set()  # SNS message ids whose delivery status SNS has logged
-        self._log_seen: dict[str, int] = {}  # log group -> events handed to its subscription already
+        # (log group, stream) -> forward token after the lines handed to its subscription already
+        self._log_tokens: dict[tuple[str, str], str] = {}
+        self._log_delivered = 0  # numbers the log events' ids, as CloudWatch's are unique
         self._pump_lock = threading.RLock()
         self._stop = threading.Event()
         self._saved_env: dict[str, str] = {}
@@ -294,7 +296,8 @@ class Sandbox:
         return written
 
     def _deliver_logs(self) -> int:
-        """Subscription filters: new lines of a log group go to the functions it feeds."""
+        """Subscription filters: new lines of a log group go to the functions it feeds, one batch per
+        log stream, read on from where the last batch ended (CloudWatch Logs' forward token)."""
         logs = boto3.client("logs")
         delivered = 0
         for logical, _ in self.stack.resources("AWS::Logs::LogGroup"):
@@ -302,28 +305,30 @@ class Sandbox:
             if not functions:
                 continue
             group = self.stack.ref(logical)
-            streams = logs.describe_log_streams(logGroupName=group).get("logStreams", [])
-            lines: list[tuple[int, str]] = []
-            for stream in streams:
-                found = logs.get_log_events(
-                    logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
-                )["events"]
-                lines += [(e["timestamp"], e["message"]) for e in found]
-            seen = self._log_seen.get(group, 0)
-            new = lines[seen:]
-            if not new:
-                continue
-            self._log_seen[group] = len(lines)
-            event = events.cloudwatch_logs_event(
-                group,
-                [message for _, message in new],
-                log_stream="sandbox-sms-delivery",
-                timestamps=[at for at, _ in new],
-                first_id=seen,
-            )
-            for function in functions:
-                self.invoke(function, event)
-            delivered += len(new)
+            for stream in logs.describe_log_streams(logGroupName=group).get("logStreams", []):
+                name = stream["logStreamName"]
+                token = self._log_tokens.get((group, name))
+                if token:
+                    page = logs.get_log_events(
+                        logGroupName=group, logStreamName=name, startFromHead=True, nextToken=token
+                    )
+                else:
+                    page = logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)
+                self._log_tokens[(group, name)] = page["nextForwardToken"]
+                new = page["events"]
+                if not new:
+                    continue
+                event = events.cloudwatch_logs_event(
+                    group,
+                    [e["message"] for e in new],
+                    log_stream=name,
+                    timestamps=[e["timestamp"] for e in new],
+                    first_id=self._log_delivered,
+                )
+                self._log_delivered += len(new)
+                for function in functions:
+                    self.invoke(function, event)
+                delivered += len(new)
         return delivered
 
     def pump(self, max_rounds: int = 200) -> int:

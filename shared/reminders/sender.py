@@ -241,7 +241,7 @@ class ReminderSender:
             self._finish(reminder, plan.UNCONFIRMED, now, {"detail": f"unknown:{exc}"}, token=token)
             return plan.UNCONFIRMED
         self._mark_sent(reminder, appointment, token, provider_id)
-        self._log(reminder, appointment, body, provider_id, template_label)
+        self._log(reminder, appointment, body, provider_id, template=template_label, parts=parts)
         return plan.SENT
 
     # -- steps ----------------------------------------------------------------------------------
@@ -376,7 +376,9 @@ class ReminderSender:
         appointment: dict[str, Any],
         body: str,
         provider_id: str,
-        template_label: str,
+        *,
+        template: str,
+        parts: int,
     ) -> None:
         now = self._clock.now()
         message_id = str(
@@ -395,8 +397,8 @@ class ReminderSender:
                     body=body,
                     provider_message_id=provider_id,
                     appointment_id=str(appointment["source_id"]),
-                    segments=analyze(body).segments,
-                    template=template_label,
+                    segments=parts,
+                    template=template,
                 )
             )
 

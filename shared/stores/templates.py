@@ -89,10 +89,11 @@ class DynamoTemplateStore:
         return [_from_item(item) for item in response.get("Items", [])]
 
     def save(
-        self, name: str, template: Template, report: TemplateReport, *, saved_by: str, at: datetime
+        self, name: str, report: TemplateReport, *, saved_by: str, at: datetime
     ) -> tuple[StoredTemplate, bool]:
-        """Store ``template`` as the next version; returns (stored, created). The same body as the
-        current version creates nothing and returns that version."""
+        """Store the reported (validated) template as the next version; returns (stored, created). The
+        same body as the current version creates nothing and returns that version."""
+        template = report.template
         current = self.current(name)
         if current is not None and current.body == template.body:
             return current, False
