@@ -9,8 +9,9 @@ Per message (ids only: reminder pk, appointment pk, appointment version):
    ``opted_out`` (checked at send time, atomically with the claim), the reminder ``queued``/``pending`` ->
    ``sending`` with a claim token, and a ``ConditionCheck`` that the appointment still has that version
    and a remindable status. Only one delivery of a message can win the claim.
-3. Publish through SNS, then one transaction marks the reminder ``sent`` (leaving the ``due`` index) and
-   the appointment ``last_reminded_at``; then the message is logged (body encrypted).
+3. Publish through SNS, then one transaction marks the reminder ``sent`` (leaving the ``due`` index),
+   sets the appointment's ``last_reminded_at`` and logs the message (body encrypted): a text counted as
+   sent always has its audit record.
 
 Failure handling, and the one window that remains:
 
@@ -45,7 +46,6 @@ and shown to staff so they can follow up.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -59,7 +59,6 @@ from botocore.exceptions import ClientError
 from shared.clock import Clock, iso, parse_iso
 from shared.crypto import PhiCipher
 from shared.errors import (
-    AlreadyRecorded,
     SendOutcomeUnknown,
     SendRejected,
     SendThrottled,
@@ -240,8 +239,8 @@ class ReminderSender:
         except SendOutcomeUnknown as exc:
             self._finish(reminder, plan.UNCONFIRMED, now, {"detail": f"unknown:{exc}"}, token=token)
             return plan.UNCONFIRMED
-        self._mark_sent(reminder, appointment, token, provider_id)
-        self._log(reminder, appointment, body, provider_id, template=template_label, parts=parts)
+        record = self._record(reminder, appointment, body, provider_id, template=template_label, parts=parts)
+        self._mark_sent(reminder, appointment, token, provider_id, record)
         return plan.SENT
 
     # -- steps ----------------------------------------------------------------------------------
@@ -334,8 +333,15 @@ class ReminderSender:
         return "claimed"
 
     def _mark_sent(
-        self, reminder: dict[str, Any], appointment: dict[str, Any], token: str, provider_id: str
+        self,
+        reminder: dict[str, Any],
+        appointment: dict[str, Any],
+        token: str,
+        provider_id: str,
+        record: MessageRecord,
     ) -> None:
+        """One transaction: the reminder ``sent``, the appointment's reminder status, and the message in
+        the log (body encrypted), so a text that counts as sent always has its audit record."""
         now = self._clock.now()
         offset = str(int(reminder["offset_minutes"]))
         self._client.transact_write_items(
@@ -367,10 +373,11 @@ class ReminderSender:
                         "ExpressionAttributeValues": {":sent": plan.SENT, ":now": iso(now)},
                     }
                 },
+                self._messages.put_request(record),
             ]
         )
 
-    def _log(
+    def _record(
         self,
         reminder: dict[str, Any],
         appointment: dict[str, Any],
@@ -379,28 +386,24 @@ class ReminderSender:
         *,
         template: str,
         parts: int,
-    ) -> None:
-        now = self._clock.now()
+    ) -> MessageRecord:
         message_id = str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"reminder:{reminder['pk']}:{reminder['appointment_version']}")
         )
-        with contextlib.suppress(AlreadyRecorded):
-            self._messages.append(
-                MessageRecord(
-                    message_id=message_id,
-                    phone_hmac=str(appointment["phone_hmac"]),
-                    direction=Direction.OUTBOUND,
-                    kind="reminder",
-                    channel=Channel.AWS_SMS,
-                    status="sent",
-                    created_at=now,
-                    body=body,
-                    provider_message_id=provider_id,
-                    appointment_id=str(appointment["source_id"]),
-                    segments=parts,
-                    template=template,
-                )
-            )
+        return MessageRecord(
+            message_id=message_id,
+            phone_hmac=str(appointment["phone_hmac"]),
+            direction=Direction.OUTBOUND,
+            kind="reminder",
+            channel=Channel.AWS_SMS,
+            status="sent",
+            created_at=self._clock.now(),
+            body=body,
+            provider_message_id=provider_id,
+            appointment_id=str(appointment["source_id"]),
+            segments=parts,
+            template=template,
+        )
 
     def _stop(
         self, reminder: dict[str, Any], final: str, now: datetime, *, detail: str | None = None

@@ -27,6 +27,11 @@ class MessageLog(Protocol):
 
     def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]: ...
 
+    def put_request(self, record: MessageRecord) -> dict[str, Any]:
+        """The ``TransactWriteItems`` Put that writes ``record`` (once), for callers that log a message
+        in the same transaction as the state it belongs to."""
+        ...
+
 
 @dataclass(frozen=True)
 class MessageKey:
@@ -67,6 +72,23 @@ class DynamoMessageLog:
         self._cipher = cipher
 
     def append(self, record: MessageRecord) -> None:
+        try:
+            self._table.put_item(Item=self._item(record), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
+            raise
+
+    def put_request(self, record: MessageRecord) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table.name,
+                "Item": self._item(record),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _item(self, record: MessageRecord) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": record.phone_hmac,
             "sk": f"MSG#{iso(record.thread_at or record.created_at)}#{record.message_id}",
@@ -83,12 +105,7 @@ class DynamoMessageLog:
             value = getattr(record, optional)
             if value is not None:
                 item[optional] = value
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
-            raise
+        return item
 
     def thread(self, phone_hmac: str, *, limit: int = 50, include_body: bool = True) -> list[MessageRecord]:
         """The number's messages, newest first. Without ``include_body`` nothing is decrypted and
