@@ -81,6 +81,7 @@ class RunCounts:
     queued: int = 0
     already_queued: int = 0
     enqueue_failed: int = 0
+    left_for_next_run: int = 0  # DynamoDB refused the pending->queued write (throttled): still pending
     buckets: int = 0
     run_id: str = ""
 
@@ -92,6 +93,7 @@ class RunCounts:
             "queued": self.queued,
             "already_queued": self.already_queued,
             "enqueue_failed": self.enqueue_failed,
+            "left_for_next_run": self.left_for_next_run,
         }
 
 
@@ -123,7 +125,14 @@ class ReminderFanout:
         batch: list[dict[str, Any]] = []
         for item in self._due(window):
             counts.found += 1
-            if not self._mark_queued(item, window, counts.run_id):
+            try:
+                marked = self._mark_queued(item, window, counts.run_id)
+            except ClientError:
+                # One throttled write must not stop the run for everyone else: the reminder is still
+                # pending and due, so the next run (ReminderScheduleRate) queues it.
+                counts.left_for_next_run += 1
+                continue
+            if not marked:
                 counts.already_queued += 1
                 continue
             batch.append(item)
@@ -194,8 +203,11 @@ class ReminderFanout:
             }
             for position, item in enumerate(batch)
         ]
-        response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-        failed = len(response.get("Failed", []))
+        try:
+            response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            failed = len(response.get("Failed", []))
+        except ClientError:
+            failed = len(entries)  # none was sent; they are found again once requeue_after has passed
         # A reminder whose message failed stays `queued`; a later run re-queues it after requeue_after.
         counts.enqueue_failed += failed
         counts.queued += len(batch) - failed
@@ -222,13 +234,15 @@ class ReminderFanout:
         self._control.update_item(
             Key={"pk": run_pk, "sk": "run"},
             UpdateExpression="SET finished_at = :now, last_run_id = :run, found_count = :found, "
-            "already_queued_count = :already, enqueue_failed_count = :failed ADD queued_count :queued",
+            "already_queued_count = :already, enqueue_failed_count = :failed, left_for_next_run_count = :left "
+            "ADD queued_count :queued",
             ExpressionAttributeValues={
                 ":now": iso(self._clock.now()),
                 ":run": counts.run_id,
                 ":found": counts.found,
                 ":already": counts.already_queued,
                 ":failed": counts.enqueue_failed,
+                ":left": counts.left_for_next_run,
                 ":queued": counts.queued,
             },
         )

@@ -100,6 +100,13 @@ THROTTLE_BACKOFF = (0.2, 0.5, 1.0)
 BOOKKEEPING_RESERVE = 15.0
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    """A transaction refused because its conditions no longer hold (retrying cannot help), as opposed
+    to throttling or a conflict with a concurrent writer."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+
+
 class RetryLater(Exception):
     """The message should come back later (throttled, or another delivery holds a fresh claim)."""
 
@@ -255,8 +262,9 @@ class ReminderSender:
                 self._sleep(backoff)
                 try:
                     self._pacer.acquire(parts)
-                except PacerBusy as exc:
-                    raise SendThrottled("pacer busy after throttling") from exc
+                except (PacerBusy, ClientError) as exc:
+                    # Nothing was accepted: the caller gives the claim back, and the queue retries.
+                    raise SendThrottled("no send slot after throttling") from exc
         raise AssertionError("unreachable")
 
     def _claim(
@@ -510,7 +518,16 @@ class ReminderSender:
         ]
         if capped:
             items.append(CapRecord.release_update(self._control.name, str(appointment["phone_hmac"]), token))
-        self._client.transact_write_items(TransactItems=items)
+        # A claim not given back would close the reminder as unconfirmed, and the patient would never
+        # get a text that was never sent: try a few times before leaving that to the claim timeout.
+        for backoff in (*THROTTLE_BACKOFF, None):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if backoff is None or _condition_failed(exc):
+                    raise
+                self._sleep(backoff)
 
     @staticmethod
     def _get(table: Any, pk: str) -> dict[str, Any] | None:
