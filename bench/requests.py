@@ -84,6 +84,7 @@ def run(reminders: int = 1000) -> RequestCounts:
 
     from infra.demo import reminder_bundle
     from infra.local import events
+    from infra.local.moto_speed import item_level_transactions
     from infra.local.stack import Stack
     from shared import wiring
     from shared.clock import SystemClock
@@ -97,7 +98,7 @@ def run(reminders: int = 1000) -> RequestCounts:
     SystemClock.now = lambda _self: clock["now"]  # type: ignore[method-assign, assignment]
     wiring.reset()
     try:
-        with mock_aws():
+        with mock_aws(), item_level_transactions():
             stack = Stack(parameters={"SendRatePartsPerSecond": "1000"}).provision()
             api = stack.functions["AppointmentsApiFunction"]
             patients = _patients(reminders, day)

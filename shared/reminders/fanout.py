@@ -234,8 +234,8 @@ class ReminderFanout:
         self._control.update_item(
             Key={"pk": run_pk, "sk": "run"},
             UpdateExpression="SET finished_at = :now, last_run_id = :run, found_count = :found, "
-            "already_queued_count = :already, enqueue_failed_count = :failed, left_for_next_run_count = :left "
-            "ADD queued_count :queued",
+            "already_queued_count = :already, enqueue_failed_count = :failed, "
+            "left_for_next_run_count = :left ADD queued_count :queued",
             ExpressionAttributeValues={
                 ":now": iso(self._clock.now()),
                 ":run": counts.run_id,
