@@ -55,3 +55,19 @@ def stack(aws: None):  # type: ignore[no-untyped-def]
     return Stack(
         parameters={"TwilioAuthTokenSecretArn": secret_arn, "SendRatePartsPerSecond": "1000"}
     ).provision()
+
+
+# Figures a test reports with record_property("figures", ...) (the fault-injection suite), shown at the end
+# of the run. user_properties travel from xdist workers to the controller, where this summary is printed.
+_FIGURES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _FIGURES.extend(str(value) for name, value in report.user_properties if name == "figures")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    for figures in _FIGURES:
+        terminalreporter.write_sep("-", "figures")
+        terminalreporter.write_line(figures)

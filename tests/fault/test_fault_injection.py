@@ -254,7 +254,7 @@ def drain(stack, faults: Faults, clock: dict[str, datetime]) -> int:
 
 
 def test_two_thousand_reminders_under_faults_no_duplicate_no_loss_no_text_after_stop(
-    pipeline, monkeypatch, capsys
+    pipeline, monkeypatch, record_property
 ):
     stack, clock, _aws = pipeline
     faults = Faults()
@@ -306,9 +306,10 @@ def test_two_thousand_reminders_under_faults_no_duplicate_no_loss_no_text_after_
         if m["kind"] == "reminder" and m["direction"] == "outbound"
     ]
 
-    with capsys.disabled():
-        print(
-            f"\nfault injection: {PATIENTS} patients, {len(opted_out)} opted out "
+    record_property(  # printed in pytest's summary (tests/conftest.py), also under xdist
+        "figures",
+        (
+            f"fault injection: {PATIENTS} patients, {len(opted_out)} opted out "
             f"({len(OPTED_OUT_BEFORE)} before, {len(STOP_AFTER_FANOUT)} after the fan-out, "
             f"{len(stopped_during)} during the send)\n"
             f"  texts due {len(due)}, texts sent {sum(reminders_to.values())}, duplicates {duplicates}, "
@@ -318,7 +319,8 @@ def test_two_thousand_reminders_under_faults_no_duplicate_no_loss_no_text_after_
             f"sender crashes after Publish {faults.crashes}, batches delivered twice "
             f"{faults.duplicate_batches}, fan-out retries {faults.fanout_retries}, queue rounds {rounds}\n"
             f"  two-day reminder statuses: {dict(sorted(statuses.items()))}; message records {len(logged)}"
-        )
+        ),
+    )
     assert faults.sns_throttled > 100 and faults.dynamodb_throttled > 20 and faults.crashes > 5
     assert faults.duplicate_batches > 10 and len(stopped_during) == len(STOP_DURING_SEND)
     assert duplicates == 0
