@@ -698,7 +698,8 @@ STORIES: list[Callable[[Story], None]] = [
 ]
 
 
-def run_demo(log_path: Path) -> int:
+def run_demo(log_path: Path, *, inspect: Callable[[Sandbox], None] | None = None) -> int:
+    """Play every story; ``inspect`` (the PHI-leak check) sees the sandbox before it is stopped."""
     # Powertools warns when a handler (e.g. a GET) adds no metric; that belongs in the log, not on screen.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     print("ClinicText demo: starting an embedded AWS (moto) and building template.yaml's resources ...")
@@ -717,6 +718,8 @@ def run_demo(log_path: Path) -> int:
         for play in STORIES:
             play(story)
         failed = [label for label, ok in story.checks if not ok]
+        if inspect is not None:
+            inspect(sandbox)
         print(
             f"\n{len(story.checks) - len(failed)} of {len(story.checks)} checks passed. "
             f"Function logs: {log_path}"

@@ -180,6 +180,7 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     callers know not to send the reply again.
     """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.serialization.custom_dict import CustomDictSerializer
 
     from shared.models import InboundText
 
@@ -188,7 +189,19 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     )
     config = idempotency_config()
 
-    @idempotent_function(data_keyword_argument="text", persistence_store=persistence, config=config)
+    # The stored result keeps no reply text: a replay never sends it (``replayed``), and a body in clear
+    # would be the one message text DynamoDB held outside the encrypted message log.
+    without_reply = CustomDictSerializer(
+        to_dict=lambda result: {key: value for key, value in result.items() if key != "reply"},
+        from_dict=lambda stored: {**stored, "reply": None},
+    )
+
+    @idempotent_function(
+        data_keyword_argument="text",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=without_reply,
+    )
     def process(text: InboundText) -> dict[str, Any]:
         outcome = inbound_service().handle(text)
         return {
