@@ -17,6 +17,14 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -85,6 +93,8 @@ def http_api_event(
     encode = (
         base64_body if base64_body is not None else not content_type.startswith(("application/json", "text/"))
     )
+    if raw and not encode and not _is_utf8(raw):
+        encode = True  # bytes that are not text reach the function base64-encoded, whatever the header says
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key or f"{method} {path}",
