@@ -48,7 +48,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--reminders", type=int, default=500, help="reminders through the pipeline")
+    parser.add_argument("--reminders", type=int, default=1000, help="reminders through the pipeline")
     parser.add_argument("--pacing-scale", type=float, default=0.5, help="fraction of each pacing scenario")
     parser.add_argument("--write", type=Path, help="also write the report (markdown) to this file")
     args = parser.parse_args(argv)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import contextlib
     import io
 
-    from bench import pacing, requests
+    from bench import coldstart, fanout, pacing, requests
 
     sections = [
         f"Machine: {machine()}",
@@ -68,9 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         counts = requests.run(args.reminders)
     sections += ["", "## AWS requests per delivered reminder (moto, in-process)", "", requests.table(counts)]
     print("\n".join(sections), flush=True)
-    pacing_table = pacing.table(pacing.run_all(args.pacing_scale))
-    sections += ["", "## Pacing accuracy (achieved vs configured send rate)", "", pacing_table]
-    print("\n## Pacing accuracy (achieved vs configured send rate)\n\n" + pacing_table)
+    for title, make in (
+        (
+            "Fan-out at scale: 10,000 and 100,000 due reminders (in-memory index)",
+            lambda: fanout.table(fanout.run()),
+        ),
+        ("Cold start: import time and resident memory per handler", lambda: coldstart.table(coldstart.run())),
+        (
+            "Pacing accuracy (achieved vs configured send rate)",
+            lambda: pacing.table(pacing.run_all(args.pacing_scale)),
+        ),
+    ):
+        body = make()
+        sections += ["", f"## {title}", "", body]
+        print(f"\n## {title}\n\n{body}", flush=True)
     print(f"\n(benchmarks took {time.perf_counter() - started:.0f} s)")
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
