@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.clock import Clock
+from shared.clock import Clock, Instant
 from shared.crypto import BlindIndex
 from shared.errors import Conflict, InvalidInput, SendOutcomeUnknown, SendRejected, SendThrottled
 from shared.models import (
@@ -44,16 +44,9 @@ class ConsentRequest(BaseModel):
     phone: str = Field(min_length=3, max_length=64)
     action: Literal["opt_in", "opt_out"] = "opt_in"
     source: Literal["intake_form", "registration", "staff"]
-    consented_at: datetime
+    consented_at: Instant
     reference: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")
     send_confirmation: bool = True
-
-    @field_validator("consented_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("consented_at must carry a UTC offset, e.g. 2026-11-23T14:05:00-05:00")
-        return value
 
 
 class LookupRequest(BaseModel):
