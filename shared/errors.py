@@ -31,6 +31,10 @@ class Conflict(ClinicTextError):
     """The request contradicts recorded state (e.g. consent older than a later opt-out)."""
 
 
+class ConcurrentChange(Conflict):
+    """Other writers kept changing the record while this request tried to; the same request may succeed."""
+
+
 class AlreadyRecorded(Conflict):
     """A record with this id exists already (a redelivery or replay); nothing was written."""
 

@@ -74,6 +74,9 @@ class ConsentStatus(StrEnum):
     OPTED_IN = "opted_in"
     OPTED_OUT = "opted_out"
     UNKNOWN = "unknown"  # never recorded: informational healthcare texts allowed, marketing never
+    # The stored state does not read back (damaged item): nothing is sent until an opt-out or the patient's
+    # START replaces it (shared.stores.consent).
+    UNREADABLE = "unreadable"
 
 
 class ConsentEvent(BaseModel):

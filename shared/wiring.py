@@ -63,7 +63,13 @@ def twilio_settings() -> TwilioSettings:
 
 @cached
 def cipher() -> KmsEnvelopeCipher:
-    return KmsEnvelopeCipher(core_settings().data_key_arn)
+    settings = core_settings()
+    return KmsEnvelopeCipher(
+        settings.data_key_arn,
+        cache_capacity=settings.phi_cache_capacity,
+        max_cache_age_seconds=settings.phi_cache_max_age_seconds,
+        max_messages_encrypted=settings.phi_cache_max_messages_per_key,
+    )
 
 
 @cached
@@ -73,7 +79,7 @@ def blind_index() -> KmsHmacBlindIndex:
 
 @cached
 def consent_ledger() -> DynamoConsentLedger:
-    return DynamoConsentLedger(aws.table(core_settings().consent_table), cipher())
+    return DynamoConsentLedger(aws.table(core_settings().consent_table), cipher(), counter=MetricsCounter())
 
 
 @cached

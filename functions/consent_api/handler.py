@@ -10,16 +10,26 @@ from shared import wiring
 from shared.clock import iso
 from shared.consent import ConsentRequest, LookupRequest
 from shared.http import error_response, json_body, json_response, require_iam_caller, respond
-from shared.models import ConsentState
+from shared.models import ConsentState, ConsentStatus
 from shared.observability import logger, metrics, tracer
 
 
+UNREADABLE_DETAIL = (
+    "The stored consent record of this number cannot be read, so no texts are sent to it. An opt-out "
+    "(POST /consent with action opt_out, or the patient texting STOP) or the patient texting START "
+    "replaces it; operators have been alerted."
+)
+
+
 def _state(state: ConsentState) -> dict[str, Any]:
-    return {
+    shown: dict[str, Any] = {
         "status": state.status.value,
         "updated_at": iso(state.updated_at) if state.updated_at else None,
         "source": state.last_source.value if state.last_source else None,
     }
+    if state.status is ConsentStatus.UNREADABLE:
+        shown["detail"] = UNREADABLE_DETAIL
+    return shown
 
 
 def _route(event: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,9 @@ Per message (ids only: reminder pk, appointment pk, appointment version):
 1. Read the reminder and its appointment. Nothing is sent when the reminder is already final, the message
    or the reminder belongs to an older version of the appointment (it moved), the appointment is no longer
    remindable (cancelled, no-show...) or has started.
-2. **Claim** with one ``TransactWriteItems``: a ``ConditionCheck`` that the number's consent STATE is not
-   ``opted_out`` (checked at send time, atomically with the claim), the reminder ``queued``/``pending`` ->
+2. **Claim** with one ``TransactWriteItems``: a ``ConditionCheck`` that the number's consent STATE is absent
+   or a readable ``opted_in`` (checked at send time, atomically with the claim; an opt-out or a state
+   that does not read back blocks the text), the reminder ``queued``/``pending`` ->
    ``sending`` with a claim token, and a ``ConditionCheck`` that the appointment still has that version
    and a remindable status. Only one delivery of a message can win the claim.
 3. Publish through SNS, then one transaction marks the reminder ``sent`` (leaving the ``due`` index),
@@ -72,7 +73,7 @@ from shared.reminders.caps import CapRecord, FrequencyCaps
 from shared.reminders.template import ReminderTemplate, location_line
 from shared.segments import analyze
 from shared.sms import SmsSender
-from shared.stores.consent import STATE_SK
+from shared.stores.consent import STATE_SK, sendable_condition
 from shared.stores.messages import MessageLog
 
 # Longer than ReminderSenderFunction's Timeout (60 s in template.yaml): a claim this old is abandoned.
@@ -284,9 +285,8 @@ class ReminderSender:
                         "ConditionCheck": {
                             "TableName": self._consent_table,
                             "Key": {"pk": appointment["phone_hmac"], "sk": STATE_SK},
-                            "ConditionExpression": "attribute_not_exists(pk) OR #s <> :opted_out",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {":opted_out": "opted_out"},
+                            # Fails closed: opted out, or a state that does not read back, blocks it.
+                            **sendable_condition(),
                         }
                     },
                     {
