@@ -21,11 +21,18 @@ class Channel(StrEnum):
 
 class InboundKind(StrEnum):
     OPT_OUT = "opt_out"
+    # A possible revocation ("stop it", "cancel please"): recorded as an opt-out (FCC 24-24: no answer means
+    # revoked), answered with the one clarification text, and kept for staff to follow up.
+    OPT_OUT_UNCLEAR = "opt_out_unclear"
     OPT_IN = "opt_in"
     HELP = "help"
     CONFIRM = "confirm"
     RESCHEDULE = "reschedule"
     OTHER = "other"
+
+
+# Inbound kinds a person must look at (a staff inbox lists these first).
+STAFF_REVIEW_KINDS = frozenset({InboundKind.OPT_OUT_UNCLEAR, InboundKind.RESCHEDULE})
 
 
 class Direction(StrEnum):

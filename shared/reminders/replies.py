@@ -1,9 +1,14 @@
 """Answers to reminders: confirm (C, YES, 👍, "see you then") and reschedule (R, "can I move it").
 
-Keywords (STOP, START, HELP...) are handled before this router is asked and always win. A reply is matched
-to the patient's most recently reminded upcoming appointment (``by_phone`` index). Anything not understood,
-or a number with no reminded appointment, returns None: the text stays in the thread for staff and the
-patient gets no "invalid response" reply.
+Keywords (STOP, START, HELP...) and then plain-words opt-outs (:mod:`shared.revocation`: "please stop texting
+me", "stop it") are handled before this router is asked and always win, so "yes, stop texting me" is never a
+confirmation. Answers that use an opt-out word about the appointment ("can I cancel and rebook?", "I need to
+cancel my appointment") are deliberately not revocations and reach this router: rebooking is a reschedule
+request, a bare cancellation is left to staff (we never reply to CANCEL, a carrier opt-out word).
+
+A reply is matched to the patient's most recently reminded upcoming appointment (``by_phone`` index). Anything
+not understood, or a number with no reminded appointment, returns None: the text stays in the thread for staff
+and the patient gets no "invalid response" reply.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ RESCHEDULE_REQUESTED: Final = "reschedule_requested"
 _CONFIRM_WORDS: Final = frozenset(
     {"c", "confirm", "confirmed", "confirming", "y", "yes", "yes please", "yep", "yeah", "yup", "ok", "okay"}
 )
-_RESCHEDULE_WORDS: Final = frozenset({"r", "reschedule", "rescheduled", "re schedule", "move", "change"})
+_RESCHEDULE_WORDS: Final = frozenset(
+    {"r", "reschedule", "rescheduled", "re schedule", "move", "change", "rebook", "re book", "reprogramar"}
+)
 _THUMBS_UP = "\U0001f44d"
 _SKIN_TONES = "".join(chr(cp) for cp in range(0x1F3FB, 0x1F400))
 _NEGATION = re.compile(r"\b(no|not|can ?t|cannot|won ?t|don ?t|unable|isn ?t)\b")
 _RESCHEDULE = re.compile(
-    r"\b(re ?schedul\w*|move (it|my|the|this)\b|change (it|my|the|this)\b|another (day|time)"
+    r"\b(re ?schedul\w*|re ?book\w*|book (another|a new|again)\b|reprogram\w*|reagend\w*"
+    r"|move (it|my|the|this)\b|change (it|my|the|this)\b|another (day|time)"
     r"|different (day|time)|new (day|time)|push (it|my) back)"
 )
 _CONFIRM = re.compile(
