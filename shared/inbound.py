@@ -31,6 +31,7 @@ from shared.models import (
 )
 from shared.observability import logger
 from shared.replies import ReplyBook
+from shared.revocation import inbound_kind
 from shared.sms import CarrierOptOutList, SmsSender
 from shared.stores.consent import ConsentLedger
 from shared.stores.messages import MessageLog
@@ -111,17 +112,22 @@ class InboundService:
     def handle(self, text: InboundText) -> InboundOutcome:
         phone_hmac = self._index.phone(text.from_number)
         kind, keyword = classify_keyword(text.body)
+        language = "en"
+        if kind is InboundKind.OTHER:  # plain words ("please stop texting me"), before any reminder answer
+            kind, keyword, language = inbound_kind(text.body)
         message_id = derived_id(text.idempotency_key, "in")
         reply: str | None = None
         carrier_sync: str | None = None
         appointment_id: str | None = None
 
-        if kind is InboundKind.OPT_OUT:
+        if kind in (InboundKind.OPT_OUT, InboundKind.OPT_OUT_UNCLEAR):  # unclear: paused until START
             before = self._consent.state(phone_hmac)
             self._record_consent(text, phone_hmac, ConsentAction.OPT_OUT, keyword)
-            # One confirmation only: a second STOP from an opted-out number is recorded, not answered.
+            # One text only: a second STOP (or "stop it") from an opted-out number is recorded, not answered;
+            # the ledger is the record, so a redelivery never sends a second confirmation or clarification.
             if before.status is not ConsentStatus.OPTED_OUT:
-                reply = self._replies.opted_out()
+                unclear = kind is InboundKind.OPT_OUT_UNCLEAR
+                reply = (self._replies.opt_out_unclear if unclear else self._replies.opted_out)(language)
             self._counter.count("OptOuts")
         elif kind is InboundKind.OPT_IN:
             carrier_sync = self._readmit_on_carrier_list(text.from_number, phone_hmac)
