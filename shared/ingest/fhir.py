@@ -1,12 +1,30 @@
 """FHIR R4 appointment ingest: a batch/transaction/collection Bundle in, ``AppointmentIntake``s out.
 
-The Bundle and every resource in it are validated with ``fhir.resources`` (its R4B models, which match R4 for
-Bundle, Appointment, Patient and Location). Each entry is validated on its own, so one bad entry gets its own
-``400 Bad Request`` with an OperationOutcome while the others proceed (batch and collection). A transaction is
-all or nothing, as FHIR requires: one refused entry refuses the whole Bundle.
+Be exact about what is read, lenient about what is skipped. ClinicText reads a handful of elements:
+``Bundle.type`` and ``Bundle.entry`` (``fullUrl``, ``request.method``, ``resource``); ``Appointment.id``,
+``status``, ``start``, ``end`` and ``participant.actor``; ``Patient.id``, ``name`` (use, given) and
+``telecom`` (system, value, use, rank); ``Location.id``, ``name``, ``address`` (line, city) and the HL7
+``timezone`` extension. Each of those is validated with the FHIR datatypes of ``fhir.resources`` (its
+``fhir_core`` primitives: id, code, instant, string, uri, positiveInt). Nothing else is validated or kept:
+narrative, meta, contained resources, extensions (such as Oracle Health's ``action-comment`` with an empty
+``valueString``), codes, comments and elements unknown to R4 never make an entry fail, and never reach a
+text, a table or a log.
 
-Only what :class:`~shared.ingest.models.AppointmentIntake` has a field for is read from the resources. Error
-messages name the offending element (a FHIRPath expression), never its value: values may be PHI.
+Two elements are not skipped, because skipping them would change what a resource means:
+
+* ``modifierExtension`` (on the resource, or on an Appointment participant). FHIR requires a system that does
+  not understand one to not process the resource, so the entry is refused ("not-supported"); a
+  cancellation is still applied, since stopping reminders is safe whatever the modifier says.
+* A cancellation (``cancelled``, ``noshow``, ``entered-in-error``) is never lost to a validation detail
+  elsewhere in the resource: when the id and status can be read, the cancellation is applied, and what could
+  not be read is reported as warnings on that entry.
+
+Each entry is validated on its own, so one bad entry gets its own ``400 Bad Request`` with an
+OperationOutcome while the others proceed (batch and collection). A transaction is all or nothing, as FHIR
+requires: one refused entry refuses the whole Bundle. A Bundle of more than :data:`MAX_BUNDLE_ENTRIES` entries
+is refused as a whole (413), so that one request is always processed well inside the HTTP API's 30 seconds.
+
+Error messages name the offending element (a FHIRPath expression), never its value: values may be PHI.
 """
 
 from __future__ import annotations
@@ -16,28 +34,36 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, Literal, cast
 
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.appointment import Appointment
-from fhir.resources.R4B.bundle import Bundle, BundleEntry
-from fhir.resources.R4B.location import Location
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.reference import Reference
+from fhir_core.types import CodeType, IdType, InstantType, PositiveIntType, StringType, UriType
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.clock import check_instant
 from shared.ingest.models import (
     APPOINTMENT_STATUSES,
     CANCELLATION_STATUSES,
+    FIRST_NAME_MAX,
+    LOCATION_ADDRESS_MAX,
+    LOCATION_NAME_MAX,
+    REMINDABLE_STATUSES,
+    UNSCHEDULED_STATUSES,
     AppointmentIntake,
     EntryResult,
+    is_fhir_id,
     is_iana_time_zone,
     mobile_to_e164,
+    sms_problem,
+    text_problem,
 )
 
 __all__ = [
+    "MAX_BUNDLE_ENTRIES",
     "TIMEZONE_EXTENSION_URL",
     "BundleRejected",
+    "BundleTooLarge",
     "ParsedBundle",
     "batch_response",
     "operation_outcome",
@@ -47,6 +73,17 @@ __all__ = [
 TIMEZONE_EXTENSION_URL: Final[str] = "http://hl7.org/fhir/StructureDefinition/timezone"
 ACCEPTED_BUNDLE_TYPES: Final[frozenset[str]] = frozenset({"batch", "transaction", "collection"})
 MAX_ISSUES_PER_OUTCOME: Final[int] = 20
+# The most entries one Bundle may hold. A full Bundle of Appointments is stored well inside the HTTP API's
+# 30-second limit (docs: README "Feeding appointments in"); a bigger export is sent as several Bundles.
+MAX_BUNDLE_ENTRIES: Final[int] = 500
+# Longest diagnostics / expression text in an issue, so that a response always stays far below Lambda's
+# 6 MB (500 entries x 21 issues x these bounds < 6 MB).
+_MAX_DIAGNOSTICS: Final[int] = 300
+_MAX_EXPRESSION: Final[int] = 120
+# The deepest JSON nesting read (a real Bundle is about 10 deep); deeper bodies are refused before parsing.
+MAX_JSON_DEPTH: Final[int] = 64
+# Python refuses integers of more than 4300 digits with a ValueError; FHIR has no integer anywhere near that.
+_MAX_INT_DIGITS: Final[int] = 20
 
 OK: Final[str] = "200 OK"
 BAD_REQUEST: Final[str] = "400 Bad Request"
@@ -59,6 +96,7 @@ _BUNDLE_TYPES: Final[frozenset[str]] = frozenset(
     | {"searchset", "collection"}
 )
 _UNSUPPORTED_METHODS: Final[frozenset[str]] = frozenset({"GET", "HEAD", "DELETE", "PATCH"})
+_READ_TYPES: Final[frozenset[str]] = frozenset({"Appointment", "Patient", "Location"})
 # "Patient/123", "https://ehr.example/fhir/Patient/123", ".../Patient/123/_history/4"
 _LITERAL_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 _ELEMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -78,11 +116,18 @@ class _Issue:
         issue: dict[str, Any] = {
             "severity": self.severity,
             "code": self.code,
-            "diagnostics": self.diagnostics,
+            "diagnostics": _bounded(self.diagnostics, _MAX_DIAGNOSTICS),
         }
         if self.expression:
-            issue["expression"] = [self.expression]
+            issue["expression"] = [_bounded(self.expression, _MAX_EXPRESSION)]
         return issue
+
+    def as_warning(self) -> _Issue:
+        return _Issue(self.code, self.diagnostics, self.expression, "warning")
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _outcome(issues: Sequence[_Issue]) -> dict[str, Any]:
@@ -103,13 +148,39 @@ def operation_outcome(
     return _outcome([_Issue(code, diagnostics, expression, severity)])
 
 
+def outcome_issue(
+    code: str, diagnostics: str, expression: str | None = None, severity: IssueSeverity = "error"
+) -> dict[str, Any]:
+    """One OperationOutcome.issue (bounded in size), for callers that gather issues of their own."""
+    return _Issue(code, diagnostics, expression, severity).as_fhir()
+
+
+def outcome_of(issues: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An OperationOutcome of issue dicts (as :func:`outcome_issue` makes them), capped in number."""
+    shown = list(issues[:MAX_ISSUES_PER_OUTCOME])
+    if len(issues) > MAX_ISSUES_PER_OUTCOME:
+        more = len(issues) - MAX_ISSUES_PER_OUTCOME
+        shown.append(
+            outcome_issue("too-costly", f"{more} further issue(s) not listed.", severity="information")
+        )
+    return {"resourceType": "OperationOutcome", "issue": shown}
+
+
 class BundleRejected(Exception):
-    """The request as a whole cannot be processed; answer 400 with :attr:`outcome` (an OperationOutcome)."""
+    """The request as a whole cannot be processed; answer :attr:`status` with :attr:`outcome`."""
+
+    status: int = 400
 
     def __init__(self, outcome: dict[str, Any]) -> None:
         issues = outcome.get("issue") or [{}]
         super().__init__(str(issues[0].get("diagnostics", "Bundle rejected")))
         self.outcome = outcome
+
+
+class BundleTooLarge(BundleRejected):
+    """More entries than :data:`MAX_BUNDLE_ENTRIES`: 413 Content Too Large, nothing processed."""
+
+    status = 413
 
 
 def _reject(code: str, diagnostics: str, expression: str | None = None) -> BundleRejected:
@@ -124,7 +195,9 @@ class ParsedBundle(BaseModel):
 
     ``intakes`` pairs each Appointment with its entry index; storing them is the caller's job, and so is their
     ``EntryResult`` ("201 Created" / "200 OK"). ``rejected`` holds the entries refused with 400, ``accepted``
-    the other entries that were valid (Patient and Location: "200 OK").
+    the other entries that were valid (Patient and Location: "200 OK"). ``warnings`` holds, per Appointment
+    entry, issues its answer must carry although it was accepted (what was skipped in a cancellation, why
+    its patient cannot be texted).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -134,6 +207,7 @@ class ParsedBundle(BaseModel):
     intakes: list[tuple[int, AppointmentIntake]]
     rejected: list[EntryResult]
     accepted: list[EntryResult]
+    warnings: dict[int, list[dict[str, Any]]] = {}
 
     @property
     def response_type(self) -> ResponseType:
@@ -165,6 +239,68 @@ def batch_response(
     return {"resourceType": "Bundle", "type": response_type, "entry": entries}
 
 
+# --------------------------------------------------------------------------- what is read
+
+
+class _Read(BaseModel):
+    """Only the elements ClinicText reads, typed with fhir.resources' FHIR primitives; the rest is skipped."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Reference(_Read):
+    reference: StringType | None = None
+    type: UriType | None = None
+
+
+class _Participant(_Read):
+    actor: _Reference | None = None
+
+
+class _AppointmentRead(_Read):
+    id: IdType | None = None
+    status: CodeType | None = None
+    start: InstantType | None = None
+    end: InstantType | None = None
+    participant: list[_Participant] | None = None
+
+
+class _HumanName(_Read):
+    use: CodeType | None = None
+    given: list[StringType] | None = None
+
+
+class _ContactPoint(_Read):
+    system: CodeType | None = None
+    value: StringType | None = None
+    use: CodeType | None = None
+    rank: PositiveIntType | None = None
+
+
+class _PatientRead(_Read):
+    id: IdType | None = None
+    name: list[_HumanName] | None = None
+    telecom: list[_ContactPoint] | None = None
+
+
+class _Address(_Read):
+    line: list[StringType] | None = None
+    city: StringType | None = None
+
+
+class _LocationRead(_Read):
+    id: IdType | None = None
+    name: StringType | None = None
+    address: _Address | None = None
+
+
+_READ_MODELS: Final[dict[str, type[_Read]]] = {
+    "Appointment": _AppointmentRead,
+    "Patient": _PatientRead,
+    "Location": _LocationRead,
+}
+
+
 # --------------------------------------------------------------------------- parsing
 
 
@@ -174,8 +310,10 @@ class _Entry:
     full_url: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
-    resource: Any = None
+    raw: dict[str, Any] | None = None  # the resource as sent (for a cancellation that did not validate)
+    resource: Any = None  # the _Read projection, None when it did not validate
     issues: list[_Issue] = field(default_factory=list)  # this entry's own problems
+    warnings: list[_Issue] = field(default_factory=list)  # accepted, but the answer must say this
 
     @property
     def refused(self) -> bool:
@@ -186,6 +324,7 @@ class _Entry:
 class _PatientFacts:
     first_name: str | None
     mobile_e164: str | None
+    no_mobile: _Issue | None = None  # why no number of this patient can be texted
 
 
 @dataclass(frozen=True)
@@ -199,13 +338,55 @@ def parse_bundle(body: bytes | str | dict[str, Any], *, default_region: str = "U
     """Read a FHIR R4 Bundle of Appointments (with their Patients and Locations) into intakes.
 
     Raises :class:`BundleRejected` when the body is not JSON, not a Bundle, not of type batch, transaction or
-    collection, or (transaction only) when any entry is refused. Numbers without a country code are read as
-    numbers of ``default_region``.
+    collection, or (transaction only) when any entry is refused; :class:`BundleTooLarge` beyond
+    :data:`MAX_BUNDLE_ENTRIES` entries. Numbers without a country code are read as numbers of
+    ``default_region``, which also decides which numbers can be texted (see ``sms_problem``).
     """
     try:
         return _parse(_load(body), default_region)
     except RecursionError as exc:
         raise _reject("too-costly", "The Bundle is nested too deeply to process.") from exc
+
+
+def _nesting_too_deep(text: str) -> bool:
+    """True when brackets outside strings nest deeper than :data:`MAX_JSON_DEPTH` (checked before parsing)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError("integer too long")
+    return int(text)
 
 
 def _load(body: bytes | str | dict[str, Any]) -> Any:
@@ -220,18 +401,28 @@ def _load(body: bytes | str | dict[str, Any]) -> Any:
         text = body.removeprefix("\ufeff")
     else:
         raise _reject("structure", "The request body must be a FHIR Bundle in JSON.")
+    if _nesting_too_deep(text):
+        raise _reject("too-costly", f"The Bundle is nested more than {MAX_JSON_DEPTH} levels deep.")
 
     def no_constants(name: str) -> Any:
         raise ValueError(name)
 
     try:
-        return json.loads(text, parse_constant=no_constants)
+        return json.loads(text, parse_constant=no_constants, parse_int=_int, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise _reject(
             "structure", f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})."
         ) from exc
-    except ValueError as exc:  # NaN / Infinity are not JSON
-        raise _reject("structure", "The request body is not valid JSON (NaN or Infinity).") from exc
+    except _DuplicateKey as exc:
+        raise _reject(
+            "structure", "The request body repeats a property name inside one JSON object (FHIR forbids it)."
+        ) from exc
+    except ValueError as exc:  # NaN / Infinity, or an integer of absurd length
+        raise _reject(
+            "structure",
+            f"The request body is not valid FHIR JSON (NaN, Infinity, or an integer of more than "
+            f"{_MAX_INT_DIGITS} digits).",
+        ) from exc
 
 
 def _parse(data: Any, default_region: str) -> ParsedBundle:
@@ -244,16 +435,26 @@ def _parse(data: Any, default_region: str) -> ParsedBundle:
     raw_entries = data.get("entry", [])
     if not isinstance(raw_entries, list):
         raise _reject("structure", "Bundle.entry must be a JSON array.", "Bundle.entry")
-    try:
-        bundle = Bundle.model_validate({k: v for k, v in data.items() if k != "entry"})
-    except ValidationError as exc:
-        raise BundleRejected(_outcome(_validation_issues(exc, "Bundle"))) from exc
-    if bundle.type not in ACCEPTED_BUNDLE_TYPES:
-        shown = f" (got {bundle.type})" if bundle.type in _BUNDLE_TYPES else ""
+    bundle_type = data.get("type")
+    if bundle_type is None:
+        raise _reject("required", "Bundle.type is required.", "Bundle.type")
+    if not isinstance(bundle_type, str) or bundle_type not in ACCEPTED_BUNDLE_TYPES:
+        shown = (
+            f" (got {bundle_type})" if isinstance(bundle_type, str) and bundle_type in _BUNDLE_TYPES else ""
+        )
         raise _reject(
             "not-supported", f"Bundle.type must be batch, transaction or collection{shown}.", "Bundle.type"
         )
-    bundle_type = cast(Literal["batch", "transaction", "collection"], bundle.type)
+    if len(raw_entries) > MAX_BUNDLE_ENTRIES:
+        raise BundleTooLarge(
+            operation_outcome(
+                "too-costly",
+                f"The Bundle holds {len(raw_entries)} entries; ClinicText takes at most {MAX_BUNDLE_ENTRIES} "
+                "per Bundle. Send the rest in further Bundles (nothing in this one was processed).",
+                "Bundle.entry",
+            )
+        )
+    kind = cast(Literal["batch", "transaction", "collection"], bundle_type)
 
     entries = [_read_entry(i, raw) for i, raw in enumerate(raw_entries)]
     refs = _index_references(entries)
@@ -269,8 +470,10 @@ def _parse(data: Any, default_region: str) -> ParsedBundle:
                 entry.issues.extend(facts_or_issues)
             else:
                 patients[entry.index] = facts_or_issues
+                if facts_or_issues.no_mobile is not None:
+                    entry.warnings.append(facts_or_issues.no_mobile)
         elif entry.resource_type == "Location":
-            location_or_issues = _location_facts(entry.resource)
+            location_or_issues = _location_facts(entry.resource, entry.raw or {})
             if isinstance(location_or_issues, list):
                 entry.issues.extend(location_or_issues)
             else:
@@ -288,6 +491,7 @@ def _parse(data: Any, default_region: str) -> ParsedBundle:
             if first == entry.index:
                 intakes.append((entry.index, intake_or_issues))
                 continue
+            entry.warnings.clear()
             entry.issues.append(
                 _Issue(
                     "duplicate", f"Appointment.id repeats the one in Bundle entry {first}.", "Appointment.id"
@@ -300,22 +504,26 @@ def _parse(data: Any, default_region: str) -> ParsedBundle:
 
     rejected: list[EntryResult] = []
     accepted: list[EntryResult] = []
+    warnings: dict[int, list[dict[str, Any]]] = {}
     for entry in entries:
         if entry.refused:
             issues = refusals.get(entry.index, entry.issues)
             rejected.append(EntryResult(index=entry.index, status=BAD_REQUEST, outcome=_outcome(issues)))
         elif entry.resource_type != "Appointment":
             accepted.append(_accepted_result(entry))
+        elif entry.warnings:
+            warnings[entry.index] = [issue.as_fhir() for issue in entry.warnings]
 
-    if bundle_type == "transaction" and rejected:
+    if kind == "transaction" and rejected:
         raise BundleRejected(_outcome(_transaction_issues(entries)))
 
     return ParsedBundle(
-        bundle_type=bundle_type,
+        bundle_type=kind,
         entry_count=len(entries),
         intakes=intakes,
         rejected=rejected,
         accepted=accepted,
+        warnings=warnings,
     )
 
 
@@ -325,22 +533,31 @@ def _read_entry(index: int, raw: Any) -> _Entry:
     if not isinstance(raw, dict):
         entry.issues.append(_Issue("structure", f"{root} must be a JSON object.", root))
         return entry
-    try:
-        envelope = BundleEntry.model_validate({k: v for k, v in raw.items() if k != "resource"})
-    except ValidationError as exc:
-        entry.issues.extend(_validation_issues(exc, root))
-        return entry
-    entry.full_url = envelope.fullUrl
-    if envelope.request is not None and envelope.request.method in _UNSUPPORTED_METHODS:
-        entry.issues.append(
-            _Issue(
-                "not-supported",
-                f"{root}.request.method {envelope.request.method} is not supported; send POST or PUT "
-                "with the resource.",
-                f"{root}.request.method",
+    full_url = raw.get("fullUrl")
+    if full_url is not None:
+        if not isinstance(full_url, str) or not full_url or any(c.isspace() for c in full_url):
+            entry.issues.append(
+                _Issue("value", f"{root}.fullUrl must be a URI (a string without spaces).", f"{root}.fullUrl")
             )
-        )
-        return entry
+            return entry
+        entry.full_url = full_url
+    request = raw.get("request")
+    if request is not None:
+        method = request.get("method") if isinstance(request, dict) else None
+        if not isinstance(request, dict) or (method is not None and not isinstance(method, str)):
+            entry.issues.append(
+                _Issue("structure", f"{root}.request must be an object with a method.", f"{root}.request")
+            )
+            return entry
+        if method in _UNSUPPORTED_METHODS:
+            entry.issues.append(
+                _Issue(
+                    "not-supported",
+                    f"{root}.request.method {method} is not supported; send POST or PUT with the resource.",
+                    f"{root}.request.method",
+                )
+            )
+            return entry
 
     resource = raw.get("resource")
     if resource is None:
@@ -352,8 +569,7 @@ def _read_entry(index: int, raw: Any) -> _Entry:
         )
         return entry
     resource_type = resource.get("resourceType")
-    model = _model_class(resource_type)
-    if model is None or not isinstance(resource_type, str):
+    if not isinstance(resource_type, str) or not _is_resource_type(resource_type):
         entry.issues.append(
             _Issue(
                 "invalid",
@@ -363,36 +579,83 @@ def _read_entry(index: int, raw: Any) -> _Entry:
         )
         return entry
     entry.resource_type = resource_type
+    entry.raw = resource
     raw_id = resource.get("id")
-    entry.resource_id = raw_id if isinstance(raw_id, str) else None
+    entry.resource_id = raw_id if isinstance(raw_id, str) and is_fhir_id(raw_id) else None
+    model = _READ_MODELS.get(resource_type)
+    if model is None:
+        return entry  # read and ignored: never validated, never kept
 
+    issues = _modifier_issues(resource_type, resource)
     if resource_type == "Appointment":
-        # fhir.resources would read a JSON number as seconds since 1970; FHIR JSON instants are strings.
+        # A JSON number would be read as seconds since 1970; FHIR JSON instants are strings.
         for name in ("start", "end"):
             if name in resource and not isinstance(resource[name], str):
-                entry.issues.append(
+                issues.append(
                     _Issue(
                         "value",
                         f"Appointment.{name} must be a string holding an instant.",
                         f"Appointment.{name}",
                     )
                 )
-        if entry.issues:
-            return entry
     try:
-        entry.resource = model.model_validate(resource)
+        projection = model.model_validate(resource)
     except ValidationError as exc:
-        entry.issues.extend(_validation_issues(exc, resource_type))
+        issues.extend(_validation_issues(exc, resource_type))
+    else:
+        if not issues:
+            entry.resource = projection
+    entry.issues.extend(issues)
+    if resource_type == "Appointment" and entry.issues and _readable_cancellation(resource):
+        # Applied anyway (see the module docstring); what could not be read is reported, not fatal.
+        entry.warnings.extend(issue.as_warning() for issue in entry.issues)
+        entry.issues.clear()
     return entry
 
 
-def _model_class(resource_type: Any) -> Any:
-    if not isinstance(resource_type, str) or not _ELEMENT_NAME.fullmatch(resource_type):
-        return None
+def _modifier_issues(resource_type: str, resource: dict[str, Any]) -> list[_Issue]:
+    """A modifierExtension on the resource or on an element that is read: refused (FHIR: must not process)."""
+    issues: list[_Issue] = []
+    places: list[tuple[str, Any]] = [(resource_type, resource)]
+    if resource_type == "Appointment" and isinstance(resource.get("participant"), list):
+        places += [
+            (f"Appointment.participant[{i}]", participant)
+            for i, participant in enumerate(resource["participant"])
+        ]
+    for path, element in places:
+        if isinstance(element, dict) and element.get("modifierExtension"):
+            issues.append(
+                _Issue(
+                    "not-supported",
+                    f"{path}.modifierExtension changes what the {resource_type} means and ClinicText does "
+                    f"not understand it, so the {resource_type} was not applied (FHIR forbids processing "
+                    "it).",
+                    f"{path}.modifierExtension",
+                )
+            )
+    return issues
+
+
+def _readable_cancellation(resource: dict[str, Any]) -> bool:
+    status, raw_id = resource.get("status"), resource.get("id")
+    return (
+        isinstance(status, str)
+        and status in CANCELLATION_STATUSES
+        and isinstance(raw_id, str)
+        and is_fhir_id(raw_id)
+    )
+
+
+def _is_resource_type(resource_type: str) -> bool:
+    if not _ELEMENT_NAME.fullmatch(resource_type):
+        return False
+    if resource_type in _READ_TYPES:
+        return True
     try:
-        return get_fhir_model_class(resource_type)
+        get_fhir_model_class(resource_type)
     except (ValueError, KeyError, TypeError, AttributeError, ImportError):
-        return None
+        return False
+    return True
 
 
 def _index_references(entries: list[_Entry]) -> dict[str, int]:
@@ -406,67 +669,133 @@ def _index_references(entries: list[_Entry]) -> dict[str, int]:
             keys.append((f"{entry.resource_type}/{entry.resource_id}", f"{entry.resource_type}.id"))
         for key, expression in keys:
             first = refs.setdefault(key, entry.index)
-            if first != entry.index and entry.resource_type != "Appointment" and not entry.refused:
+            if first != entry.index and entry.resource_type in ("Patient", "Location") and not entry.refused:
                 entry.issues.append(
                     _Issue("duplicate", f"{expression} repeats the one in Bundle entry {first}.", expression)
                 )
     return refs
 
 
-def _patient_facts(patient: Patient, default_region: str) -> _PatientFacts | list[_Issue]:
+def _patient_facts(patient: _PatientRead, default_region: str) -> _PatientFacts | list[_Issue]:
     """First name of the usual (else official, else unlabelled) name, and the preferred texting number."""
     first_name: str | None = None
     names = patient.name or []
     for wanted in ("usual", "official", None):
-        for name in names:
+        for position, name in enumerate(names):
             if name.use == wanted and name.given and name.given[0] and name.given[0].strip():
-                first_name = name.given[0].strip()
+                candidate = name.given[0].strip()
+                problem = text_problem(candidate, max_length=FIRST_NAME_MAX)
+                if problem:
+                    expression = f"Patient.name[{position}].given[0]"
+                    return [_Issue("value", f"{expression} {problem}.", expression)]
+                first_name = " ".join(candidate.split())
                 break
         if first_name:
             break
 
     # Texting numbers: system sms, or a mobile phone. Lowest rank wins (no rank = least preferred), then
-    # document order. The winner must be valid: we do not silently fall back to a number ranked lower.
-    candidates = [
-        (telecom.rank if telecom.rank is not None else math.inf, position, telecom)
-        for position, telecom in enumerate(patient.telecom or [])
-        if telecom.value
-        and telecom.use != "old"
-        and (telecom.system == "sms" or (telecom.system == "phone" and telecom.use == "mobile"))
-    ]
-    mobile: str | None = None
-    if candidates:
-        _, position, telecom = min(candidates, key=lambda c: (c[0], c[1]))
+    # document order. When the preferred one is not a valid number, nobody is texted: we never fall back to
+    # a number ranked lower because the preferred one is mistyped (it may be the number the patient left).
+    # A valid number that cannot take texts (a landline labelled sms, a number abroad) is passed over for
+    # the next one that can. Either way the Patient and its appointments are accepted, with a warning: the
+    # EHR is told that no text can be sent and why, and an appointment that moved is still moved.
+    telecoms = patient.telecom or []
+    candidates = sorted(
+        (
+            (telecom.rank if telecom.rank is not None else math.inf, position, telecom)
+            for position, telecom in enumerate(telecoms)
+            if telecom.value
+            and telecom.use != "old"
+            and (telecom.system == "sms" or (telecom.system == "phone" and telecom.use == "mobile"))
+        ),
+        key=lambda c: (c[0], c[1]),
+    )
+    unusable: _Issue | None = None
+    for order, (_, position, telecom) in enumerate(candidates):
         mobile = mobile_to_e164(telecom.value or "", default_region)
+        expression = f"Patient.telecom[{position}].value"
         if mobile is None:
+            if order == 0:
+                unusable = _Issue(
+                    "value",
+                    f"No text can be sent to this patient: Patient.telecom[{position}] (the preferred "
+                    "SMS-capable number) is not a valid phone number; send it in E.164 form such as "
+                    f"+12065550123 (numbers without a country code are read as {default_region} numbers).",
+                    expression,
+                    "warning",
+                )
+                break
+            continue
+        problem = sms_problem(mobile, default_region)
+        if problem is None:
+            return _PatientFacts(first_name=first_name, mobile_e164=mobile)
+        unusable = unusable or _Issue(
+            "business-rule",
+            f"No text can be sent to this patient: Patient.telecom[{position}] {problem}.",
+            expression,
+            "warning",
+        )
+    if unusable is None:
+        others = any(t.system == "phone" and t.value for t in telecoms)
+        why = (
+            "lists phone numbers, but none marked as able to take texts (system sms, or system phone with "
+            "use mobile); home and work phones are never texted"
+            if others
+            else "has no mobile number (system sms, or system phone with use mobile)"
+        )
+        unusable = _Issue(
+            "business-rule",
+            f"No text can be sent to this patient: Patient.telecom {why}.",
+            "Patient.telecom",
+            "warning",
+        )
+    return _PatientFacts(first_name=first_name, mobile_e164=None, no_mobile=unusable)
+
+
+def _location_facts(location: _LocationRead, raw: dict[str, Any]) -> _LocationFacts | list[_Issue]:
+    """Name, a one-line street/city address and the IANA time zone of a Location."""
+    name: str | None = None
+    if location.name and location.name.strip():
+        problem = text_problem(location.name.strip(), max_length=LOCATION_NAME_MAX)
+        if problem:
+            return [_Issue("value", f"Location.name {problem}.", "Location.name")]
+        name = " ".join(location.name.split())
+    address: str | None = None
+    if location.address is not None:
+        parts: list[tuple[str, str]] = [
+            (f"Location.address.line[{i}]", line)
+            for i, line in enumerate(location.address.line or [])
+            if line
+        ]
+        if location.address.city:
+            parts.append(("Location.address.city", location.address.city))
+        kept: list[str] = []
+        for expression, part in parts:
+            if not part.strip():
+                continue
+            problem = text_problem(part.strip(), max_length=LOCATION_ADDRESS_MAX)
+            if problem:
+                return [_Issue("value", f"{expression} {problem}.", expression)]
+            kept.append(" ".join(part.split()))
+        single = ", ".join(kept)
+        if len(single) > LOCATION_ADDRESS_MAX:
             return [
                 _Issue(
                     "value",
-                    f"Patient.telecom[{position}] (the preferred SMS-capable number) is not a valid phone "
-                    f"number; send it in E.164 form such as +12065550123 (numbers without a country code "
-                    f"are read as {default_region} numbers).",
-                    f"Patient.telecom[{position}].value",
+                    f"Location.address is longer than {LOCATION_ADDRESS_MAX} characters once its lines and "
+                    "city are joined; a reminder names the street and city only.",
+                    "Location.address",
                 )
             ]
-    return _PatientFacts(first_name=first_name, mobile_e164=mobile)
-
-
-def _location_facts(location: Location) -> _LocationFacts | list[_Issue]:
-    """Name, a one-line street/city address and the IANA time zone of a Location."""
-    name = location.name.strip() if location.name and location.name.strip() else None
-    address: str | None = None
-    if location.address is not None:
-        parts = [line for line in (location.address.line or []) if line]
-        if location.address.city:
-            parts.append(location.address.city)
-        single = ", ".join(" ".join(part.split()) for part in parts if part.strip())
         address = single or None
     time_zone: str | None = None
-    for position, extension in enumerate(location.extension or []):
-        if extension.url != TIMEZONE_EXTENSION_URL:
-            continue
+    extensions = raw.get("extension")
+    for position, extension in enumerate(extensions if isinstance(extensions, list) else []):
+        if not isinstance(extension, dict) or extension.get("url") != TIMEZONE_EXTENSION_URL:
+            continue  # not read: skipped whatever it holds
         expression = f"Location.extension[{position}].valueCode"
-        if not extension.valueCode or not is_iana_time_zone(extension.valueCode):
+        value = extension.get("valueCode")
+        if not isinstance(value, str) or not is_iana_time_zone(value):
             return [
                 _Issue(
                     "value",
@@ -474,12 +803,12 @@ def _location_facts(location: Location) -> _LocationFacts | list[_Issue]:
                     expression,
                 )
             ]
-        time_zone = extension.valueCode
+        time_zone = value
         break
     return _LocationFacts(name=name, address=address, time_zone=time_zone)
 
 
-def _referenced_type(reference: Reference, target: _Entry | None) -> str | None:
+def _referenced_type(reference: _Reference, target: _Entry | None) -> str | None:
     if target is not None:
         return target.resource_type
     if reference.type:
@@ -498,6 +827,21 @@ def _normalized_ref(resource_type: str, reference: str, target: _Entry | None) -
     return reference
 
 
+def _instant(name: str, value: Any, issues: list[_Issue]) -> datetime | None:
+    """``Appointment.start``/``end`` in UTC, or None with an issue saying why it cannot be used."""
+    if value is None:
+        return None
+    path = f"Appointment.{name}"
+    if not isinstance(value, datetime):  # fhir_core keeps a leap second (..:60) as text
+        issues.append(_Issue("value", f"{path} is a leap second, which ClinicText cannot schedule.", path))
+        return None
+    try:
+        return check_instant(value)
+    except ValueError as exc:
+        issues.append(_Issue("value", f"{path} {exc}.", path))
+        return None
+
+
 def _appointment_intake(
     entry: _Entry,
     entries: list[_Entry],
@@ -506,12 +850,17 @@ def _appointment_intake(
     locations: dict[int, _LocationFacts],
 ) -> AppointmentIntake | tuple[list[_Issue], list[_Issue]]:
     """Build the intake, or return (this entry's issues, issues copied from the entries it references)."""
-    appointment: Appointment = entry.resource
+    if entry.resource is None:  # a cancellation whose other elements could not be read (see _read_entry)
+        raw = entry.raw or {}
+        return AppointmentIntake(source_id=raw["id"], status=raw["status"])
+    appointment: _AppointmentRead = entry.resource
     issues: list[_Issue] = []
     copied: list[_Issue] = []
     status = appointment.status
     cancellation = status in CANCELLATION_STATUSES
-    if status not in APPOINTMENT_STATUSES:
+    if status is None:
+        issues.append(_Issue("required", "Appointment.status is required.", "Appointment.status"))
+    elif status not in APPOINTMENT_STATUSES:
         issues.append(
             _Issue(
                 "code-invalid",
@@ -521,23 +870,30 @@ def _appointment_intake(
         )
     if not appointment.id:
         issues.append(_Issue("required", "Appointment.id is required.", "Appointment.id"))
-    if appointment.start is None and not cancellation:
-        issues.append(
+    elif not is_fhir_id(appointment.id):
+        issues.append(_Issue("value", "Appointment.id is longer than 64 characters.", "Appointment.id"))
+    # Instants are checked in UTC, inside shared.clock's window, so what is stored always reads back.
+    times: list[_Issue] = []
+    start = _instant("start", appointment.start, times)
+    end = _instant("end", appointment.end, times)
+    if appointment.start is None and status not in UNSCHEDULED_STATUSES:
+        times.append(
             _Issue(
                 "required",
                 "Appointment.start is required unless the status is "
-                + ", ".join(sorted(CANCELLATION_STATUSES))
+                + ", ".join(sorted(UNSCHEDULED_STATUSES))
                 + ".",
                 "Appointment.start",
             )
         )
-    if appointment.start is not None and appointment.end is not None and appointment.end < appointment.start:
-        issues.append(_Issue("invariant", "Appointment.end is before Appointment.start.", "Appointment.end"))
-    for name, value in (("start", appointment.start), ("end", appointment.end)):
-        if value is not None and value.utcoffset() is None:
-            issues.append(
-                _Issue("value", f"Appointment.{name} must carry a timezone offset.", f"Appointment.{name}")
-            )
+    if start is not None and end is not None and end < start:
+        times.append(_Issue("invariant", "Appointment.end is before Appointment.start.", "Appointment.end"))
+    if cancellation:  # the cancellation is applied; times it cannot use are left out and reported
+        entry.warnings.extend(issue.as_warning() for issue in times)
+        start = None if any(i.expression == "Appointment.start" for i in times) else start
+        end = None if times else end
+    else:
+        issues.extend(times)
 
     patient_refs: list[tuple[int, str, _Entry | None]] = []
     location_refs: list[tuple[int, str, _Entry | None]] = []
@@ -577,7 +933,11 @@ def _appointment_intake(
     else:
         position, ref, target = patient_refs[0]
         patient_ref = _normalized_ref("Patient", ref, target)
-        if target is not None and target.refused:
+        if len(patient_ref) > 256:
+            patient_ref = None
+            if not cancellation:
+                issues.append(_too_long_reference(position))
+        elif target is not None and target.refused:
             if not cancellation:
                 issues.append(_refused_reference(position, "Patient", target))
                 copied.extend(target.issues)
@@ -589,7 +949,9 @@ def _appointment_intake(
     if location_refs:
         position, ref, target = location_refs[0]
         location_ref = _normalized_ref("Location", ref, target)
-        if target is not None and target.refused:
+        if len(location_ref) > 256:
+            location_ref = None
+        elif target is not None and target.refused:
             if not cancellation:
                 issues.append(_refused_reference(position, "Location", target))
                 copied.extend(target.issues)
@@ -599,22 +961,20 @@ def _appointment_intake(
     if issues:
         return issues, copied
 
-    identifiers = [
-        f"{identifier.system or ''}|{identifier.value}"
-        for identifier in appointment.identifier or []
-        if identifier.value
-    ]
+    if status in REMINDABLE_STATUSES and patient_facts is not None and patient_facts.no_mobile is not None:
+        entry.warnings.append(patient_facts.no_mobile)
     try:
         return AppointmentIntake(
             source_id=appointment.id,
-            identifiers=identifiers,
             status=status,
-            start=appointment.start,
-            end=appointment.end,
+            start=start,
+            end=end,
             patient_ref=patient_ref,
+            patient_sent=patient_facts is not None,
             first_name=patient_facts.first_name if patient_facts else None,
             mobile_e164=patient_facts.mobile_e164 if patient_facts else None,
             location_ref=location_ref,
+            location_sent=location_facts is not None,
             location_name=location_facts.name if location_facts else None,
             location_address=location_facts.address if location_facts else None,
             time_zone=location_facts.time_zone if location_facts else None,
@@ -632,9 +992,13 @@ def _refused_reference(position: int, kind: str, target: _Entry) -> _Issue:
     )
 
 
+def _too_long_reference(position: int) -> _Issue:
+    expression = f"Appointment.participant[{position}].actor.reference"
+    return _Issue("value", f"{expression} is longer than 256 characters.", expression)
+
+
 _INTAKE_FIELD_PATHS: Final[dict[str, str]] = {
     "source_id": "Appointment.id",
-    "identifiers": "Appointment.identifier",
     "status": "Appointment.status",
     "start": "Appointment.start",
     "end": "Appointment.end",
@@ -662,14 +1026,19 @@ def _accepted_result(entry: _Entry) -> EntryResult:
     location = (
         f"{entry.resource_type}/{entry.resource_id}" if entry.resource_type and entry.resource_id else None
     )
-    outcome = None
+    issues = list(entry.warnings)
     if entry.resource_type not in ("Patient", "Location"):
-        outcome = operation_outcome(
-            "informational",
-            f"{entry.resource_type} resources are not stored by ClinicText; the entry was read and ignored.",
-            severity="information",
+        issues.append(
+            _Issue(
+                "informational",
+                f"{entry.resource_type} resources are not stored by ClinicText; the entry was read and "
+                "ignored.",
+                severity="information",
+            )
         )
-    return EntryResult(index=entry.index, status=OK, location=location, outcome=outcome)
+    return EntryResult(
+        index=entry.index, status=OK, location=location, outcome=_outcome(issues) if issues else None
+    )
 
 
 def _transaction_issues(entries: list[_Entry]) -> list[_Issue]:

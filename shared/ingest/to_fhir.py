@@ -8,6 +8,8 @@ from typing import Any
 from shared.ingest.models import AppointmentIntake
 
 TIMEZONE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"
+# The most entries one row becomes (Patient, Location, Appointment): callers size Bundles with it.
+ENTRIES_PER_INTAKE = 3
 
 
 def intakes_to_bundle(intakes: list[AppointmentIntake]) -> dict[str, Any]:

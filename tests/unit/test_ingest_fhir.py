@@ -89,10 +89,6 @@ def test_chemo_appointment_keeps_only_what_a_reminder_needs() -> None:
 
     assert intake == AppointmentIntake(
         source_id="appt-5001",
-        identifiers=[
-            "urn:oid:1.2.840.114350.1.13.0.1.7.3.698084.8|5001",
-            "https://ehr.example.org/csn|CSN-77120394",
-        ],
         status="booked",
         start=datetime(2025, 3, 4, 17, 30, tzinfo=UTC),
         end=datetime(2025, 3, 4, 18, 15, tzinfo=UTC),
@@ -140,14 +136,15 @@ def test_no_free_text_or_other_phi_reaches_an_intake(bundle_type: str) -> None:
 def test_intake_has_no_field_for_clinical_details() -> None:
     assert set(AppointmentIntake.model_fields) == {
         "source_id",
-        "identifiers",
         "status",
         "start",
         "end",
         "patient_ref",
+        "patient_sent",
         "first_name",
         "mobile_e164",
         "location_ref",
+        "location_sent",
         "location_name",
         "location_address",
         "time_zone",
@@ -372,16 +369,16 @@ INVALID_APPOINTMENTS = [
     pytest.param(_delete(APPT_CHECKIN, "status"), "required", "Appointment.status", id="no-status"),
     pytest.param(_delete(APPT_CHECKIN, "id"), "required", "Appointment.id", id="no-id"),
     pytest.param(
-        _set(APPT_CHECKIN, "reasonForVisit", "Depression follow-up"),
-        "structure",
-        "Appointment.reasonForVisit",
-        id="unknown-element",
+        _set(APPT_CHECKIN, "participant", {"actor": {"reference": "Patient/pat-1002"}}),
+        "value",
+        "Appointment.participant",
+        id="participant-not-an-array",
     ),
     pytest.param(
-        _set(APPT_CHECKIN, "description", ["Depression follow-up"]),
-        "value",
-        "Appointment.description",
-        id="wrong-type",
+        _set(APPT_CHECKIN, "modifierExtension", [{"url": "https://ehr.example.org/x", "valueBoolean": True}]),
+        "not-supported",
+        "Appointment.modifierExtension",
+        id="modifier-extension",
     ),
     pytest.param(_two_patients, "not-supported", "Appointment.participant", id="two-patients"),
 ]
@@ -421,30 +418,30 @@ def test_start_without_offset_says_an_offset_is_needed() -> None:
     assert "14:15" not in diagnostics
 
 
-def test_invalid_preferred_mobile_refuses_the_patient_and_its_appointment() -> None:
+def test_invalid_preferred_mobile_is_accepted_with_a_warning_and_nobody_is_texted() -> None:
+    # The preferred number is mistyped: the appointment is still stored (a move is still a move), nobody is
+    # texted (not even the valid lower-ranked sms number), and both the Patient and the Appointment entry
+    # say so.
     bundle = sample_bundle()
     resource_at(bundle, PATIENT_MAGGIE)["telecom"][3]["value"] = "(206) 555-01877"
 
     parsed = parse_bundle(bundle)
 
-    refused = rejected_by_index(parsed)
-    assert set(refused) == {PATIENT_MAGGIE, APPT_CHEMO}
-    patient_issue = issues(refused[PATIENT_MAGGIE])[0]
-    assert patient_issue["code"] == "value"
+    assert rejected_by_index(parsed) == {}
+    assert intakes_by_index(parsed)[APPT_CHEMO].mobile_e164 is None
+    [patient_issue] = issues(next(r for r in parsed.accepted if r.index == PATIENT_MAGGIE))
+    assert (patient_issue["severity"], patient_issue["code"]) == ("warning", "value")
     assert patient_issue["expression"] == ["Patient.telecom[3].value"]
-    assert "Patient.telecom" in patient_issue["diagnostics"]
-    appointment_issues = issues(refused[APPT_CHEMO])
-    assert appointment_issues[0]["expression"] == ["Appointment.participant[0].actor"]
-    assert "Bundle entry 0" in appointment_issues[0]["diagnostics"]
-    assert appointment_issues[1]["expression"] == ["Patient.telecom[3].value"]
-    assert set(intakes_by_index(parsed)) == {APPT_CHECKIN, APPT_CANCELLED}
-    for result in refused.values():
-        assert_no_phi(json.dumps(result.outcome), "555-0187", "5550187", "Maggie")
+    assert "No text can be sent" in patient_issue["diagnostics"]
+    [appointment_issue] = parsed.warnings[APPT_CHEMO]
+    assert appointment_issue == patient_issue
+    for issue in (patient_issue, appointment_issue):
+        assert_no_phi(json.dumps(issue), "555-0187", "5550187", "Maggie")
 
 
 def test_cancellation_gets_through_even_when_its_patient_is_refused() -> None:
     bundle = sample_bundle()
-    resource_at(bundle, PATIENT_THANH)["telecom"][1]["value"] = "12"
+    resource_at(bundle, PATIENT_THANH)["name"][0]["given"][0] = "Thanh\x1b[2J"
 
     parsed = parse_bundle(bundle)
 
@@ -456,14 +453,14 @@ def test_cancellation_gets_through_even_when_its_patient_is_refused() -> None:
 
 def test_invalid_patient_resource_refuses_it_and_its_appointments() -> None:
     bundle = sample_bundle()
-    resource_at(bundle, PATIENT_THANH)["birthDate"] = "1984-02-30"
+    resource_at(bundle, PATIENT_THANH)["telecom"][1]["rank"] = 0  # positiveInt: read, so checked
 
     parsed = parse_bundle(bundle)
 
     refused = rejected_by_index(parsed)
     assert set(refused) == {PATIENT_THANH, APPT_CHECKIN}
-    assert issues(refused[PATIENT_THANH])[0]["expression"] == ["Patient.birthDate"]
-    assert_no_phi(json.dumps(refused[PATIENT_THANH].outcome), "1984-02-30")
+    assert issues(refused[PATIENT_THANH])[0]["expression"] == ["Patient.telecom[1].rank"]
+    assert_no_phi(json.dumps(refused[PATIENT_THANH].outcome), "4255550123")
 
 
 @pytest.mark.parametrize("zone", ["America/Seattle", "PST", "../../etc/passwd", "localtime", ""])
@@ -549,8 +546,7 @@ def test_malformed_entry_is_refused_alone(entry: Any, code: str, expression: str
 
 def test_outcome_issue_list_is_capped() -> None:
     bundle = sample_bundle()
-    for n in range(40):
-        resource_at(bundle, APPT_CHECKIN)[f"unknown{n}"] = n
+    resource_at(bundle, APPT_CHECKIN)["participant"] = [{"actor": {"reference": n}} for n in range(40)]
 
     outcome = rejected_by_index(parse_bundle(bundle))[APPT_CHECKIN].outcome
 
@@ -578,7 +574,11 @@ def test_outcome_issue_list_is_capped() -> None:
         pytest.param({"resourceType": "Bundle", "type": "document"}, id="document"),
         pytest.param({"resourceType": "Bundle", "type": "batch-response"}, id="batch-response"),
         pytest.param({"resourceType": "Bundle", "type": "batch", "entry": {}}, id="entry-not-array"),
-        pytest.param({"resourceType": "Bundle", "type": "batch", "extra": 1}, id="unknown-element"),
+        pytest.param({"resourceType": "Bundle", "type": ["batch"]}, id="type-not-a-code"),
+        pytest.param('{"resourceType": "Bundle", "type": "batch", "type": "batch"}', id="duplicate-key"),
+        pytest.param(
+            '{"resourceType": "Bundle", "type": "batch", "total": ' + "9" * 4301 + "}", id="big-int"
+        ),
         pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
     ],
 )
@@ -612,7 +612,7 @@ def test_empty_batch_is_fine() -> None:
 def test_transaction_is_all_or_nothing() -> None:
     bundle = sample_bundle("transaction")
     resource_at(bundle, APPT_CHECKIN)["start"] = "2025-03-05T14:15:00"
-    resource_at(bundle, PATIENT_MAGGIE)["telecom"][3]["value"] = "0"
+    resource_at(bundle, PATIENT_MAGGIE)["telecom"][3]["rank"] = "first"
 
     with pytest.raises(BundleRejected) as caught:
         parse_bundle(bundle)
@@ -621,7 +621,7 @@ def test_transaction_is_all_or_nothing() -> None:
     OperationOutcome.model_validate(caught.value.outcome)
     expressions = [issue.get("expression", [None])[0] for issue in issue_list]
     assert "Bundle.entry[5].resource.start" in expressions
-    assert "Bundle.entry[0].resource.telecom[3].value" in expressions
+    assert "Bundle.entry[0].resource.telecom[3].rank" in expressions
     assert "Bundle.entry[4].resource.participant[0].actor" in expressions
     assert_no_phi(json.dumps(caught.value.outcome), "14:15")
 
@@ -779,3 +779,413 @@ def test_a_sample_bundle_with_any_element_replaced_never_crashes(
         except (KeyError, IndexError, TypeError):
             continue  # an earlier replacement removed this path
     _check(bundle)
+
+
+# --------------------------------------------------------------------------- issue 10: instants in the window
+
+FAR_FUTURE = f"{datetime.now(UTC).year + 101}-01-01T09:00:00Z"
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("0999-12-31T23:59:59Z", id="year-999"),
+        pytest.param("9999-12-31T23:59:59-12:00", id="past-year-9999-in-utc"),
+        pytest.param("0001-01-01T00:00:00+14:00", id="before-year-1-in-utc"),
+        pytest.param("1899-12-31T23:59:59Z", id="before-1900"),
+        pytest.param(FAR_FUTURE, id="more-than-100-years-ahead"),
+        pytest.param("2026-03-05T14:15:60Z", id="leap-second"),
+    ],
+)
+def test_an_instant_outside_the_window_refuses_only_its_entry(name: str, value: str) -> None:
+    # Before the fix 9999-12-31T23:59:59-12:00 and year 0001+14:00 raised OverflowError out of the parser
+    # (a 500 for the whole Bundle), and year 999 was stored as a timestamp no one could read back.
+    bundle = sample_bundle()
+    resource_at(bundle, APPT_CHECKIN)["start"] = "2026-03-05T14:15:00Z"
+    resource_at(bundle, APPT_CHECKIN)[name] = value
+
+    parsed = parse_bundle(bundle)
+
+    refused = rejected_by_index(parsed)
+    assert set(refused) == {APPT_CHECKIN}
+    [issue, *_] = issues(refused[APPT_CHECKIN])
+    assert (issue["code"], issue["expression"]) == ("value", [f"Appointment.{name}"])
+    assert_no_phi(json.dumps(refused[APPT_CHECKIN].outcome), value)
+    assert set(intakes_by_index(parsed)) == {APPT_CHEMO, APPT_CANCELLED}
+
+
+INSTANT_OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)), INSTANT_OFFSETS
+)
+def test_any_start_is_either_kept_in_utc_or_refused_on_its_own(at: datetime, offset: str) -> None:
+    text = at.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + offset
+    text = f"{at.year:04d}" + text[4:]
+    bundle = sample_bundle()
+    resource_at(bundle, APPT_CHECKIN)["start"] = text
+
+    parsed = parse_bundle(bundle)
+
+    intakes = intakes_by_index(parsed)
+    if APPT_CHECKIN in intakes:
+        start = intakes[APPT_CHECKIN].start
+        assert start is not None and start.utcoffset() is not None
+        assert start == datetime.fromisoformat(text)
+        assert 1900 <= start.year <= datetime.now(UTC).year + 101
+    else:
+        [issue, *_] = issues(rejected_by_index(parsed)[APPT_CHECKIN])
+        assert issue["expression"] == ["Appointment.start"]
+    assert {APPT_CHEMO, APPT_CANCELLED} <= set(intakes)
+
+
+# ------------------------------------------------------------------ issue 10: a cancellation always gets in
+
+
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [
+        pytest.param("start", "0999-01-01T00:00:00Z", id="start-out-of-range"),
+        pytest.param("start", "2026-03-05", id="start-a-date"),
+        pytest.param("participant", "Patient/pat-1002", id="participant-not-an-array"),
+        pytest.param(
+            "modifierExtension", [{"url": "https://ehr.example.org/m", "valueCode": "x"}], id="modifier"
+        ),
+        pytest.param("end", 12, id="end-a-number"),
+    ],
+)
+def test_a_cancellation_is_applied_whatever_else_is_wrong_with_it(element: str, value: Any) -> None:
+    bundle = sample_bundle()
+    resource_at(bundle, APPT_CANCELLED)[element] = value
+
+    parsed = parse_bundle(bundle)
+
+    assert rejected_by_index(parsed) == {}
+    cancelled = intakes_by_index(parsed)[APPT_CANCELLED]
+    assert (cancelled.source_id, cancelled.status, cancelled.start) == ("appt-5003", "cancelled", None)
+    warnings = parsed.warnings[APPT_CANCELLED]
+    assert warnings and all(w["severity"] == "warning" for w in warnings)
+    assert any(w["expression"][0].startswith(f"Appointment.{element}") for w in warnings)
+
+
+def test_a_cancellation_without_a_readable_id_is_refused() -> None:
+    bundle = sample_bundle()
+    resource_at(bundle, APPT_CANCELLED)["id"] = "appt 5003"
+    resource_at(bundle, APPT_CANCELLED)["start"] = "not a time"
+
+    refused = rejected_by_index(parse_bundle(bundle))
+
+    assert set(refused) == {APPT_CANCELLED}
+
+
+def test_a_modifier_extension_refuses_a_booked_appointment_its_patient_or_its_location() -> None:
+    bundle = sample_bundle()
+    modifier = [{"url": "https://ehr.example.org/fhir/StructureDefinition/not-real", "valueBoolean": True}]
+    resource_at(bundle, APPT_CHEMO)["participant"][0]["modifierExtension"] = modifier
+    resource_at(bundle, PATIENT_THANH)["modifierExtension"] = modifier
+
+    parsed = parse_bundle(bundle)
+
+    refused = rejected_by_index(parsed)
+    assert set(refused) == {APPT_CHEMO, PATIENT_THANH, APPT_CHECKIN}
+    assert issues(refused[APPT_CHEMO])[0]["expression"] == ["Appointment.participant[0].modifierExtension"]
+    assert issues(refused[PATIENT_THANH])[0]["code"] == "not-supported"
+    assert intakes_by_index(parsed)[APPT_CANCELLED].status == "cancelled"
+
+
+# ------------------------------------------------------------------ issue 10: lenient about what is skipped
+
+
+def test_elements_clinictext_does_not_read_never_fail_an_entry() -> None:
+    bundle = sample_bundle()
+    chemo = resource_at(bundle, APPT_CHEMO)
+    chemo["extension"] = [
+        {"url": "https://fhir-ehr.cerner.com/r4/StructureDefinition/action-comment", "valueString": ""},
+        {"url": "https://ehr.example.org/x", "valueDecimal": "not a decimal"},
+    ]
+    chemo["text"] = {"status": "made-up", "div": "<p>not xhtml"}
+    chemo["meta"] = {"lastUpdated": "yesterday"}
+    chemo["reasonForVisit"] = "an element R4 does not have"
+    chemo["description"] = ["a list where a string belongs"]
+    chemo["participant"][1]["type"] = "not a list"
+    resource_at(bundle, PATIENT_MAGGIE)["birthDate"] = "1961-02-30"
+    resource_at(bundle, PATIENT_MAGGIE)["address"] = "not a list"
+    resource_at(bundle, LOCATION)["telecom"] = [{"system": "fax", "value": ""}]
+    resource_at(bundle, LOCATION)["extension"].append({"url": "https://ehr.example.org/y", "valueString": ""})
+    resource_at(bundle, PRACTITIONER)["qualification"] = "anything at all"
+    bundle["meta"] = {"versionId": ""}
+    bundle["link"] = "not a list"
+
+    parsed = parse_bundle(bundle)
+
+    assert parsed.rejected == []
+    assert intakes_by_index(parsed)[APPT_CHEMO] == intakes_by_index(parse_bundle(sample_bundle()))[APPT_CHEMO]
+
+
+# --------------------------------------------------------------------------- issue 10: who can be texted
+
+
+@pytest.mark.parametrize(
+    ("telecom", "expression", "words"),
+    [
+        pytest.param(
+            [{"system": "phone", "value": "+12065550142", "use": "home"}],
+            "Patient.telecom",
+            "home and work phones are never texted",
+            id="home-phone-only",
+        ),
+        pytest.param([], "Patient.telecom", "has no mobile number", id="no-telecom"),
+        pytest.param(
+            [{"system": "sms", "value": "+44 7400 123456"}],
+            "Patient.telecom[0].value",
+            "outside the clinic's country calling code",
+            id="foreign-mobile",
+        ),
+        pytest.param(
+            [{"system": "sms", "value": "+1 800 555 0199"}],
+            "Patient.telecom[0].value",
+            "toll-free",
+            id="toll-free",
+        ),
+        pytest.param(
+            [{"system": "phone", "use": "mobile", "value": "+44 20 7946 0958"}],
+            "Patient.telecom[0].value",
+            "outside the clinic's country calling code",
+            id="foreign-landline",
+        ),
+    ],
+)
+def test_a_patient_who_cannot_be_texted_is_accepted_with_a_warning_saying_why(
+    telecom: list[Telecom], expression: str, words: str
+) -> None:
+    bundle = sample_bundle()
+    resource_at(bundle, PATIENT_MAGGIE)["telecom"] = telecom
+
+    parsed = parse_bundle(bundle)
+
+    assert rejected_by_index(parsed) == {}
+    assert intakes_by_index(parsed)[APPT_CHEMO].mobile_e164 is None
+    [warning] = parsed.warnings[APPT_CHEMO]
+    assert (warning["severity"], warning["expression"]) == ("warning", [expression])
+    assert "No text can be sent" in warning["diagnostics"] and words in warning["diagnostics"]
+    assert_no_phi(json.dumps(warning), "7400", "2065550142", "5550199", "79460958")
+    patient_answer = next(r for r in parsed.accepted if r.index == PATIENT_MAGGIE)
+    assert patient_answer.outcome is not None
+    assert patient_answer.outcome["issue"] == [warning]
+    # A cancellation of the same patient needs no warning: nobody is to be texted anyway.
+    assert APPT_CANCELLED not in parsed.warnings
+
+
+def test_a_number_that_cannot_take_texts_is_passed_over_for_one_that_can() -> None:
+    bundle = sample_bundle()
+    resource_at(bundle, PATIENT_MAGGIE)["telecom"] = [
+        {"system": "sms", "value": "+1 800 555 0199", "rank": 1},
+        {"system": "phone", "use": "mobile", "value": "+1 206 555 0187", "rank": 2},
+    ]
+
+    parsed = parse_bundle(bundle)
+
+    assert intakes_by_index(parsed)[APPT_CHEMO].mobile_e164 == MAGGIE_MOBILE
+    assert APPT_CHEMO not in parsed.warnings
+
+
+def test_a_region_setting_decides_which_numbers_are_the_clinics_own() -> None:
+    bundle = sample_bundle()
+    resource_at(bundle, PATIENT_MAGGIE)["telecom"] = [{"system": "sms", "value": "07400 123456"}]
+
+    assert (
+        intakes_by_index(parse_bundle(bundle, default_region="GB"))[APPT_CHEMO].mobile_e164 == "+447400123456"
+    )
+    assert intakes_by_index(parse_bundle(bundle))[APPT_CHEMO].mobile_e164 is None
+
+
+# ------------------------------------------------------------------ issue 10: text that may reach a text
+
+
+@pytest.mark.parametrize(
+    ("index", "path", "value", "expression", "words"),
+    [
+        pytest.param(
+            PATIENT_MAGGIE,
+            ("name", 1, "given", 0),
+            "Maggie\x1b[31m",
+            "Patient.name[1].given[0]",
+            "ESC",
+            id="esc-in-name",
+        ),
+        pytest.param(
+            PATIENT_MAGGIE,
+            ("name", 1, "given", 0),
+            "Mag\ngie",
+            "Patient.name[1].given[0]",
+            "line break",
+            id="newline-in-name",
+        ),
+        pytest.param(
+            PATIENT_MAGGIE,
+            ("name", 1, "given", 0),
+            "M" * 65,
+            "Patient.name[1].given[0]",
+            "longer than 64",
+            id="long-name",
+        ),
+        pytest.param(
+            PATIENT_MAGGIE,
+            ("name", 1, "given", 0),
+            "Mag\u202egie",
+            "Patient.name[1].given[0]",
+            "invisible",
+            id="bidi-override",
+        ),
+        pytest.param(LOCATION, ("name",), "Harbor\x07Clinic", "Location.name", "BEL", id="bel-in-location"),
+        pytest.param(
+            LOCATION,
+            ("address", "line", 1),
+            "Suite 300\r\nSeattle",
+            "Location.address.line[1]",
+            "line break",
+            id="crlf-in-address",
+        ),
+        pytest.param(
+            LOCATION,
+            ("address", "line", 0),
+            "1200 Harbor Ave SW " * 11,
+            "Location.address.line[0]",
+            "longer than 200",
+            id="long-address-line",
+        ),
+        pytest.param(
+            LOCATION,
+            ("address", "line", 1),
+            "Suite " + "3" * 190,
+            "Location.address",
+            "once its lines and city are joined",
+            id="long-address-joined",
+        ),
+        pytest.param(
+            LOCATION, ("address", "city"), "Sea\ttle", "Location.address.city", "tab", id="tab-in-city"
+        ),
+    ],
+)
+def test_names_and_places_are_one_line_of_printable_text(
+    index: int, path: tuple[Any, ...], value: str, expression: str, words: str
+) -> None:
+    bundle = sample_bundle()
+    node: Any = resource_at(bundle, index)
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+    parsed = parse_bundle(bundle)
+
+    refused = rejected_by_index(parsed)
+    assert index in refused
+    [issue, *_] = issues(refused[index])
+    assert issue["expression"] == [expression]
+    assert words in issue["diagnostics"]
+    assert value not in json.dumps(refused[index].outcome)
+    # The appointments of the refused patient or place are refused with it; the cancellation is not.
+    assert APPT_CANCELLED in intakes_by_index(parsed)
+    for intake in intakes_by_index(parsed).values():
+        assert value not in intake.model_dump_json()
+
+
+def test_the_intake_itself_refuses_what_cannot_reach_a_text() -> None:
+    # The model is the last gate, whichever door the value came in by.
+    base = {
+        "source_id": "a-1",
+        "status": "booked",
+        "start": datetime(2030, 1, 1, tzinfo=UTC),
+        "patient_ref": "Patient/p",
+    }
+    for field_name, value in (
+        ("first_name", "Ann\x1b]0;x\x07"),
+        ("first_name", "Ann\u2028Bob"),
+        ("location_name", "x" * 121),
+        ("location_address", "1 Main St\nSeattle"),
+        ("first_name", " Ann"),
+    ):
+        with pytest.raises(ValueError, match=field_name):
+            AppointmentIntake.model_validate({**base, field_name: value})
+    with pytest.raises(ValueError, match="start"):
+        AppointmentIntake.model_validate({**base, "start": datetime(1, 1, 1, tzinfo=UTC)})
+
+
+# ------------------------------------------------------------------ issue 10: what the sender left out
+
+
+def test_an_update_without_its_patient_or_location_says_they_were_not_sent() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"resource": minimal_appointment("appt-9", patient_ref="Patient/p-g")}],
+    }
+    bundle["entry"][0]["resource"]["participant"].append({"actor": {"reference": "Location/loc-harbor"}})
+
+    ((_, intake),) = parse_bundle(bundle).intakes
+
+    assert (intake.patient_ref, intake.patient_sent, intake.mobile_e164) == ("Patient/p-g", False, None)
+    assert (intake.location_ref, intake.location_sent) == ("Location/loc-harbor", False)
+    full = intakes_by_index(parse_bundle(sample_bundle()))[APPT_CHEMO]
+    assert (full.patient_sent, full.location_sent) == (True, True)
+
+
+def test_proposed_and_waitlisted_appointments_may_come_without_a_start() -> None:
+    bundle = sample_bundle()
+    del resource_at(bundle, APPT_CHECKIN)["start"]
+    resource_at(bundle, APPT_CHECKIN)["status"] = "proposed"
+
+    intake = intakes_by_index(parse_bundle(bundle))[APPT_CHECKIN]
+
+    assert (intake.status, intake.start) == ("proposed", None)
+    resource_at(bundle, APPT_CHECKIN)["status"] = "pending"
+    assert APPT_CHECKIN in rejected_by_index(parse_bundle(bundle))
+
+
+# --------------------------------------------------------------------------- issue 10: the entry cap
+
+
+def test_a_bundle_over_the_entry_cap_is_refused_whole_with_413() -> None:
+    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES, BundleTooLarge
+
+    entry = {"resource": minimal_appointment("appt-cap")}
+    at_cap = {"resourceType": "Bundle", "type": "batch", "entry": [entry] * MAX_BUNDLE_ENTRIES}
+    assert parse_bundle(at_cap).entry_count == MAX_BUNDLE_ENTRIES
+
+    with pytest.raises(BundleTooLarge) as caught:
+        parse_bundle({**at_cap, "entry": [entry] * (MAX_BUNDLE_ENTRIES + 1)})
+
+    assert caught.value.status == 413
+    OperationOutcome.model_validate(caught.value.outcome)
+    issue = caught.value.outcome["issue"][0]
+    assert (issue["code"], issue["expression"]) == ("too-costly", ["Bundle.entry"])
+    assert str(MAX_BUNDLE_ENTRIES) in issue["diagnostics"]
+
+
+def test_a_full_bundle_of_the_worst_entries_still_answers_well_under_lambdas_6_mb() -> None:
+    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES
+
+    hostile = {
+        "resourceType": "Appointment",
+        "id": "x" * 64,
+        "status": "y" * 1000,
+        "start": "z" * 1000,
+        "participant": [{"actor": {"reference": ["n"] * 5, "type": 7}} for _ in range(40)],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"resource": hostile}] * MAX_BUNDLE_ENTRIES,
+    }
+
+    parsed = parse_bundle(bundle)
+    response = json.dumps(batch_response(parsed.results_with([])))
+
+    assert len(parsed.rejected) == MAX_BUNDLE_ENTRIES
+    # What the function returns is this body escaped once more inside API Gateway's envelope.
+    assert len(json.dumps(response).encode()) < 6 * 1024 * 1024 * 0.8
