@@ -25,8 +25,9 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def sns_timestamp(at: datetime | None = None) -> str:
+    """An instant as SNS writes a notification's ``Timestamp``: 2026-11-24T15:30:00.123Z."""
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def two_way_sms_message(
@@ -59,7 +60,7 @@ def sns_event(
                     "TopicArn": topic_arn,
                     "Subject": None,
                     "Message": message,
-                    "Timestamp": timestamp or _now_iso(),
+                    "Timestamp": timestamp or sns_timestamp(),
                     "SignatureVersion": "1",
                     "Signature": "EXAMPLE",
                     "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
@@ -84,15 +85,18 @@ def http_api_event(
     host: str = "abc123.execute-api.us-east-1.amazonaws.com",
     stage: str = "$default",
     base64_body: bool | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) event."""
+    """An API Gateway HTTP API (payload format 2.0) event, received at ``at`` (default: now)."""
     hdrs = {"host": host, "x-forwarded-proto": "https", "x-forwarded-port": "443", "user-agent": "local"}
     hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
     raw = body.encode() if isinstance(body, str) else body
-    content_type = hdrs.get("content-type", "")
+    # Media types are case-insensitive (RFC 9110 8.3.1): Application/JSON is JSON.
+    content_type = hdrs.get("content-type", "").strip().lower()
     encode = (
         base64_body if base64_body is not None else not content_type.startswith(("application/json", "text/"))
     )
+    received = (at or datetime.now(UTC)).astimezone(UTC)
     if raw and not encode and not _is_utf8(raw):
         encode = True  # bytes that are not text reach the function base64-encoded, whatever the header says
     event: dict[str, Any] = {
@@ -116,8 +120,8 @@ def http_api_event(
             "requestId": str(uuid.uuid4()),
             "routeKey": route_key or f"{method} {path}",
             "stage": stage,
-            "time": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(time.time() * 1000),
+            "time": received.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(received.timestamp() * 1000),
         },
         "isBase64Encoded": bool(raw) and encode,
     }
@@ -157,6 +161,7 @@ def twilio_webhook_event(
     query: str = "",
     signed_url: str | None = None,
     extra: dict[str, str] | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """A Twilio Messaging webhook as it reaches the function, signed the way Twilio signs it."""
     sid = message_sid or "SM" + uuid.uuid4().hex
@@ -191,6 +196,7 @@ def twilio_webhook_event(
         host=host,
         stage=stage,
         query=query,
+        at=at,
     )
 
 

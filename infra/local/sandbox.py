@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import os
@@ -20,11 +21,13 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlencode, urlsplit
 
 import boto3
 
@@ -33,6 +36,10 @@ from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
 
 SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105  # sandbox only  # nosec B105
 LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
+MAX_REQUEST_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload quota: 413 beyond it
+MAX_LAMBDA_RESPONSE = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
+MAX_CONTROL_BODY = 64 * 1024  # the /_sandbox JSON endpoints take a few short fields
+READ_TIMEOUT_SECONDS = 10.0  # a request (line, headers, then body) must arrive within this
 
 
 class SandboxClock:
@@ -50,6 +57,12 @@ class SandboxClock:
         with self._lock:
             return datetime.now(UTC) + self._offset
 
+    def story_time(self, wall: datetime) -> datetime:
+        """Where an instant an emulated AWS service stamped with the machine's clock (an SNS
+        notification's ``Timestamp``) falls on this clock, so every record shares one timeline."""
+        with self._lock:
+            return wall.astimezone(UTC) + self._offset
+
     def advance_to(self, at: datetime) -> None:
         with self._lock:
             gap = at.astimezone(UTC) - (datetime.now(UTC) + self._offset)
@@ -65,8 +78,10 @@ class Sandbox:
         api_port: int = 0,
         log_path: Path | None = None,
         parameters: dict[str, str] | None = None,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> None:
         self._aws_port = aws_port
+        self.read_timeout = read_timeout
         self._api_port = api_port
         self.log_path = log_path
         self._parameters = parameters or {}
@@ -74,6 +89,8 @@ class Sandbox:
         self._api: ThreadingHTTPServer | None = None
         self._log: TextIO = io.StringIO()
         self._taps: dict[str, str] = {}  # topic logical id -> tap queue url
+        # SNS message id -> (what the function it fed returned, the texts it had SNS send)
+        self._sns_results: dict[str, tuple[Any, list[dict[str, str]]]] = {}
         # The carrier, played by the sandbox: what it reports for texts to a number (default delivered).
         self.carrier_outcomes: dict[str, str] = {}
         self._reported: set[str] = set()  # SNS message ids whose delivery status SNS has logged
@@ -227,14 +244,23 @@ class Sandbox:
                     break
                 for message in messages:
                     envelope = json.loads(message["Body"])
+                    # moto stamps the notification with the machine's clock; the functions read the
+                    # story's (see SandboxClock), so the text is dated on the story's timeline too.
+                    published = datetime.fromisoformat(envelope["Timestamp"].replace("Z", "+00:00"))
                     event = events.sns_event(
                         envelope["TopicArn"],
                         envelope["Message"],
                         message_id=envelope["MessageId"],
-                        timestamp=envelope["Timestamp"],
+                        timestamp=events.sns_timestamp(self.clock.story_time(published)),
                     )
                     for function in self.stack.function_for_topic(logical):
-                        self.invoke(function, event)
+                        # One function runs at a time (_INVOKE_LOCK): the texts SNS was asked to send
+                        # meanwhile are this notification's replies.
+                        before = len(self.outbox())
+                        result = self.invoke(function, event)
+                        self._sns_results[envelope["MessageId"]] = (result, self.outbox()[before:])
+                        while len(self._sns_results) > 1000:  # only the latest are ever asked for
+                            self._sns_results.pop(next(iter(self._sns_results)))
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     delivered += 1
         return delivered
@@ -355,12 +381,69 @@ class Sandbox:
                 print(f"sandbox: delivery failed: {type(exc).__name__}: {exc}")
 
     # -- what a patient and a scheduler do -------------------------------------------------------------
-    def text(self, from_number: str, body: str) -> None:
-        """A patient texts the clinic's number: AWS two-way SMS publishes to the inbound topic."""
-        to_number = self.stack.parameters.get("OriginationNumber") or "+12065550100"
-        message = events.two_way_sms_message(from_number, to_number, body)
-        boto3.client("sns").publish(TopicArn=self.stack.ref("InboundSmsTopic"), Message=json.dumps(message))
-        self.pump()
+    @property
+    def clinic_number(self) -> str:
+        return self.stack.parameters.get("OriginationNumber") or "+12065550100"
+
+    def text(self, from_number: str, body: str, *, channel: str = "sms") -> dict[str, Any]:
+        """A patient texts the clinic's number, through AWS two-way SMS (``sms``: published to the
+        inbound topic) or the Twilio webhook (``twilio``: a signed POST to the HTTP API).
+
+        Returns what the patient would see: ``{"accepted": bool, "kind": str | None, "reason": str |
+        None, "replies": [text, ...]}``. ``accepted`` is false when the function refused the text (it
+        parks such a text for an operator); ``replies`` are the texts sent back to that number while the
+        function handled this one (SNS Publish), or the TwiML reply.
+        """
+        if channel == "twilio":
+            return self._text_via_twilio(from_number, body)
+        message = events.two_way_sms_message(from_number, self.clinic_number, body)
+        # Held from publish to delivery, so the background pump delivers nothing in between and the
+        # texts recorded against this notification are the ones its function sent.
+        with self._pump_lock:
+            published = boto3.client("sns").publish(
+                TopicArn=self.stack.ref("InboundSmsTopic"), Message=json.dumps(message)
+            )["MessageId"]
+            self.pump()
+        result, sent = self._sns_results.get(published, (None, []))
+        entries = [e for e in (result or {}).get("processed", []) if isinstance(e, dict)]
+        mine = [e for e in entries if e.get("sns_message_id") == published]
+        entry = (mine or entries or [{}])[0]
+        if entry.get("rejected"):
+            return {"accepted": False, "kind": None, "reason": str(entry["rejected"]), "replies": []}
+        return {
+            "accepted": True,
+            "kind": entry.get("kind"),
+            "reason": None,
+            "replies": [sms["text"] for sms in sent if sms["to"] == from_number],
+        }
+
+    def _text_via_twilio(self, from_number: str, body: str) -> dict[str, Any]:
+        """Twilio's side of a text: the form it posts, signed for the sandbox's own URL."""
+        from twilio.request_validator import RequestValidator
+
+        sid = "SM" + uuid.uuid4().hex
+        params = {
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": from_number,
+            "To": self.clinic_number,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        url = f"{self.api_url}/webhooks/twilio"
+        headers = {
+            "host": urlsplit(self.api_url).netloc,
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": RequestValidator(SANDBOX_TWILIO_TOKEN).compute_signature(url, params),
+        }
+        status, _, data = self.handle_http("POST", "/webhooks/twilio", headers, urlencode(params).encode())
+        if status >= 400:
+            return {"accepted": False, "kind": None, "reason": _error_message(data), "replies": []}
+        replies = [
+            html.unescape(m) for m in re.findall(r"<Message(?:\s[^>]*)?>(.*?)</Message>", data.decode(), re.S)
+        ]
+        return {"accepted": True, "kind": None, "reason": None, "replies": replies}
 
     def run_schedule(self, at: datetime, schedule: str = "ReminderSchedule") -> Any:
         """EventBridge Scheduler fires ``schedule`` for the scheduled time ``at``."""
@@ -433,7 +516,7 @@ class Sandbox:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict, bytes]:
         path, _, query = raw_path.partition("?")
-        control = self._control(method, path, body)
+        control = self._control(method, path, headers, body)
         if control is not None:
             return control
         for route_method, route_path, iam, function in self.routes():
@@ -456,37 +539,66 @@ class Sandbox:
                 path_parameters=match.groupdict() or None,
                 iam_caller=caller,
                 host=headers.get("host", "127.0.0.1"),
+                at=self.clock.now(),  # the request arrives on the story's clock, as every record does
             )
             result = self.invoke(function, event)
             self.pump()
+            if len(json.dumps(result, default=str).encode()) > MAX_LAMBDA_RESPONSE:
+                # Lambda refuses a response payload over 6 MB; API Gateway then answers 500.
+                return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
             payload = result.get("body", "")
             data = payload.encode() if isinstance(payload, str) else bytes(payload)
             return int(result.get("statusCode", 200)), dict(result.get("headers") or {}), data
         return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
 
-    def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict, bytes] | None:
+    def _control(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict, bytes] | None:
         """Sandbox-only endpoints under /_sandbox for the CLI (not part of the deployed API)."""
         if not path.startswith("/_sandbox/"):
             return None
         ok = {"Content-Type": "application/json"}
+        try:
+            return self._control_route(method, path, headers, body)
+        except _Refused as refused:
+            answer = {"message": refused.message, **({"field": refused.field} if refused.field else {})}
+            return refused.status, ok, json.dumps(answer).encode()
+
+    def _control_route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict, bytes]:
+        ok = {"Content-Type": "application/json"}
         if method == "GET" and path == "/_sandbox/outbox":
             return 200, ok, json.dumps(self.outbox()).encode()
         if method == "POST" and path == "/_sandbox/text":
-            data = json.loads(body or b"{}")
-            self.text(str(data["from"]), str(data["body"]))
-            return 202, ok, b'{"status":"delivered"}'
+            data = _json_object(headers, body, {"from": str, "body": str, "channel": str}, ("from", "body"))
+            channel = data.get("channel", "sms")
+            if channel not in ("sms", "twilio"):
+                raise _Refused(400, "channel must be 'sms' (AWS two-way SMS) or 'twilio'", "channel")
+            try:
+                outcome = self.text(data["from"], data["body"], channel=channel)
+            except Exception as exc:  # the function failed: the text stays queued, as SNS would retry it
+                message = (
+                    f"the inbound function failed ({type(exc).__name__}); the text is redelivered, "
+                    "see the function log"
+                )
+                return 502, ok, json.dumps({"message": message}).encode()
+            return (200 if outcome["accepted"] else 422), ok, json.dumps(outcome).encode()
         if method == "POST" and path == "/_sandbox/run-reminders":
             from shared.errors import InvalidInput
 
-            data = json.loads(body or b"{}")
+            data = _json_object(headers, body, {"at": str, "start": str, "end": str}, (), empty_ok=True)
             try:
                 if data.get("end"):
-                    start = _instant(data["start"]) if data.get("start") else None
-                    result = self.run_reminders(start, _instant(data["end"]))
+                    start = _instant(data["start"], "start") if data.get("start") else None
+                    result = self.run_reminders(start, _instant(data["end"], "end"))
                 else:
-                    result = self.run_schedule(_instant(data["at"]) if data.get("at") else datetime.now(UTC))
+                    # Without --at, "now" is the sandbox's now: an earlier scheduled run moved it on.
+                    at = _instant(data["at"], "at") if data.get("at") else self.clock.now()
+                    result = self.run_schedule(at)
             except (ValueError, InvalidInput) as exc:  # a bad instant, or a window the fan-out refuses
-                return 400, ok, json.dumps({"message": str(exc)}).encode()
+                message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+                return 400, ok, json.dumps({"message": message}).encode()
             return 200, ok, json.dumps(result, default=str).encode()
         if method == "POST" and path == "/_sandbox/import-csv":
             from shared.ingest.csv_import import CsvRejected
@@ -503,9 +615,22 @@ class Sandbox:
         sandbox = self
 
         class Handler(BaseHTTPRequestHandler):
+            # A per-connection socket timeout: a client that stops sending (a request line, headers, or
+            # a body shorter than its Content-Length) is answered or dropped, never waited on forever.
+            # ThreadingHTTPServer gives each connection its own thread, so others are served meanwhile.
+            timeout = sandbox.read_timeout
+
             def _dispatch(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                try:
+                    body = _read_body(self, sandbox.read_timeout)
+                except _Refused as refused:
+                    self.close_connection = True
+                    error = {"message": refused.message}
+                    self._answer(
+                        refused.status, {"Content-Type": "application/json"}, json.dumps(error).encode()
+                    )
+                    return
+                self.connection.settimeout(sandbox.read_timeout)  # the answer gets a fresh allowance
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
                     status, out_headers, data = sandbox.handle_http(self.command, self.path, headers, body)
@@ -514,21 +639,170 @@ class Sandbox:
                     data = json.dumps(
                         {"message": "Internal Server Error", "error": type(exc).__name__}
                     ).encode()
+                self._answer(status, out_headers, data)
+
+            def _answer(self, status: int, headers: dict, data: bytes) -> None:
                 self.send_response(status)
-                for key, value in out_headers.items():
-                    self.send_header(key, value)
+                for key, value in headers.items():
+                    if key.lower() not in ("content-length", "connection"):
+                        self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
         self._api = ThreadingHTTPServer(("127.0.0.1", self._api_port), Handler)
+        self._api.daemon_threads = True
         self.api_url = f"http://127.0.0.1:{self._api.server_address[1]}"
         threading.Thread(target=self._api.serve_forever, daemon=True).start()
+
+
+class _Refused(Exception):
+    """A request the sandbox answers with a 4xx before any function sees it."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def _read_body(handler: BaseHTTPRequestHandler, timeout: float) -> bytes:
+    """The request body, read within ``timeout`` seconds in all (not per byte: a client trickling a
+    byte a second is cut off too), at most API Gateway's 10 MB; ``Content-Length`` or chunked."""
+    deadline = time.monotonic() + timeout
+    encoding = (handler.headers.get("transfer-encoding") or "").strip().lower()
+    if encoding == "chunked":
+        return _read_chunked(handler, deadline)
+    if encoding:
+        raise _Refused(501, f"Transfer-Encoding {encoding!r} is not supported; send a Content-Length")
+    declared = (handler.headers.get("content-length") or "").strip()
+    if not declared:
+        return b""
+    if not declared.isascii() or not declared.isdigit():
+        raise _Refused(400, "Content-Length must be a whole number of bytes")
+    length = int(declared)
+    if length > MAX_REQUEST_BODY:
+        raise _Refused(413, f"the request body is larger than API Gateway's {MAX_REQUEST_BODY} bytes")
+    return _read_exactly(handler, length, deadline)
+
+
+def _read_exactly(handler: BaseHTTPRequestHandler, length: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    remaining = length
+    while remaining:
+        chunk = _timed(handler, deadline, handler.rfile.read1, min(remaining, 65536))
+        if not chunk:
+            got = length - remaining
+            raise _Refused(400, f"the body ended after {got} of the {length} bytes in its Content-Length")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler, deadline: float) -> bytes:
+    body = bytearray()
+    while True:
+        line = _timed(handler, deadline, handler.rfile.readline, 1024)
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise _Refused(400, "malformed chunk size in a chunked body") from None
+        if size == 0:
+            while _timed(handler, deadline, handler.rfile.readline, 1024).strip():
+                pass  # trailers, read past
+            return bytes(body)
+        if len(body) + size > MAX_REQUEST_BODY:
+            raise _Refused(413, f"the request body is larger than API Gateway's {MAX_REQUEST_BODY} bytes")
+        body += _read_exactly(handler, size, deadline)
+        _timed(handler, deadline, handler.rfile.readline, 1024)  # the CRLF after the chunk
+
+
+def _timed(
+    handler: BaseHTTPRequestHandler, deadline: float, read: Callable[[int], bytes], size: int
+) -> bytes:
+    """``read(size)`` on the connection, with what is left of the deadline as the socket timeout."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _Refused(408, _TIMEOUT_MESSAGE)
+    handler.connection.settimeout(left)
+    try:
+        return read(size)
+    except TimeoutError:
+        raise _Refused(408, _TIMEOUT_MESSAGE) from None
+
+
+_TIMEOUT_MESSAGE = "the request body did not arrive in time (is Content-Length larger than the body sent?)"
+
+
+def _json_object(
+    headers: dict[str, str],
+    body: bytes,
+    fields: dict[str, type],
+    required: tuple[str, ...],
+    *,
+    empty_ok: bool = False,
+) -> dict[str, Any]:
+    """A control endpoint's JSON body: a JSON content type, one object, only the named fields, each of
+    its type. Refused with the field's name (never its value) otherwise."""
+    if not body.strip() and empty_ok:
+        return {}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise _Refused(415, "send the body as JSON, with Content-Type: application/json", "Content-Type")
+    if len(body) > MAX_CONTROL_BODY:
+        raise _Refused(413, f"the body is larger than {MAX_CONTROL_BODY} bytes", "body")
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise _Refused(400, "the JSON object repeats a key", "body")
+        return dict(pairs)
+
+    def no_constant(name: str) -> Any:
+        raise _Refused(400, f"{name} is not JSON", "body")
+
+    try:
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # incl. over-long integers (ValueError)
+        raise _Refused(400, "the body is not valid JSON", "body") from None
+    if not isinstance(data, dict):
+        raise _Refused(400, "the body must be a JSON object", "body")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise _Refused(400, f"unknown field(s): {', '.join(unknown)[:200]}", unknown[0][:64])
+    for name in required:
+        if name not in data:
+            raise _Refused(400, f"{name} is required", name)
+    for name, value in data.items():
+        kind = fields[name]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise _Refused(400, f"{name} must be a JSON {_JSON_TYPE[kind]}", name)
+    return data
+
+
+_JSON_TYPE = {str: "string", int: "number", bool: "boolean"}
+
+
+def _error_message(data: bytes) -> str:
+    """What an API error response says (``{"error": {"message"}}`` or ``{"message"}``)."""
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")[:200]
+    if isinstance(answer, dict):
+        error = answer.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            field = f"{error['field']}: " if error.get("field") else ""
+            return field + str(error["message"])
+        if answer.get("message"):
+            return str(answer["message"])
+    return data.decode(errors="replace")[:200]
 
 
 def _set_stream(handler: Any, stream: Any) -> Any:
@@ -541,12 +815,25 @@ def _set_stream(handler: Any, stream: Any) -> Any:
     return handler.setStream(stream)
 
 
-def _instant(value: Any) -> datetime:
-    """An ISO 8601 instant; one without an offset is refused rather than guessed."""
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} needs a UTC offset, e.g. 2026-11-24T15:30:00-08:00")
-    return parsed
+def _instant(value: str, field: str) -> datetime:
+    """An ISO 8601 instant from a control request (shared.clock's parser and window); one without an
+    offset is refused rather than guessed. ``ValueError`` names the field, never the value."""
+    from shared.clock import check_instant, parse_iso
+
+    example = "e.g. 2026-11-24T15:30:00-08:00"
+    try:
+        parsed = parse_iso(value)
+    except ValueError:
+        try:
+            datetime.fromisoformat(value.strip())
+            reason = "needs a UTC offset"  # it parses, but as a local time of no known zone
+        except ValueError:
+            reason = "is not an ISO 8601 date-time"
+        raise ValueError(f"{field} {reason}, {example}") from None
+    try:
+        return check_instant(parsed)
+    except ValueError as exc:
+        raise ValueError(f"{field} {exc}") from None
 
 
 def run_in_background(target: Callable[[], None]) -> threading.Thread:
