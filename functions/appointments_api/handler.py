@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,6 +17,9 @@ from shared.reminders.ingest import ingest_bundle
 from shared.reminders.status import appointment_status
 
 FHIR_JSON = "application/fhir+json"
+# The HTTP API gives up on a request after 30 s. A Bundle at the entry cap is stored in a fraction of that;
+# this budget is the safety net that still answers (entries not reached get 503) before API Gateway would.
+INGEST_BUDGET_SECONDS = 20.0
 
 
 def _raw_body(event: dict[str, Any]) -> bytes | str:
@@ -37,7 +41,14 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         except InvalidInput as exc:
             return json_response(400, operation_outcome("structure", exc.message), content_type=FHIR_JSON)
         settings = wiring.reminder_settings()
-        answer = ingest_bundle(body, wiring.appointment_book(), default_region=settings.default_phone_region)
+        started = time.monotonic()
+        answer = ingest_bundle(
+            body,
+            wiring.appointment_book(),
+            default_region=settings.default_phone_region,
+            offsets=settings.offsets,
+            time_left=lambda: INGEST_BUDGET_SECONDS - (time.monotonic() - started),
+        )
         if answer.status == 200:
             statuses = [entry["response"]["status"][:3] for entry in answer.body["entry"]]
             for code in sorted(set(statuses)):

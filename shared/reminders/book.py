@@ -13,12 +13,18 @@ RemindersTable ``pk=rem#<source_id>#<offset>``
 An upsert is one ``TransactWriteItems``: the appointment (conditioned on the version it read) and every
 reminder it rewrites (conditioned on the status it read), so a concurrent sender or ingest makes the
 transaction fail and the upsert re-reads and retries instead of overwriting a reminder in flight.
+
+An update that references its patient (or place) without sending it, as an EHR does when it sends only the
+moved Appointment, keeps what is stored for that same patient (or place) and re-plans the reminders at the
+new start. The contact payload carries the patient and location references it was built from, so the
+stored number is reused only for the patient it belongs to: an Appointment that now names another patient
+never inherits the earlier patient's number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
@@ -60,9 +66,19 @@ class KmsFingerprint:
 
 @dataclass(frozen=True)
 class UpsertResult:
+    """What an upsert did, and what it planned: the due times of the reminders to come, or why there is none.
+
+    ``not_reminded`` is a :data:`plan.NotReminded` code; ``kept`` names what an update that did not send
+    them kept from storage ("patient", "location").
+    """
+
     source_id: str
     outcome: UpsertOutcome
     version: int
+    status: str = ""
+    planned: tuple[datetime, ...] = ()
+    not_reminded: plan.NotReminded | None = None
+    kept: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -114,15 +130,74 @@ class AppointmentBook:
         for _ in range(MAX_ATTEMPTS):
             existing = self._get_appointment(intake.source_id)
             if existing is not None and existing.get("content_hash") == content_hash:
-                return UpsertResult(intake.source_id, "unchanged", int(existing["version"]))
+                return self._unchanged(intake.source_id, existing)
             try:
-                version = self._write(intake, existing, content_hash)
+                return self._write(intake, existing, content_hash)
             except _Retry:
                 continue
-            return UpsertResult(intake.source_id, "created" if existing is None else "updated", version)
         raise Conflict(f"appointment {intake.source_id} changed concurrently; send it again")
 
-    def _write(self, intake: AppointmentIntake, existing: dict[str, Any] | None, content_hash: str) -> int:
+    def _unchanged(self, source_id: str, item: dict[str, Any]) -> UpsertResult:
+        """The answer for an intake equal to what is stored: what the stored reminders still plan."""
+        planned: list[datetime] = []
+        if item.get("start_at"):
+            start = parse_iso(str(item["start_at"]))
+            for offset, status in (item.get("reminder_status") or {}).items():
+                if status in plan.STOPPABLE:
+                    planned.append(start - timedelta(minutes=int(offset)))
+        code = item.get("not_reminded")
+        return UpsertResult(
+            source_id,
+            "unchanged",
+            int(item["version"]),
+            status=str(item.get("status", "")),
+            planned=tuple(sorted(planned)),
+            not_reminded=code if code in plan.NOT_REMINDED_REASONS else None,
+        )
+
+    def _contact(
+        self, intake: AppointmentIntake, existing: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+        """The contact payload to store, how the patient was settled, and what was kept from storage.
+
+        "sent": the intake carries the patient's details; "kept": it did not, and the stored details belong
+        to the same patient; "other": it did not, and the stored ones belong to someone else (dropped);
+        "not_stored": it did not, and nothing is stored.
+        """
+        stored: dict[str, Any] = {}
+        needs_stored = not intake.patient_sent or not intake.location_sent
+        if needs_stored and existing is not None and existing.get("contact_ct"):
+            stored = self._cipher.decrypt(plan.contact_record_ref(intake.source_id), existing["contact_ct"])
+        kept: list[str] = []
+        contact: dict[str, Any] = {"patient_ref": intake.patient_ref, "location_ref": intake.location_ref}
+        if intake.patient_sent:
+            patient = "sent"
+            contact.update(first_name=intake.first_name, phone=intake.mobile_e164)
+        elif stored and stored.get("patient_ref") == intake.patient_ref:
+            patient = "kept"
+            kept.append("patient")
+            contact.update(first_name=stored.get("first_name"), phone=stored.get("phone"))
+        else:
+            patient = "other" if stored.get("phone") else "not_stored"
+            contact.update(first_name=None, phone=None)
+        if intake.location_sent:
+            contact.update(location_name=intake.location_name, location_address=intake.location_address)
+            contact["time_zone"] = intake.time_zone
+        elif stored and intake.location_ref in (None, stored.get("location_ref")):
+            kept.append("location")
+            contact.update(
+                location_ref=stored.get("location_ref"),
+                location_name=stored.get("location_name"),
+                location_address=stored.get("location_address"),
+            )
+            contact["time_zone"] = (existing or {}).get("time_zone")
+        else:
+            contact.update(location_name=None, location_address=None, time_zone=None)
+        return contact, patient, tuple(kept)
+
+    def _write(
+        self, intake: AppointmentIntake, existing: dict[str, Any] | None, content_hash: str
+    ) -> UpsertResult:
         now = self._clock.now()
         source_id = intake.source_id
         pk = plan.appointment_pk(source_id)
@@ -148,21 +223,22 @@ class AppointmentBook:
             item["end_at"] = iso(intake.end)
         elif full_update:
             item.pop("end_at", None)
+        patient: str = "sent"
+        kept: tuple[str, ...] = ()
         if full_update:
-            if intake.time_zone:
-                item["time_zone"] = intake.time_zone
+            contact, patient, kept = self._contact(intake, existing)
+            time_zone = contact.pop("time_zone")
+            if time_zone:
+                item["time_zone"] = time_zone
             else:
                 item.pop("time_zone", None)
-            if intake.mobile_e164:
-                item["phone_hmac"] = self._index.phone(intake.mobile_e164)
+            if contact.get("phone"):
+                if patient == "kept" and existing and existing.get("phone_hmac"):
+                    item["phone_hmac"] = existing["phone_hmac"]
+                else:
+                    item["phone_hmac"] = self._index.phone(contact["phone"])
             else:
                 item.pop("phone_hmac", None)
-            contact = {
-                "first_name": intake.first_name,
-                "phone": intake.mobile_e164,
-                "location_name": intake.location_name,
-                "location_address": intake.location_address,
-            }
             item["contact_ct"] = self._cipher.encrypt(plan.contact_record_ref(source_id), contact)
 
         reminder_status: dict[str, str] = dict(item.get("reminder_status") or {})
@@ -174,10 +250,13 @@ class AppointmentBook:
         if remindable:
             start = parse_iso(item["start_at"])
             planned = {p.offset_minutes: p.due_at for p in plan.plan_reminders(start, self._offsets, now)}
+        due_times: list[datetime] = []
+        reached = 0
         for offset in offsets:
             rem = current.get(offset)
             status = rem["status"] if rem else None
             if status is not None and status not in plan.REWRITABLE:
+                reached += 1
                 continue  # sent, sending, unconfirmed...: reached (or may have reached) the patient
             due = planned.get(offset)
             rpk = plan.reminder_pk(source_id, offset)
@@ -201,11 +280,23 @@ class AppointmentBook:
                     new_item["time_zone"] = item["time_zone"]
                 writes.append(self._put_reminder(new_item, status))
                 reminder_status[str(offset)] = plan.PENDING
+                due_times.append(due)
             elif status in plan.STOPPABLE:
                 final = plan.SUPERSEDED if intake.status in plan.REMINDABLE else plan.CANCELLED
                 writes.append(self._stop_reminder(rpk, status, final, version, now))
                 reminder_status[str(offset)] = final
         item["reminder_status"] = reminder_status
+        code = plan.why_not_reminded(
+            str(item["status"]),
+            has_phone="phone_hmac" in item,
+            patient=patient,
+            pending=len(due_times),
+            reached=reached,
+        )
+        if code is None:
+            item.pop("not_reminded", None)
+        else:
+            item["not_reminded"] = code
 
         put_appointment: dict[str, Any] = {
             "TableName": self._appointments.name,
@@ -216,7 +307,15 @@ class AppointmentBook:
             put_appointment["ConditionExpression"] = "version = :expected"
             put_appointment["ExpressionAttributeValues"] = {":expected": int(existing["version"])}
         self._transact([{"Put": put_appointment}, *writes])
-        return version
+        return UpsertResult(
+            source_id,
+            "created" if existing is None else "updated",
+            version,
+            status=intake.status,
+            planned=tuple(sorted(due_times)),
+            not_reminded=code,
+            kept=kept,
+        )
 
     def _put_reminder(self, item: dict[str, Any], status_read: str | None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._reminders.name, "Item": item}
@@ -265,14 +364,21 @@ class AppointmentBook:
         return dict(item) if item else None
 
     def _get_reminders(self, source_id: str, offsets: list[int]) -> dict[int, dict[str, Any]]:
+        """An appointment's reminders by offset: one consistent BatchGetItem instead of a GetItem each (a
+        Bundle of hundreds of appointments must be stored well inside the HTTP API's 30 seconds)."""
+        by_pk = {plan.reminder_pk(source_id, offset): offset for offset in offsets}
         found: dict[int, dict[str, Any]] = {}
-        for offset in offsets:
-            item = self._reminders.get_item(
-                Key={"pk": plan.reminder_pk(source_id, offset)}, ConsistentRead=True
-            ).get("Item")
-            if item:
-                found[offset] = dict(item)
-        return found
+        keys = [{"pk": pk} for pk in by_pk]
+        for _ in range(MAX_ATTEMPTS * 2):
+            if not keys:
+                return found
+            response = self._client.batch_get_item(
+                RequestItems={self._reminders.name: {"Keys": keys, "ConsistentRead": True}}
+            )
+            for item in response.get("Responses", {}).get(self._reminders.name, []):
+                found[by_pk[str(item["pk"])]] = dict(item)
+            keys = response.get("UnprocessedKeys", {}).get(self._reminders.name, {}).get("Keys", [])
+        raise Conflict(f"the reminders of appointment {source_id} could not be read; send it again")
 
     def view(self, source_id: str) -> AppointmentView | None:
         item = self._get_appointment(source_id)

@@ -9,13 +9,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal
 
 from shared.clock import iso
-from shared.ingest.models import AppointmentIntake
+from shared.ingest.models import CANCELLATION_STATUSES, REMINDABLE_STATUSES, AppointmentIntake
 
-# Appointment statuses for which reminders go out. Every other status stops pending reminders.
-REMINDABLE: Final[frozenset[str]] = frozenset({"booked", "pending", "proposed"})
+# Appointment statuses for which reminders go out: booked only (see REMINDABLE_STATUSES for why a proposed
+# or pending appointment is not reminded). Every other status stops pending reminders.
+REMINDABLE: Final[frozenset[str]] = REMINDABLE_STATUSES
 
 # Reminder statuses.
 PENDING: Final = "pending"  # waiting for its due time (carries due_bucket/due_key: in the `due` index)
@@ -30,6 +31,61 @@ SKIPPED_PASSED: Final = "skipped_passed"
 SKIPPED_QUIET_HOURS: Final = "skipped_quiet_hours"
 SKIPPED_FREQUENCY_CAP: Final = "skipped_frequency_cap"  # held by the caps until after the start
 REJECTED: Final = "rejected"  # the provider refused the number for good
+
+# Why an appointment has no reminder to come, as a code kept on the appointment item (no PHI) and an
+# explanation the EHR or the clinic can act on.
+NotReminded = Literal["cancelled", "not_booked", "no_mobile", "patient_not_sent", "other_patient", "passed"]
+NOT_REMINDED_REASONS: Final[dict[str, str]] = {
+    "cancelled": "the appointment is {status}, so its reminders are stopped",
+    "not_booked": "only booked appointments are reminded, and this one is {status}",
+    "no_mobile": "ClinicText has no number for the patient that can receive texts",
+    "patient_not_sent": (
+        "the Patient was not sent with the Appointment and ClinicText holds no number for this appointment "
+        "from an earlier import; send the Patient with it"
+    ),
+    "other_patient": (
+        "the Appointment now names a different patient than before and that Patient was not sent with "
+        "it; the number stored for the earlier patient is not used. Send the Patient with it"
+    ),
+    "passed": "every reminder time before the start ({offsets}) has already passed",
+}
+
+
+def not_reminded_text(code: str, *, status: str, offsets: list[int]) -> str:
+    """The explanation of a :data:`NotReminded` code (names statuses and offsets, never PHI)."""
+    shown = ", ".join(_offset_text(minutes) for minutes in sorted(offsets, reverse=True))
+    return NOT_REMINDED_REASONS[code].format(status=status, offsets=shown + " before")
+
+
+def _offset_text(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day{'s' if days != 1 else ''}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minutes"
+
+
+def why_not_reminded(
+    status: str, *, has_phone: bool, patient: str, pending: int, reached: int
+) -> NotReminded | None:
+    """Why nothing is planned for an appointment after an upsert; ``None`` when a reminder is to come or has
+    already reached the patient. ``patient`` is "sent", "kept", "not_stored" or "other" (see the book)."""
+    if status in CANCELLATION_STATUSES:
+        return "cancelled"
+    if status not in REMINDABLE:
+        return "not_booked"
+    if not has_phone:
+        if patient == "not_stored":
+            return "patient_not_sent"
+        if patient == "other":
+            return "other_patient"
+        return "no_mobile"
+    if pending == 0 and reached == 0:
+        return "passed"
+    return None
+
 
 # Statuses a (re)plan may overwrite. Anything else has reached, or may have reached, the patient.
 REWRITABLE: Final[frozenset[str]] = frozenset({PENDING, QUEUED, CANCELLED, SUPERSEDED})
