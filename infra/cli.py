@@ -19,6 +19,7 @@ import json
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,73 +83,42 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_to_deployed(text: str, api_url: str, region: str | None) -> int:
-    """CSV -> FHIR batch Bundle -> ``POST /appointments`` on a deployed stack, signed with the caller's
-    own AWS credentials (SigV4), so the import passes the same IAM authorizer and validation as an EHR."""
-    import boto3
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    from shared.ingest.csv_import import CsvRejected, parse_csv
-    from shared.ingest.to_fhir import intakes_to_bundle
-
+def _sandbox_now(api: str) -> datetime:
+    """The sandbox's clock (a scheduled run for a later time moves it on), else the wall clock."""
     try:
-        report = parse_csv(text)
-    except CsvRejected as exc:
-        print(f"import refused: {exc.message}")
-        return 1
-    for row in report.rows:
-        if not row.accepted:
-            print(f"row {row.row:>4}: refused  {row.column or '-'}: {row.reason}")
-    rows_by_id = {intake.source_id: row for row, intake in report.intakes}
-    session = boto3.session.Session(region_name=region)
-    credentials = session.get_credentials()
-    if credentials is None:
-        print("no AWS credentials found: configure them as for the AWS CLI")
-        return 2
-    url = api_url.rstrip("/") + "/appointments"
-    body = json.dumps(intakes_to_bundle([intake for _, intake in report.intakes])).encode()
-    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/fhir+json"})
-    SigV4Auth(credentials, "execute-api", session.region_name or "us-east-1").add_auth(request)
-    status, answer = _request("POST", url, body, extra_headers=dict(request.headers.items()))
-    if status >= 400:
-        print(f"import refused ({status}): {_message(answer)}")
-        return 1
-    refused = sum(1 for row in report.rows if not row.accepted)
-    for entry in json.loads(answer).get("entry", []):
-        location = str(entry.get("response", {}).get("location") or "")
-        source_id = location.split("/")[1] if location.startswith("Appointment/") else None
-        if source_id in rows_by_id:
-            print(f"row {rows_by_id[source_id]:>4}: {entry['response']['status']}")
-            refused += not str(entry["response"]["status"]).startswith("2")
-    print(f"{len(report.intakes)} sent, {refused} refused")
-    return 0 if refused == 0 else 1
+        status, body = _request("GET", f"{api}/_sandbox/clock")
+        return datetime.fromisoformat(json.loads(body)["now"]) if status == 200 else datetime.now(UTC)
+    except (OSError, ValueError, KeyError, TypeError):
+        return datetime.now(UTC)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Post a CSV (layout: shared/ingest/csv_import.py) to the running sandbox, or with --deployed to a
-    deployed stack's API; print a per-row report."""
+    deployed stack's API; print a per-row report with each row's reminders (infra/appointments_import.py)."""
+    from infra import appointments_import
+
     try:
-        data = Path(args.file).read_bytes()
+        text = Path(args.file).read_bytes().decode("utf-8-sig")
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}")
         return 2
-    if args.deployed:
-        return import_to_deployed(data.decode("utf-8-sig"), args.api, args.region)
-    status, body = _request("POST", f"{args.api}/_sandbox/import-csv", data)
-    if status >= 400:
-        print(f"import refused ({status}): {_message(body)}")
+    except UnicodeDecodeError:
+        print(f"import refused: {args.file} is not UTF-8 text; save it as CSV UTF-8")
         return 1
-    report = json.loads(body)
-    for row in report["rows"]:
-        if row["accepted"]:
-            print(f"row {row['row']:>4}: accepted ({row.get('outcome') or 'ok'})")
-        else:
-            print(f"row {row['row']:>4}: refused  {row.get('column') or '-'}: {row.get('reason')}")
-    if report.get("ignored_columns"):
-        print("ignored columns (never stored): " + ", ".join(report["ignored_columns"]))
-    print(f"{report['accepted']} accepted, {report['refused']} refused")
-    return 0 if report["refused"] == 0 else 1
+    now = datetime.now(UTC) if args.deployed else _sandbox_now(args.api)
+    if args.dates_from_today:
+        text, days = appointments_import.rebase_dates(text, now.date())
+        print(
+            f"rehearsal: every start and end moved {days:+d} days, so the first appointment day is "
+            f"{appointments_import.REHEARSAL_DAYS_AHEAD} days from today (times of day unchanged)"
+        )
+    if args.deployed:
+        return appointments_import.import_to_deployed(text, args.api, args.region, _request)
+    status, body = _request("POST", f"{args.api}/_sandbox/import-csv", text.encode())
+    if status >= 400:
+        print(appointments_import.shown(f"import refused ({status}): {_message(body)}"))
+        return 1
+    return appointments_import.print_sandbox_report(json.loads(body), now)
 
 
 def cmd_run_reminders(args: argparse.Namespace) -> int:
@@ -352,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--region", default=None, help="AWS region of the deployed API (default: your AWS config)"
+    )
+    imp.add_argument(
+        "--dates-from-today",
+        action="store_true",
+        help="rehearsal with a sample file: move every date by whole days so the first appointment is "
+        "3 days from today (times of day kept); never for a real export",
     )
     run = sub.add_parser("run-reminders", help="trigger a reminder fan-out run on the running sandbox")
     run.add_argument("--at", help="scheduled time, ISO 8601 with offset (default: now)")

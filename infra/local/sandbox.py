@@ -478,23 +478,14 @@ class Sandbox:
         function = self.stack.functions["AppointmentsApiFunction"]
         with _INVOKE_LOCK, _environment(function.environment), self._captured():
             settings = wiring.reminder_settings()
-            report = import_csv(text, wiring.appointment_book(), default_region=settings.default_phone_region)
+            report = import_csv(
+                text,
+                wiring.appointment_book(),
+                default_region=settings.default_phone_region,
+                offsets=settings.offsets,
+            )
         self.pump()
-        return {
-            "accepted": report.accepted,
-            "refused": report.refused,
-            "ignored_columns": report.ignored_columns,
-            "rows": [
-                {
-                    "row": row.row,
-                    "accepted": row.accepted,
-                    "outcome": report.outcomes.get(row.row),
-                    "column": row.column,
-                    "reason": row.reason,
-                }
-                for row in report.rows
-            ],
-        }
+        return report.as_json()
 
     def outbox(self) -> list[dict[str, str]]:
         from moto.sns.models import sns_backends
@@ -570,6 +561,8 @@ class Sandbox:
         ok = {"Content-Type": "application/json"}
         if method == "GET" and path == "/_sandbox/outbox":
             return 200, ok, json.dumps(self.outbox()).encode()
+        if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock
+            return 200, ok, json.dumps({"now": self.clock.now().isoformat()}).encode()
         if method == "POST" and path == "/_sandbox/text":
             data = _json_object(headers, body, {"from": str, "body": str, "channel": str}, ("from", "body"))
             channel = data.get("channel", "sms")

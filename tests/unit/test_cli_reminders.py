@@ -46,16 +46,19 @@ def test_import_reports_each_row_and_run_reminders_counts(
     )
     assert main(["import", csv_path, "--api", api]) == 1  # a refused row makes the exit code 1
     out = capsys.readouterr().out
-    assert "row    2: accepted (created)" in out
+    due = [f"{START - timedelta(minutes=m):%Y-%m-%dT%H:%M}Z" for m in (2880, 120)]
+    assert f"row    2: booked (created): 2 reminders planned, due {due[0]}, {due[1]}" in out
     assert "row    3: refused  mobile_phone:" in out
     assert "row    4: refused  time_zone:" in out
     assert "ignored columns (never stored): reason" in out
-    assert "1 accepted, 2 refused" in out
+    assert "1 accepted, 2 refused, 2 reminders planned" in out
+    at = (TWO_DAYS_BEFORE + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"send it with: clinictext run-reminders --at {at}" in out
     for value in ("555-1234-99", "Mars/Olympus_Mons", "Diabetes", "Ivan"):
         assert value not in out  # the report names columns, never values
 
     assert main(["import", csv_path, "--api", api]) == 1
-    assert "row    2: accepted (unchanged)" in capsys.readouterr().out
+    assert "row    2: booked (unchanged): 2 reminders planned" in capsys.readouterr().out
 
     at = (TWO_DAYS_BEFORE + timedelta(minutes=5)).isoformat()
     assert main(["run-reminders", "--at", at, "--api", api]) == 0
@@ -122,3 +125,62 @@ def test_import_to_a_deployed_api_goes_through_post_appointments_signed(
     assert "row    3: refused  mobile_phone:" in out
     assert "1 sent, 1 refused" in out
     assert "Diabetes" not in out and "0137" not in out
+
+
+def test_import_says_what_each_row_planned_and_why_some_plan_nothing(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 §7: a cancelled row was reported "accepted (created)", and rows planning no reminder said
+    # nothing about it.
+    path = tmp_path / "why.csv"
+    soon = datetime.now(UTC) + timedelta(minutes=30)
+    path.write_text(
+        "appointment_id,start,patient_id,mobile_phone,status,first_name\n"
+        f"why-1,{START.isoformat()},P-21,+1 800 555 0199,booked,Lena\n"
+        "why-2,,,,cancelled,\n"
+        f"why-3,{START.isoformat()},P-23,+12065550152,proposed,Omar\n"
+        f"why-4,{soon.isoformat()},P-24,+12065550153,booked,Ana\n",
+        encoding="utf-8",
+    )
+
+    assert main(["import", str(path), "--api", api]) == 0
+    out = capsys.readouterr().out
+
+    assert "row    2: booked (created): no reminder: mobile_phone is a toll-free number" in out
+    assert "row    3: cancelled (created): its reminders are stopped" in out
+    assert "row    4: proposed (created): no reminder: only booked appointments are reminded" in out
+    assert "row    5: booked (created): no reminder: every reminder time before the start" in out
+    assert "accepted (created)" not in out
+    assert "4 accepted, 0 refused, 0 reminders planned" in out
+    for value in ("Lena", "Omar", "Ana", "0199", "0152"):
+        assert value not in out
+
+
+def test_the_sample_file_rehearses_whenever_it_is_run(api: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = str(Path(__file__).resolve().parents[2] / "events" / "appointments.csv")
+
+    # As it is, its dates have passed: the report says so, and how to rehearse with it.
+    assert main(["import", sample, "--api", api]) == 0
+    out = capsys.readouterr().out
+    assert "no reminder: every reminder time before the start" in out
+    assert "add --dates-from-today" in out
+
+    assert main(["import", sample, "--dates-from-today", "--api", api]) == 0
+    out = capsys.readouterr().out
+    assert "rehearsal: every start and end moved" in out
+    assert "row    2: booked (updated): 2 reminders planned" in out
+    assert "row    5: cancelled" in out and "its reminders are stopped" in out
+    assert "row    7: booked (updated): no reminder: mobile_phone is a toll-free number" in out
+    assert "row    8: proposed (updated): no reminder: only booked appointments are reminded" in out
+    [hint] = [line for line in out.splitlines() if "send it with:" in line]
+    command = hint.split("send it with: clinictext ", 1)[1].split()
+
+    # The printed next step sends the first reminder.
+    assert main([*command, "--api", api]) == 0
+    out = capsys.readouterr().out
+    assert "queued 1" in out or "queued 2" in out
+    from urllib.request import urlopen
+
+    with urlopen(f"{api}/_sandbox/outbox") as response:  # the local sandbox
+        texts = [sms["text"] for sms in __import__("json").loads(response.read())]
+    assert any("Hi Rosa" in text for text in texts)
