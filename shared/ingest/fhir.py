@@ -348,25 +348,15 @@ def parse_bundle(body: bytes | str | dict[str, Any], *, default_region: str = "U
         raise _reject("too-costly", "The Bundle is nested too deeply to process.") from exc
 
 
-def _nesting_too_deep(text: str) -> bool:
-    """True when brackets outside strings nest deeper than :data:`MAX_JSON_DEPTH` (checked before parsing)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return True
-        elif char in "]}":
-            depth -= 1
+def _too_deep(data: Any) -> bool:
+    """True when ``data`` nests deeper than :data:`MAX_JSON_DEPTH` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
@@ -390,8 +380,13 @@ def _int(text: str) -> int:
 
 
 def _load(body: bytes | str | dict[str, Any]) -> Any:
-    if isinstance(body, dict):
-        return body
+    data = body if isinstance(body, dict) else _decode(body)
+    if _too_deep(data):
+        raise _reject("too-costly", f"The Bundle is nested more than {MAX_JSON_DEPTH} levels deep.")
+    return data
+
+
+def _decode(body: bytes | str) -> Any:
     if isinstance(body, bytes | bytearray):
         try:
             text = bytes(body).decode("utf-8-sig")
@@ -401,8 +396,6 @@ def _load(body: bytes | str | dict[str, Any]) -> Any:
         text = body.removeprefix("\ufeff")
     else:
         raise _reject("structure", "The request body must be a FHIR Bundle in JSON.")
-    if _nesting_too_deep(text):
-        raise _reject("too-costly", f"The Bundle is nested more than {MAX_JSON_DEPTH} levels deep.")
 
     def no_constants(name: str) -> Any:
         raise ValueError(name)

@@ -580,6 +580,14 @@ def test_outcome_issue_list_is_capped() -> None:
             '{"resourceType": "Bundle", "type": "batch", "total": ' + "9" * 4301 + "}", id="big-int"
         ),
         pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
+        pytest.param(
+            '{"resourceType": "Bundle", "type": "batch", "entry": '
+            + '[{"resource": {"resourceType": "Basic", "x": '
+            + "[" * 70
+            + "]" * 70
+            + "}}]}",
+            id="nested-beyond-64",
+        ),
     ],
 )
 def test_not_a_usable_bundle_is_rejected_whole(body: Any) -> None:
