@@ -167,6 +167,9 @@ def import_to_deployed(
         if not row.accepted:
             print(clean(f"row {row.row:>4}: refused  {row.column or '-'}: {row.reason}"))
     rows_by_id = {intake.source_id: row for row, intake in report.intakes}
+    # What the file itself says about a row (a number that cannot take texts is not sent at all, so the
+    # API can only say that none was given).
+    notes = {row.row: row.note for row in report.rows if row.note}
     session = boto3.session.Session(region_name=region)
     credentials = session.get_credentials()
     if credentials is None:
@@ -193,7 +196,10 @@ def import_to_deployed(
             if source_id not in rows_by_id:
                 continue
             issues = (response.get("outcome") or {}).get("issue") or []
-            detail = "; ".join(str(issue.get("diagnostics", "")) for issue in issues)
+            details = [str(issue.get("diagnostics", "")) for issue in issues]
+            if rows_by_id[source_id] in notes:
+                details.insert(0, str(notes[rows_by_id[source_id]]))
+            detail = "; ".join(details)
             line = f"row {rows_by_id[source_id]:>4}: {response['status']}" + (f"  {detail}" if detail else "")
             print(clean(line))
             refused += not str(response["status"]).startswith("2")

@@ -117,13 +117,17 @@ def test_import_to_a_deployed_api_goes_through_post_appointments_signed(
         [
             f"dep-1,{START.isoformat()},P-7,(206) 555-0137,Rosa,America/Los_Angeles,Diabetes follow-up",
             f"dep-2,{START.isoformat()},P-8,not-a-number,Ivan,America/Los_Angeles,",
+            f"dep-3,{START.isoformat()},P-9,+1 800 555 0199,Lena,America/Los_Angeles,",
         ],
     )
     assert main(["import", csv_path, "--deployed", "--api", api, "--region", "us-east-1"]) == 1
     out = capsys.readouterr().out
     assert "row    2: 201 Created" in out
     assert "row    3: refused  mobile_phone:" in out
-    assert "1 sent, 1 refused" in out
+    [toll_free] = [line for line in out.splitlines() if line.startswith("row    4:")]
+    assert toll_free.startswith("row    4: 201 Created  mobile_phone is a toll-free number")
+    assert "No reminder will be sent" in toll_free
+    assert "2 sent, 1 refused" in out
     assert "Diabetes" not in out and "0137" not in out
 
 
