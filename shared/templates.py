@@ -11,8 +11,11 @@ A template is plain text with ``{placeholder}`` fields and optional parts in squ
   so a template could not fill them, and must never try.
 * ``[...]`` is an optional part: it is left out when a placeholder in it has no value, and optional parts
   are dropped, last first, when the full text would need a second segment.
-* Rules checked on save (:func:`validate`): the text names the clinic (``{clinic_name}``), says how to
-  opt out (STOP), and never asks for CANCEL (carriers treat CANCEL as an opt-out).
+* Rules checked on save (:func:`validate`): the text holds no control characters (ESC, BEL, a carriage
+  return, a bidirectional override: each is refused by name and position; a plain line break is allowed),
+  names the clinic (``{clinic_name}``), says how to opt out (STOP), never asks for CANCEL (carriers treat
+  CANCEL as an opt-out), and a reminder says when the appointment is: ``{when}``, or ``{date}`` and
+  ``{time}`` together (a time alone leaves the day to guess), outside optional parts, which may be dropped.
 * Typographic punctuation is normalized to GSM-7 (:func:`shared.segments.normalize_for_gsm`) before the
   template is stored, and :func:`report` prices it on a long sample rendering; a template that still
   needs more than one segment is flagged.
@@ -27,6 +30,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.controls import controls_in, describe
 from shared.errors import InvalidInput
 from shared.segments import SegmentReport, analyze, normalize_for_gsm
 
@@ -51,6 +55,11 @@ SAMPLE_VALUES: dict[str, str] = {
     "clinic_phone": "(206) 555-0100",
 }
 TEMPLATE_NAMES = ("reminder",)  # the automated texts ClinicText sends from a stored template
+# Placeholders that say when the appointment is; a reminder needs one of these sets outside optional parts.
+TIME_PLACEHOLDERS: dict[str, tuple[frozenset[str], ...]] = {
+    "reminder": (frozenset({"when"}), frozenset({"date", "time"})),
+}
+ALLOWED_CONTROLS = "\n"  # a line break is text in an SMS (GSM-7 has LF); every other control is refused
 MAX_TEMPLATE_CHARACTERS = 640
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
@@ -91,7 +100,7 @@ class TemplateReport:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name) or name not in TEMPLATE_NAMES:
+    if not _NAME.fullmatch(name) or name not in TEMPLATE_NAMES:
         raise InvalidInput(
             f"unknown template name; templates that can be stored: {', '.join(TEMPLATE_NAMES)}",
             field="name",
@@ -128,12 +137,43 @@ def placeholders_of(body: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def validate(body: str) -> Template:
-    """Normalize and check a template a person wrote; raises :class:`InvalidInput` naming the problem."""
+def check_controls(body: str) -> None:
+    """Refuse control characters, naming the first by code point, name and (1-based) position."""
+    found = controls_in(body, allowed=ALLOWED_CONTROLS)
+    if found:
+        position, ch = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InvalidInput(
+            f"control character {describe(ch)} at position {position}{more}: remove it; a template is "
+            "letters, digits, punctuation, spaces and plain line breaks",
+            field="body",
+        )
+
+
+def check_time(body: str, names: tuple[str, ...], kind: str) -> None:
+    """A reminder must say when: one of :data:`TIME_PLACEHOLDERS` outside ``[optional]`` parts."""
+    required = TIME_PLACEHOLDERS.get(kind)
+    if not required:
+        return
+    always = set(_names_in(_OPTIONAL.sub("", body)))
+    if any(needed <= always for needed in required):
+        return
+    optional_only = any(needed <= set(names) for needed in required)
+    where = " outside [optional] parts, which may be left out" if optional_only else ""
+    raise InvalidInput(
+        f"a {kind} must say when the appointment is: put {{when}} in it (or {{date}} and {{time}}){where}",
+        field="body",
+    )
+
+
+def validate(body: str, *, kind: str = "reminder") -> Template:
+    """Normalize and check a template a person wrote; raises :class:`InvalidInput` naming the problem.
+    ``kind`` is the template's name (what it is used for): a reminder must carry the appointment time."""
     if not isinstance(body, str) or not body.strip():
         raise InvalidInput("the template is empty", field="body")
     if len(body) > MAX_TEMPLATE_CHARACTERS:
         raise InvalidInput(f"the template is longer than {MAX_TEMPLATE_CHARACTERS} characters", field="body")
+    check_controls(body)
     normalized = normalize_for_gsm(body.strip())
     names = placeholders_of(normalized)
     if "clinic_name" not in names:
@@ -152,6 +192,7 @@ def validate(body: str) -> Template:
             "reschedule instead",
             field="body",
         )
+    check_time(normalized, names, kind)
     return Template(normalized, names)
 
 
@@ -172,9 +213,9 @@ def render(template: Template, values: Mapping[str, str | None]) -> str:
     return best
 
 
-def report(body: str, *, clinic_name: str, clinic_phone: str = "") -> TemplateReport:
+def report(body: str, *, clinic_name: str, clinic_phone: str = "", kind: str = "reminder") -> TemplateReport:
     """Encoding and segments as written, after normalization, and on a long sample rendering."""
-    template = validate(body)
+    template = validate(body, kind=kind)
     values = {**SAMPLE_VALUES, "clinic_name": clinic_name, "clinic_phone": clinic_phone or "(206) 555-0100"}
     clean = _clean(values)
     sample = _fill(template.body, clean, [True] * len(_OPTIONAL.findall(template.body)))

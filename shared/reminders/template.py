@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from shared.errors import InvalidInput
+from shared.observability import logger
 from shared.segments import analyze, normalize_for_gsm
-from shared.stores.templates import TemplateStore
+from shared.stores.templates import StoredTemplate, TemplateStore
 from shared.templates import render as render_stored
+from shared.templates import validate
 
 BUILTIN = "builtin"
 
@@ -52,6 +56,14 @@ class ReminderTemplate:
     ) -> tuple[str, str]:
         """(text, which template made it: ``builtin`` or ``reminder@v<N>``)."""
         stored = self.store.current("reminder") if self.store is not None else None
+        if stored is not None and not meets_the_rules(stored):
+            # Saved before a rule it breaks existed (no appointment time, a control character): the
+            # built-in wording is used until the clinic saves a version that passes.
+            logger.warning(
+                "stored reminder template breaks the rules; built-in wording used",
+                extra={"template": stored.label},
+            )
+            stored = None
         if stored is None:
             return self.render(
                 start=start, time_zone=time_zone, first_name=first_name, location=location
@@ -94,6 +106,20 @@ class ReminderTemplate:
             if report.encoding == "GSM-7" and report.segments == 1:
                 return text
         return normalized[-1]
+
+
+def meets_the_rules(stored: StoredTemplate) -> bool:
+    """True when a stored reminder template still passes :func:`shared.templates.validate`."""
+    return _passes(stored.body)
+
+
+@lru_cache(maxsize=32)
+def _passes(body: str) -> bool:
+    try:
+        validate(body, kind="reminder")
+    except InvalidInput:
+        return False
+    return True
 
 
 # Department or site names that reveal a condition must never reach a text (DOMAIN: PHI in a text).
