@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,9 +37,11 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ConsentRequest(BaseModel):
-    """Body of ``POST /consent``."""
+    """Body of ``POST /consent``. Strict: a value of the wrong JSON type (``"send_confirmation": 1``, a number
+    for ``phone``, a Unix time for ``consented_at``) is refused, never coerced. Validate it from the JSON
+    text (:func:`shared.http.model_body`), where date-times are ISO 8601 strings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     phone: str = Field(min_length=3, max_length=64)
     action: Literal["opt_in", "opt_out"] = "opt_in"
@@ -50,7 +52,9 @@ class ConsentRequest(BaseModel):
 
 
 class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Body of ``POST /consent/lookup`` (strict, like :class:`ConsentRequest`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     phone: str = Field(min_length=3, max_length=64)
 

@@ -19,7 +19,6 @@ and never stored in clear (the ledger encrypts it, as for every other opt-out).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.controls import is_control
 from shared.crypto import BlindIndex
 from shared.errors import InvalidInput
+from shared.http import JsonLimits, parse_json
 from shared.models import Channel, ConsentAction, ConsentEvent, ConsentSource
 from shared.phone import to_e164
 from shared.stores.consent import ConsentLedger
@@ -39,6 +40,7 @@ DELIVERED = "delivered"
 FAILED = "failed"
 OPTED_OUT = "opted_out"
 MAX_LOG_LINE = 16 * 1024
+LOG_LINE_LIMITS = JsonLimits(max_bytes=MAX_LOG_LINE, max_depth=16)
 # Carrier answers that mean the person opted out of texts from this sender (SNS "providerResponse").
 _OPT_OUT = re.compile(r"opted[ -]?out|opt[ -]out|unsubscribed", re.IGNORECASE)
 # A reason is stored and shown to staff: never a number, should a carrier ever echo one.
@@ -84,10 +86,10 @@ class SnsDeliveryLog(BaseModel):
     def parse(cls, line: str) -> SnsDeliveryLog:
         if len(line) > MAX_LOG_LINE:
             raise InvalidInput("delivery log line is too long", field="message")
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput("delivery log line is not JSON", field="message") from exc
+        try:  # the one JSON parser for outside input: nesting, number and duplicate-key limits
+            data = parse_json(line, LOG_LINE_LIMITS)
+        except InvalidInput as exc:
+            raise InvalidInput(f"delivery log line: {exc.message}", field="message") from exc
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -103,7 +105,9 @@ class SnsDeliveryLog(BaseModel):
 
     @property
     def reason(self) -> str:
-        text = _NUMBER_LIKE.sub("[number]", self.delivery.providerResponse).strip()
+        """The carrier's reason as staff see it: no number, no control characters, at most 200 characters."""
+        text = "".join(" " if is_control(ch) else ch for ch in self.delivery.providerResponse)
+        text = re.sub(r"\s+", " ", _NUMBER_LIKE.sub("[number]", text)).strip()
         return text[:200] or ("accepted" if self.status == "SUCCESS" else "no reason given")
 
 

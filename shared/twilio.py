@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from shared.errors import InvalidInput, Unauthorized
-from shared.http import raw_body
+from shared.http import FORM_MEDIA_TYPES, BodyTooLarge, media_type, raw_body
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -41,17 +41,17 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
 
 
 def form_params(event: Mapping[str, Any]) -> FormParams:
-    """Decode an ``application/x-www-form-urlencoded`` body (base64 when API Gateway says so)."""
+    """Decode an ``application/x-www-form-urlencoded`` body (base64 when API Gateway says so). The media
+    type is matched case-insensitively, as :func:`shared.http.media_type` matches every route's."""
     data = raw_body(event)
     if len(data) > MAX_BODY_BYTES:
-        raise InvalidInput("request body is too large", field="body")
+        raise BodyTooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes", field="body")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("request body is not UTF-8", field="body") from exc
-    content_type = _headers(event).get("content-type", "")
-    if text and "application/x-www-form-urlencoded" not in content_type:
-        raise InvalidInput("content type must be application/x-www-form-urlencoded", field="content-type")
+    if text:
+        media_type(event, FORM_MEDIA_TYPES)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=200)
     except ValueError as exc:

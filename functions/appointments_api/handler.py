@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.errors import InvalidInput, NotFound
-from shared.http import error_response, json_response, require_iam_caller, respond
+from shared.http import (
+    FHIR_LIMITS,
+    FHIR_MEDIA_TYPES,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    body_text,
+    error_response,
+    json_response,
+    media_type,
+    parse_json,
+    require_iam_caller,
+    respond,
+)
 from shared.ingest.fhir import operation_outcome
+from shared.ingest.models import is_fhir_id
 from shared.observability import logger, metrics, tracer
 from shared.reminders import wiring
 from shared.reminders.ingest import ingest_bundle
@@ -22,14 +34,23 @@ FHIR_JSON = "application/fhir+json"
 INGEST_BUDGET_SECONDS = 20.0
 
 
-def _raw_body(event: dict[str, Any]) -> bytes | str:
-    raw = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(raw, validate=True)
-        except ValueError as exc:
-            raise InvalidInput("request body is not valid base64", field="body") from exc
-    return str(raw)
+def _bundle_json(event: dict[str, Any]) -> dict[str, Any]:
+    """The body as a JSON object, through the one body parser every route uses (``application/fhir+json``
+    or ``application/json``; size, nesting, number and duplicate-key limits)."""
+    media_type(event, FHIR_MEDIA_TYPES)
+    bundle: dict[str, Any] = parse_json(body_text(event, max_bytes=FHIR_LIMITS.max_bytes), FHIR_LIMITS)
+    return bundle
+
+
+def _refused(exc: InvalidInput) -> dict[str, Any]:
+    """A body refused before it is read as FHIR: 415, 413 or 400 with an OperationOutcome."""
+    if isinstance(exc, UnsupportedMediaType):
+        status, code = 415, "not-supported"
+    elif isinstance(exc, BodyTooLarge):
+        status, code = 413, "too-long"
+    else:
+        status, code = 400, "structure"
+    return json_response(status, operation_outcome(code, exc.message), content_type=FHIR_JSON)
 
 
 def _route(event: dict[str, Any]) -> dict[str, Any]:
@@ -37,9 +58,9 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
     route = str(event.get("routeKey") or "")
     if route == "POST /appointments":
         try:
-            body = _raw_body(event)
+            body = _bundle_json(event)
         except InvalidInput as exc:
-            return json_response(400, operation_outcome("structure", exc.message), content_type=FHIR_JSON)
+            return _refused(exc)
         settings = wiring.reminder_settings()
         started = time.monotonic()
         answer = ingest_bundle(
@@ -59,7 +80,9 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         return json_response(answer.status, answer.body, content_type=FHIR_JSON)
     if route == "GET /appointments/{id}":
         source_id = str((event.get("pathParameters") or {}).get("id") or "")
-        view = wiring.appointment_book().view(source_id) if source_id else None
+        if not is_fhir_id(source_id):
+            raise InvalidInput("the appointment id must be 1-64 letters, digits, '-' or '.'", field="id")
+        view = wiring.appointment_book().view(source_id)
         if view is None:
             raise NotFound("no appointment with this id")
         return json_response(200, appointment_status(view))

@@ -9,10 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared import wiring
 from shared.clock import iso
 from shared.consent import ConsentRequest, LookupRequest
-from shared.http import error_response, json_body, json_response, require_iam_caller, respond
+from shared.http import error_response, json_response, model_body, require_iam_caller, respond
 from shared.models import ConsentState, ConsentStatus
 from shared.observability import logger, metrics, tracer
-
 
 UNREADABLE_DETAIL = (
     "The stored consent record of this number cannot be read, so no texts are sent to it. An opt-out "
@@ -36,7 +35,7 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
     require_iam_caller(event)
     route = str(event.get("routeKey") or "")
     if route == "POST /consent":
-        request = ConsentRequest.model_validate(json_body(event))
+        request = model_body(event, ConsentRequest)
         result = wiring.consent_service().record(request)
         metrics.add_metric(name=f"Consent_{request.action}", unit="Count", value=1)
         return json_response(
@@ -48,7 +47,7 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
             },
         )
     if route == "POST /consent/lookup":
-        lookup = LookupRequest.model_validate(json_body(event))
+        lookup = model_body(event, LookupRequest)
         return json_response(200, {"consent": _state(wiring.consent_service().lookup(lookup))})
     return error_response(404, "not_found", f"no route {route!r}")
 

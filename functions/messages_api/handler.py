@@ -3,6 +3,7 @@ message records of one patient's number with their delivery status (POST /messag
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -10,27 +11,43 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import wiring
 from shared.clock import SystemClock, iso
-from shared.http import error_response, json_body, json_response, require_iam_caller, respond
+from shared.http import (
+    LAMBDA_RESPONSE_LIMIT,
+    error_response,
+    json_response,
+    model_body,
+    require_iam_caller,
+    respond,
+)
 from shared.models import MessageRecord
 from shared.observability import logger, metrics, tracer
 from shared.phone import to_e164
 from shared.stores.templates import StoredTemplate
 from shared.templates import TemplateReport, check_name, report
 
+# The largest page of message records, and the most its JSON may take: a record is at most a few KB of JSON
+# (a 1,600-character body of emoji escapes to about 20 KB), so 100 of them stay far below Lambda's 6 MB; the
+# byte budget holds even if a record were ever larger (the page is cut short and says so).
+MAX_PAGE = 100
+MAX_PAGE_JSON_BYTES = LAMBDA_RESPONSE_LIMIT // 3
+
 
 class TemplateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Body of ``PUT /templates/{name}`` and ``POST /templates/check`` (strict: ``body`` must be a string)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     body: str = Field(min_length=1, max_length=2000)
 
 
 class MessagesLookup(BaseModel):
-    """Body of ``POST /messages/lookup``: the number goes in the body, never in a URL or access log."""
+    """Body of ``POST /messages/lookup``: the number goes in the body, never in a URL or access log.
+    Strict: ``"limit": "5"`` or ``"include_body": "yes"`` is refused, never coerced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     phone: str = Field(min_length=3, max_length=64)
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     include_body: bool = False  # bodies are PHI: decrypted only when the caller asks for them
 
 
@@ -92,6 +109,20 @@ def message_json(record: MessageRecord, include_body: bool) -> dict[str, Any]:
     return shown
 
 
+def page(records: list[MessageRecord], include_body: bool) -> tuple[list[dict[str, Any]], bool]:
+    """The records as JSON, newest first, cut short (``True``) before their JSON passes
+    :data:`MAX_PAGE_JSON_BYTES`: API Gateway's envelope escapes the body again, at most doubling it."""
+    shown: list[dict[str, Any]] = []
+    size = 0
+    for record in records:
+        item = message_json(record, include_body)
+        size += len(json.dumps(item, default=str)) + 2
+        if size > MAX_PAGE_JSON_BYTES:
+            return shown, True
+        shown.append(item)
+    return shown, False
+
+
 def _report(body: str) -> TemplateReport:
     settings = wiring.core_settings()
     return report(body, clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone)
@@ -103,7 +134,7 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
     name = str((event.get("pathParameters") or {}).get("name") or "")
     if route == "PUT /templates/{name}":
         check_name(name)
-        body = TemplateBody.model_validate(json_body(event)).body
+        body = model_body(event, TemplateBody).body
         result = _report(body)
         stored, created = wiring.template_store().save(name, result, saved_by=caller, at=SystemClock().now())
         metrics.add_metric(name="TemplateSaved" if created else "TemplateUnchanged", unit="Count", value=1)
@@ -124,17 +155,23 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
             },
         )
     if route == "POST /templates/check":
-        body = TemplateBody.model_validate(json_body(event)).body
+        body = model_body(event, TemplateBody).body
         return json_response(200, {"report": report_json(_report(body))})
     if route == "POST /messages/lookup":
-        lookup = MessagesLookup.model_validate(json_body(event))
+        lookup = model_body(event, MessagesLookup)
         settings = wiring.core_settings()
         phone_hmac = wiring.blind_index().phone(to_e164(lookup.phone, settings.default_phone_region))
         records = wiring.message_log().thread(
             phone_hmac, limit=lookup.limit, include_body=lookup.include_body
         )
-        logger.info("messages listed", extra={"count": len(records), "decrypted": lookup.include_body})
-        return json_response(200, {"messages": [message_json(r, lookup.include_body) for r in records]})
+        shown, truncated = page(records, lookup.include_body)
+        logger.info(
+            "messages listed",
+            extra={"count": len(shown), "decrypted": lookup.include_body, "truncated": truncated},
+        )
+        # "truncated" only when the page was cut short (never, for texts of the sizes ClinicText sends).
+        answer: dict[str, Any] = {"messages": shown, **({"truncated": True} if truncated else {})}
+        return json_response(200, answer)
     return error_response(404, "not_found", f"no route {route!r}")
 
 

@@ -267,3 +267,127 @@ def test_api_routes_answer_hostile_bodies_with_4xx_and_store_nothing(stack):
             refused_changes_nothing(before, sent)
 
     check()
+
+
+# -- issue 10 §6: one body parser, strict types and media types on every route -------------------------------
+
+# Every HttpApi route of the template (tests/template/test_openapi.py keeps docs/openapi.yaml to the same
+# list): (function, method, route, path parameters, the body fields the route reads).
+EVERY_ROUTE = [
+    ("AppointmentsApiFunction", "POST", "/appointments", None, ["resourceType", "type", "entry"]),
+    ("AppointmentsApiFunction", "GET", "/appointments/{id}", "id", []),
+    ("ConsentApiFunction", "POST", "/consent", None, ["phone", "action", "source", "consented_at"]),
+    ("ConsentApiFunction", "POST", "/consent/lookup", None, ["phone"]),
+    ("MessagesApiFunction", "PUT", "/templates/{name}", "name", ["body"]),
+    ("MessagesApiFunction", "GET", "/templates/{name}", "name", []),
+    ("MessagesApiFunction", "POST", "/templates/check", None, ["body"]),
+    ("MessagesApiFunction", "POST", "/messages/lookup", None, ["phone", "limit", "include_body"]),
+]
+FIELDS = sorted({field for *_, fields in EVERY_ROUTE for field in fields} | {"send_confirmation", "x"})
+
+
+def _cased(text: str) -> st.SearchStrategy[str]:
+    """``text`` with any letters upper-cased: media types are case-insensitive."""
+    return st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
+        lambda flips: "".join(ch.upper() if flip else ch for ch, flip in zip(text, flips, strict=True))
+    )
+
+
+media_types = st.one_of(
+    st.builds(
+        lambda kind, params: kind + params,
+        st.sampled_from(["application/json", "application/fhir+json"]).flatmap(_cased),
+        st.sampled_from(["", "; charset=utf-8", ";charset=UTF-8", "; charset=latin-1", ";;", ", text/plain"]),
+    ),
+    st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "application/jsonx", "json", "*/*"]),
+    st.text(alphabet=safe_chars, max_size=40),
+)
+
+
+# Sizes on both sides of each cap, and of Python's own limits (recursion ~1000, int text 4,300 digits).
+DEPTHS = st.sampled_from([33, 64, 990, 1500, 20_000])
+DIGITS = st.sampled_from([33, 400, 4301, 20_000])
+
+
+def _member(key: str, value_text: str) -> str:
+    return "{" + json.dumps(key) + ": " + value_text + "}"
+
+
+hostile_json = st.one_of(
+    DEPTHS.map(lambda depth: "[" * depth + "]" * depth),
+    st.tuples(st.sampled_from(FIELDS), DEPTHS).map(
+        lambda fd: _member(fd[0], '{"a": ' * fd[1] + "1" + "}" * fd[1])
+    ),
+    st.tuples(st.sampled_from(FIELDS), DIGITS).map(lambda fn: _member(fn[0], "9" * fn[1])),
+    st.tuples(
+        st.sampled_from(FIELDS), st.sampled_from(["1e99999", "-1E+400", "NaN", "Infinity", "0." + "1" * 50])
+    ).map(lambda fv: _member(fv[0], fv[1])),
+    st.sampled_from(FIELDS).map(lambda key: "{" + f'"{key}": "+12065550123", "{key}": "+12065550123"' + "}"),
+    # every field the routes read, with a value of any JSON type (strings, numbers, booleans, lists, null)
+    st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=5).map(json.dumps),
+    st.sampled_from(FIELDS).map(lambda key: _member(key, '"\\ud800"')),
+    json_values.map(json.dumps),
+)
+path_values = st.one_of(
+    st.sampled_from(["reminder", "appt-1", "", "../x", "x" * 300, "REMINDER", "a/b", "reminder\n"]),
+    st.text(alphabet=safe_chars, max_size=80),
+)
+
+
+def test_every_route_answers_hostile_json_and_media_types_with_4xx_and_stores_nothing(stack):
+    STACK[:] = [stack]
+
+    @settings(FUZZ, max_examples=150)
+    @given(
+        route=st.sampled_from(EVERY_ROUTE),
+        body=hostile_json,
+        content_type=media_types,
+        path_value=path_values,
+        as_base64=st.booleans(),
+    )
+    def check(route, body, content_type, path_value, as_base64):
+        function, method, template_route, param, _fields = route
+        before, sent = snapshot(), len(outbox())
+        response = http(
+            function,
+            method,
+            template_route.replace("{" + str(param) + "}", "x"),
+            template_route,
+            body=body if method != "GET" else None,
+            headers={"content-type": content_type} if content_type else {},
+            base64_body=as_base64,
+            params={param: path_value} if param else None,
+        )
+        status = response["statusCode"]
+        assert status < 500, response
+        if method != "GET":  # no hostile body may ever be accepted
+            assert 400 <= status < 500, response
+        if status >= 400:
+            assert json.loads(response["body"])  # a JSON error (or OperationOutcome) a person can read
+            refused_changes_nothing(before, sent)
+
+    check()
+
+
+def test_signed_twilio_texts_are_read_under_any_casing_of_the_form_media_type(stack):
+    STACK[:] = [stack]
+
+    @FUZZ
+    @given(
+        content_type=st.builds(
+            lambda kind, params: kind + params,
+            _cased("application/x-www-form-urlencoded"),
+            st.sampled_from(["", "; charset=UTF-8", ";charset=utf-8", "; Charset=utf-8"]),
+        ),
+        body=st.sampled_from(["HELP", "INFO", "help"]),
+    )
+    def check(content_type, body):
+        event = events.twilio_webhook_event(
+            TWILIO_TOKEN, from_number="+12065550177", to_number=CLINIC_NUMBER, body=body
+        )
+        event["headers"]["content-type"] = content_type  # not signed: only the URL and parameters are
+        response = STACK[0].functions["TwilioWebhookFunction"].invoke(event)
+        assert response["statusCode"] == 200, response
+        assert "<Message>" in response["body"], response  # HELP is answered, whatever the casing
+
+    check()

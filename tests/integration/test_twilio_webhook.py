@@ -76,7 +76,8 @@ def assert_refused_and_nothing_kept(response: dict, status: int = 403) -> dict:
     assert response["statusCode"] == status, response
     assert response["headers"]["Content-Type"] == "application/json"
     error = json.loads(response["body"])["error"]
-    assert error["code"] == ("forbidden" if status == 403 else "invalid_request")
+    codes = {403: "forbidden", 413: "payload_too_large", 415: "unsupported_media_type"}
+    assert error["code"] == codes.get(status, "invalid_request")
     assert outbox() == []
     return error
 
@@ -297,10 +298,10 @@ def _params(body: str, from_number: str = PATIENT) -> dict[str, str]:
     return dict(form_of(signed(body, from_number=from_number, message_sid="SM" + "3" * 32)))
 
 
-def test_not_form_encoded_is_400(stack):
+def test_not_form_encoded_is_415(stack):
     params = _params("STOP")
     response = _signed_raw(stack, json.dumps(params).encode(), "application/json", params)
-    error = assert_refused_and_nothing_kept(response, 400)
+    error = assert_refused_and_nothing_kept(response, 415)
     assert error["field"] == "content-type" and "x-www-form-urlencoded" in error["message"]
     assert_nothing_stored(stack)
 
@@ -321,11 +322,11 @@ def test_message_body_over_the_limit_is_400(stack):
     assert_nothing_stored(stack)
 
 
-def test_request_body_over_the_limit_is_400(stack):
+def test_request_body_over_the_limit_is_413(stack):
     params = {**_params("STOP"), "Padding": "p" * (64 * 1024)}
     response = _signed_raw(stack, urlencode(params).encode(), "application/x-www-form-urlencoded", params)
-    error = assert_refused_and_nothing_kept(response, 400)
-    assert error["field"] == "body" and "too large" in error["message"]
+    error = assert_refused_and_nothing_kept(response, 413)
+    assert error["field"] == "body" and "larger than" in error["message"]
     assert_nothing_stored(stack)
 
 

@@ -1,0 +1,45 @@
+"""Issue 10 §6 at the delivery-status entry point: SNS delivery log lines go through the same JSON parser as
+every HTTP body (a deep or huge-number line raised RecursionError / ValueError and failed the whole batch),
+and the carrier's reason, shown to staff and printed by the CLI, holds no control characters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.delivery import MAX_LOG_LINE, SnsDeliveryLog
+from shared.errors import InvalidInput
+
+
+def line(provider_response: str = "Message has been accepted by phone carrier", **extra: object) -> str:
+    return json.dumps(
+        {
+            "notification": {"messageId": "m-1", "timestamp": "2026-11-23 17:04:05.123"},
+            "delivery": {"destination": "+12065550187", "providerResponse": provider_response, **extra},
+            "status": "FAILURE",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,
+        '{"a":' * 990 + "1" + "}" * 990,
+        line()[:-1] + ', "x": ' + "9" * 4301 + "}",
+        line()[:-1] + ', "status": "SUCCESS"}',  # a duplicate key: which status would count?
+        line(numberOfMessageParts=float("nan")),  # NaN is not JSON
+    ],
+)
+def test_hostile_log_lines_are_refused_as_invalid_input(text):
+    assert len(text) <= MAX_LOG_LINE * 2
+    with pytest.raises(InvalidInput) as caught:
+        SnsDeliveryLog.parse(text)
+    assert caught.value.field == "message"
+    assert "delivery log line" in caught.value.message
+
+
+def test_the_reason_holds_no_control_characters_and_no_number():
+    log = SnsDeliveryLog.parse(line("Unreachable\x1b[2J\x07 +1 206 555 0187\r\nretry\u202e later"))
+    assert log.reason == "Unreachable [2J [number] retry later"
