@@ -23,6 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# Everything printed that came from outside (patient texts, carrier reasons, template bodies, API answers)
+# goes through printable(): control, bidi and invisible characters are shown as escapes.
+from infra.terminal import printable
+
 DEFAULT_API = "http://127.0.0.1:8787"
 SANDBOX_DIR = Path(".sandbox")
 
@@ -76,10 +80,10 @@ def cmd_text(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     status, body = _request("GET", f"{args.api}/_sandbox/outbox")
     if status >= 400:
-        print(body)
+        print(printable(body))
         return 1
     for sms in json.loads(body):
-        print(f"-> {sms['to']}: {sms['text']}")
+        print(f"-> {sms['to']}: {printable(sms['text'])}")
     return 0
 
 
@@ -151,25 +155,39 @@ def cmd_messages(args: argparse.Namespace) -> int:
     """One number's message records, newest first, with delivery status (POST /messages/lookup)."""
     payload = {"phone": args.phone, "limit": args.limit, "include_body": args.bodies}
     status, body = _request("POST", f"{args.api}/messages/lookup", payload, sign=True)
-    answer = json.loads(body) if body else {}
     if status >= 400:
-        print(f"{status}: {(answer.get('error') or {}).get('message', body)}")
+        print(f"{status}: {printable(_error(body))}")
         return 1
+    answer = json.loads(body)
     for message in answer["messages"]:
         delivery = message.get("delivery") or {}
         detail = (
-            f" ({delivery['detail']})" if delivery.get("detail") and message["status"] != "delivered" else ""
+            f" ({printable(delivery['detail'])})"
+            if delivery.get("detail") and message["status"] != "delivered"
+            else ""
         )
-        template = f" [{message['template']}]" if message.get("template") else ""
+        template = f" [{printable(message['template'])}]" if message.get("template") else ""
         print(
-            f"{message['created_at'][:19]}Z {message['direction']:<8} {message['kind']:<22} "
-            f"{message['status']}{detail}{template}"
+            f"{printable(message['created_at'][:19])}Z {printable(message['direction']):<8} "
+            f"{printable(message['kind']):<22} {printable(message['status'])}{detail}{template}"
         )
         if args.bodies:
-            print(f"    {message.get('body', '')}")
+            print(f"    {printable(message.get('body', ''))}")
     if not answer["messages"]:
         print("no messages for that number")
+    elif answer.get("truncated"):
+        print("(more messages than fit one answer: ask for fewer with --limit)")
     return 0
+
+
+def _error(body: str) -> str:
+    """The message of an API error answer ({"error": {"message": ...}}), or the body as it came."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return str(error.get("message", body)) if isinstance(error, dict) else body
 
 
 def _message(body: str) -> str:
@@ -203,16 +221,16 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     normalized = normalize_for_gsm(args.text)
     if normalized != args.text:
         segments = show("after normalization", normalized)
-        print(f"  normalized text: {normalized}")
+        print(f"  normalized text: {printable(normalized)}")
     if "{" in args.text or "}" in args.text:
         try:
             result = report(args.text, clinic_name=args.clinic_name)
         except InvalidInput as exc:
-            print(f"  REFUSED as a template: {exc.message}")
+            print(f"  REFUSED as a template: {printable(exc.message)}")
             return 1
         print("  placeholders: " + (", ".join(f"{{{p}}}" for p in result.placeholders) or "none"))
         segments = show("with long sample values", result.sample)
-        print(f"  sample text: {result.sample}")
+        print(f"  sample text: {printable(result.sample)}")
     if segments > 1:
         print("  WARNING: needs more than one segment; every extra segment is billed")
     return 0
@@ -221,40 +239,39 @@ def cmd_template_check(args: argparse.Namespace) -> int:
 def _print_template(stored: dict[str, Any]) -> None:
     flag = "  (flagged: more than one segment)" if stored.get("multi_segment") else ""
     print(
-        f"{stored['name']} v{stored['version']}: {stored['encoding']}, {stored['segments']} segment(s) "
-        f"with long sample values{flag}"
+        f"{printable(stored['name'])} v{stored['version']}: {printable(stored['encoding'])}, "
+        f"{stored['segments']} segment(s) with long sample values{flag}"
     )
-    print(f"  {stored['body']}")
-    print(f"  saved {stored['saved_at']} by {stored['saved_by']}")
+    print(f"  {printable(stored['body'])}")
+    print(f"  saved {printable(stored['saved_at'])} by {printable(stored['saved_by'])}")
 
 
 def cmd_template_save(args: argparse.Namespace) -> int:
     """Store a new version of a template on the running sandbox (PUT /templates/{name}, signed)."""
     status, body = _request("PUT", f"{args.api}/templates/{args.name}", {"body": args.text}, sign=True)
-    answer = json.loads(body) if body else {}
     if status >= 400:
-        error = answer.get("error") or {}
-        print(f"refused ({status}): {error.get('message', body)}")
+        print(f"refused ({status}): {printable(_error(body))}")
         return 1
+    answer = json.loads(body)
     print(
         "saved as a new version" if answer.get("created") else "unchanged: the current version has this text"
     )
     _print_template(answer["template"])
     for warning in answer.get("report", {}).get("warnings", []):
-        print(f"  WARNING: {warning}")
+        print(f"  WARNING: {printable(warning)}")
     return 0
 
 
 def cmd_template_show(args: argparse.Namespace) -> int:
     status, body = _request("GET", f"{args.api}/templates/{args.name}", sign=True)
-    answer = json.loads(body) if body else {}
     if status >= 400:
-        print(f"{status}: {(answer.get('error') or {}).get('message', body)}")
+        print(f"{status}: {printable(_error(body))}")
         return 1
+    answer = json.loads(body)
     _print_template(answer["template"])
     older = [v for v in answer.get("versions", []) if v["version"] != answer["template"]["version"]]
     for version in older:
-        print(f"  v{version['version']} ({version['saved_at']}): {version['body']}")
+        print(f"  v{version['version']} ({printable(version['saved_at'])}): {printable(version['body'])}")
     return 0
 
 
