@@ -32,9 +32,10 @@ from shared.reminders.book import UpsertResult
 CREATED = "201 Created"
 OK = "200 OK"
 UNAVAILABLE = "503 Service Unavailable"
-# Lambda refuses a response over 6 MB. Outcomes are bounded per issue and per entry; if a Bundle at the
-# entry cap still comes close, each outcome is cut to its first issues so the answer always gets out.
-MAX_RESPONSE_BYTES: Final[int] = 5 * 1024 * 1024
+# Lambda refuses a response over 6 MB, counted after API Gateway's envelope escapes the body once more.
+# Outcomes are bounded per issue and per entry (the worst 500-entry Bundle answers about 3.2 MB); should an
+# answer still pass this, each outcome is cut to its first issues so the answer always gets out.
+MAX_RESPONSE_BYTES: Final[int] = 4 * 1024 * 1024
 _TRIMMED_ISSUES: Final[int] = 2
 # Codes whose appointment cannot be texted at all: a warning the EHR should act on.
 _WARNINGS: Final[frozenset[str]] = frozenset({"no_mobile", "patient_not_sent", "other_patient", "passed"})
