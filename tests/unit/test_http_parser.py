@@ -316,3 +316,17 @@ def test_a_page_of_records_larger_than_any_text_is_cut_short_below_the_limit():
 def test_no_float_is_infinite_after_parsing():
     data = parse_json('{"x": 1.7976931348623157e308, "y": -2.5e-300}')
     assert all(math.isfinite(v) for v in data.values())
+
+
+def test_an_extra_key_is_named_only_when_it_looks_like_a_field_name():
+    for key, named in (
+        ("nickname", "nickname"),
+        ("+12065550123", "(unknown key)"),
+        ("Ann Lee", "(unknown key)"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            lookup({"phone": "+12065550123", key: 1})
+        response = error_for(caught.value)
+        assert response is not None and response["statusCode"] == 400
+        assert json.loads(response["body"])["error"]["field"] == named
+        assert "555" not in response["body"] and "Ann" not in response["body"]
