@@ -70,11 +70,28 @@ def _sigv4_headers(method: str, url: str, data: bytes) -> dict[str, str]:
 
 
 def cmd_text(args: argparse.Namespace) -> int:
-    status, body = _request(
-        "POST", f"{args.api}/_sandbox/text", {"from": args.from_number, "body": args.body}
-    )
-    print(f"{status} {body}")
-    return 0 if status < 400 else 1
+    """Text the sandbox as a patient; show what the patient gets back. Exit 1 when it is refused."""
+    payload = {"from": args.from_number, "body": args.body, "channel": "twilio" if args.twilio else "sms"}
+    status, body = _request("POST", f"{args.api}/_sandbox/text", payload)
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "accepted" not in answer:
+        print(f"refused ({status}): {printable(_message(body))}")
+        return 1
+    via = "Twilio webhook" if args.twilio else "AWS two-way SMS"
+    print(f"{mask(args.from_number)} -> clinic ({via}): {printable(args.body)}")
+    if not answer["accepted"]:
+        print(f"refused: {printable(str(answer.get('reason') or 'no reason given'))}")
+        return 1
+    if answer.get("kind"):
+        print(f"  handled as {answer['kind']}")
+    for reply in answer.get("replies") or []:
+        print(f"clinic -> {mask(args.from_number)}: {printable(reply)}")
+    if not answer.get("replies"):
+        print("  no reply: this text gets none (see `clinictext messages --phone` for the thread)")
+    return 0
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
@@ -289,15 +306,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     sandbox.start()
     print(f"ClinicText sandbox is up. Embedded AWS (moto): {sandbox.aws_endpoint}   API: {sandbox.api_url}")
     print(f"Function logs: {SANDBOX_DIR / 'functions.log'}   Twilio auth token: {SANDBOX_TWILIO_TOKEN}")
+    api = "" if args.api_port == 8787 else f" --api {sandbox.api_url}"
+    consented_at = sandbox.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     print("Try, in another terminal:")
-    print("  clinictext text --from +12065550123 HELP")
-    print("  clinictext outbox")
-    print("  clinictext import events/appointments.csv")
-    print("  clinictext run-reminders --at 2026-11-24T16:00:00-08:00")
+    print(f"  clinictext text --from +12065550123 HELP{api}")
+    print(f"  clinictext outbox{api}")
+    print(f"  clinictext import events/appointments.csv --dates-from-today{api}   # prints the run to try")
+    print(f"  clinictext run-reminders --at ...{api}   # the run import printed (without --at: now)")
     print(f"  curl -s -X POST {sandbox.api_url}/consent -H 'Authorization: AWS4-HMAC-SHA256 local' \\")
     print("       -H 'Content-Type: application/json' \\")
     print(
-        '       -d \'{"phone":"+12065550123","source":"intake_form","consented_at":"2026-11-23T10:00:00Z"}\''
+        '       -d \'{"phone":"+12065550123","source":"intake_form","consented_at":"' + consented_at + "\"}'"
     )
     print("Ctrl-C stops it.")
     try:
@@ -326,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     text = sub.add_parser("text", help="text the running sandbox as a patient")
     text.add_argument("--from", dest="from_number", required=True, help="the patient's number, E.164")
     text.add_argument("body")
+    text.add_argument(
+        "--twilio", action="store_true", help="arrive through the signed Twilio webhook (reply as TwiML)"
+    )
     text.add_argument("--api", default=DEFAULT_API)
     outbox = sub.add_parser("outbox", help="texts SNS was asked to send in the running sandbox")
     outbox.add_argument("--api", default=DEFAULT_API)
@@ -386,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         "messages": cmd_messages,
     }
     started = time.monotonic()
-    code = handlers[args.command](args)
+    try:
+        code = handlers[args.command](args)
+    except (urllib.error.URLError, TimeoutError) as exc:  # HTTPErrors are answers; these are not
+        reason = getattr(exc, "reason", exc)
+        print(f"cannot reach {getattr(args, 'api', DEFAULT_API)} ({reason}): is `make sandbox` running?")
+        return 2
     if args.command == "demo":
         print(f"\n(demo finished in {time.monotonic() - started:.1f}s)")
     return code
