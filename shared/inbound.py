@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from shared.models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
+    ConsentState,
     ConsentStatus,
     Direction,
     InboundKind,
@@ -43,6 +44,87 @@ CARRIER_READMIT_INTERVAL = timedelta(days=30)
 def derived_id(*parts: str) -> str:
     """A stable id for a record derived from a provider message id (replays map to the same id)."""
     return uuid.uuid5(_ID_NAMESPACE, "|".join(parts)).hex
+
+
+def keyword_consent_event(
+    text: InboundText,
+    phone_hmac: str,
+    action: ConsentAction,
+    keyword: str | None,
+    *,
+    recorded_at: datetime,
+    carrier_sync: str | None = None,
+) -> ConsentEvent:
+    """The ledger event a patient's own text records. Its id derives from the provider's message id, so
+    every path that records the same text (a retry, the last resort below) records the same event."""
+    return ConsentEvent(
+        event_id=derived_id(text.idempotency_key, "consent"),
+        phone_hmac=phone_hmac,
+        action=action,
+        at=text.received_at,
+        recorded_at=recorded_at,
+        channel=text.channel,
+        source=ConsentSource.KEYWORD,
+        keyword=keyword,
+        carrier_sync=carrier_sync,
+    )
+
+
+def opt_out_keyword(body: str) -> tuple[InboundKind | None, str | None, str]:
+    """How :meth:`InboundService.handle` reads ``body`` as an opt-out: ``OPT_OUT`` (a carrier keyword or a
+    clear request in plain words), ``OPT_OUT_UNCLEAR``, or None; the ledger keyword; the reply language."""
+    kind, keyword = classify_keyword(body)
+    language = "en"
+    if kind is InboundKind.OTHER:
+        kind, keyword, language = inbound_kind(body)
+    if kind in (InboundKind.OPT_OUT, InboundKind.OPT_OUT_UNCLEAR):
+        return kind, keyword, language
+    return None, None, language
+
+
+@dataclass(frozen=True)
+class LastResortOptOut:
+    recorded: bool  # the text was an opt-out and it is on the ledger
+    reply: str | None = None  # the one confirmation (or clarification) still owed, when it is
+
+
+def record_opt_out_last_resort(
+    text: InboundText, *, consent: ConsentLedger, blind_index: BlindIndex, clock: Clock, replies: ReplyBook
+) -> LastResortOptOut:
+    """Record the opt-out of an opt-out text straight on the ledger, for when :meth:`InboundService.handle`
+    failed or never ran: only the blind index and the ledger are needed, and the event is the one
+    ``handle`` records (same id), so it is never recorded twice. Never raises: a failure is logged (ids
+    only) and reported as not recorded. ``reply`` is the text owed unless the number was opted out
+    already by another text."""
+    kind, keyword, language = opt_out_keyword(text.body)
+    if kind is None:
+        return LastResortOptOut(False)
+    event_id = derived_id(text.idempotency_key, "consent")
+    try:
+        phone_hmac = blind_index.phone(text.from_number)
+        before = consent.state(phone_hmac)
+        event = keyword_consent_event(
+            text, phone_hmac, ConsentAction.OPT_OUT, keyword, recorded_at=clock.now()
+        )
+        consent.record(event, text.from_number)
+    except Exception as exc:
+        logger.error(  # the type only: an exception's text could carry the number
+            "last-resort opt-out could not be recorded",
+            extra={"event_id": event_id, "error": type(exc).__name__},
+        )
+        return LastResortOptOut(False)
+    logger.warning(
+        "opt-out recorded by the last-resort path", extra={"event_id": event_id, "phone_hmac": phone_hmac}
+    )
+    if before.status is ConsentStatus.OPTED_OUT and before.last_event_id != event_id:
+        return LastResortOptOut(True)
+    unclear = kind is InboundKind.OPT_OUT_UNCLEAR
+    return LastResortOptOut(True, (replies.opt_out_unclear if unclear else replies.opted_out)(language))
+
+
+def reply_at(text: InboundText) -> datetime:
+    """Where the reply to ``text`` sits in the thread: right after it (the same place on every replay)."""
+    return text.received_at + timedelta(milliseconds=1)
 
 
 class ReplyVia(StrEnum):
@@ -125,7 +207,7 @@ class InboundService:
             self._record_consent(text, phone_hmac, ConsentAction.OPT_OUT, keyword)
             # One text only: a second STOP (or "stop it") from an opted-out number is recorded, not answered;
             # the ledger is the record, so a redelivery never sends a second confirmation or clarification.
-            if before.status is not ConsentStatus.OPTED_OUT:
+            if before.status is not ConsentStatus.OPTED_OUT or self._reply_owed(text, phone_hmac, before):
                 unclear = kind is InboundKind.OPT_OUT_UNCLEAR
                 reply = (self._replies.opt_out_unclear if unclear else self._replies.opted_out)(language)
             self._counter.count("OptOuts")
@@ -172,6 +254,19 @@ class InboundService:
         return InboundOutcome(kind, message_id, reply, via, status, carrier_sync, appointment_id)
 
     # -- consent --------------------------------------------------------------------------------
+    def _reply_owed(self, text: InboundText, phone_hmac: str, before: ConsentState) -> bool:
+        """True when the number was opted out by this very text, by an attempt that failed before its reply
+        was logged (a throttled reply, a crash) or by the last-resort path: the retry still owes the one
+        reply. Not when the reply is in the log (a redelivery after the idempotency record expired), nor
+        for another delivery of the text at another time (a Twilio retry is a new request; a failed Twilio
+        opt-out is confirmed in the failure's own answer)."""
+        same_text = before.last_event_id == derived_id(text.idempotency_key, "consent")
+        if not same_text or before.updated_at != text.received_at:
+            return False
+        return not self._messages.recorded(
+            phone_hmac, derived_id(text.idempotency_key, "reply"), reply_at(text)
+        )
+
     def _record_consent(
         self,
         text: InboundText,
@@ -181,16 +276,8 @@ class InboundService:
         *,
         carrier_sync: str | None = None,
     ) -> None:
-        event = ConsentEvent(
-            event_id=derived_id(text.idempotency_key, "consent"),
-            phone_hmac=phone_hmac,
-            action=action,
-            at=text.received_at,
-            recorded_at=self._clock.now(),
-            channel=text.channel,
-            source=ConsentSource.KEYWORD,
-            keyword=keyword,
-            carrier_sync=carrier_sync,
+        event = keyword_consent_event(
+            text, phone_hmac, action, keyword, recorded_at=self._clock.now(), carrier_sync=carrier_sync
         )
         self._consent.record(event, text.from_number)
 
@@ -241,7 +328,7 @@ class InboundService:
                 channel=text.channel,
                 status=status,
                 created_at=self._clock.now(),
-                thread_at=text.received_at + timedelta(milliseconds=1),
+                thread_at=reply_at(text),
                 body=body,
                 provider_message_id=provider_id,
                 appointment_id=appointment_id,

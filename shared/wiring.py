@@ -223,6 +223,21 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     return process
 
 
+def record_opt_out_last_resort(text: Any) -> Any:
+    """Record the opt-out of an opt-out ``text`` (an InboundText) on the ledger alone, for when the full
+    inbound service failed or could not be built (:class:`shared.inbound.LastResortOptOut`); never raises."""
+    from shared.inbound import LastResortOptOut
+    from shared.inbound import record_opt_out_last_resort as record
+    from shared.observability import logger
+
+    try:
+        ledger, index, replies = consent_ledger(), blind_index(), reply_book()
+    except Exception as exc:  # settings or clients that cannot be built: nothing more can be done here
+        logger.error("last-resort opt-out: ledger unavailable", extra={"error": type(exc).__name__})
+        return LastResortOptOut(False)
+    return record(text, consent=ledger, blind_index=index, clock=SystemClock(), replies=replies)
+
+
 def reject_inbound(*, raw: str, reason: str, source: str) -> None:
     """Park an inbound event that can never be processed on the (KMS-encrypted) rejection queue.
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import wiring
+from shared import aws, wiring
+from shared.clock import check_instant
 from shared.errors import InvalidInput, Unauthorized
 from shared.http import error_for, error_response
 from shared.models import Channel, InboundText
 from shared.observability import logger, metrics, tracer
+from shared.stores.consent import CLOCK_SKEW
 from shared.twilio import form_params, twiml, verify_signature
+
+SOURCE = "twilio-webhook"
 
 
 def _twiml_response(message: str | None) -> dict[str, Any]:
@@ -55,23 +60,71 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
         raise Unauthorized("missing X-Twilio-Signature")
     params = form_params(event)
     verify_signature(event, params, auth_token(), wiring.twilio_settings().public_base_url)
-    received = (event.get("requestContext") or {}).get("timeEpoch")
-    from datetime import UTC, datetime
-
-    received_at = datetime.fromtimestamp(int(received) / 1000, UTC) if received else datetime.now(UTC)
     text = InboundText(
         channel=Channel.TWILIO,
         provider_message_id=params.get("MessageSid") or params.get("SmsMessageSid") or "",
         from_number=params.get("From") or "",
         to_number=params.get("To") or "",
         body=params.get("Body") or "",
-        received_at=received_at,
+        received_at=_received_at(event),
     )
-    outcome = wiring.idempotent_inbound()(text=text)
+    try:
+        outcome = wiring.idempotent_inbound()(text=text)
+    except Exception as exc:
+        return _failed(event, text, exc)
     if outcome["replayed"]:
         logger.info("redelivered webhook: already processed", extra={"message_id": outcome["message_id"]})
         return _twiml_response(None)  # the first delivery carried the reply; never reply twice
     return _twiml_response(outcome["reply"] if outcome["reply_via"] == "twiml" else None)
+
+
+def _received_at(event: dict[str, Any]) -> datetime:
+    """When API Gateway received the request (``timeEpoch``, ms); now when it is missing or implausible."""
+    now = datetime.now(UTC)
+    received: Any = (event.get("requestContext") or {}).get("timeEpoch")
+    try:
+        at = datetime.fromtimestamp(int(received) / 1000, UTC)
+        check_instant(at, now=now)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+    return at if at <= now + CLOCK_SKEW else now
+
+
+def _failed(event: dict[str, Any], text: InboundText, exc: Exception) -> dict[str, Any]:
+    """A signed text whose processing failed: Twilio does not retry a webhook by default, so it is never
+    just dropped. An opt-out in it is recorded on the ledger alone and confirmed; the request is parked
+    (encrypted) for an operator; the answer is 200 when nothing more can come of a retry, 503 when a
+    retry may succeed (Twilio retries 5xx when the webhook URL asks it to, ``#rp=5xx``)."""
+    last_resort = wiring.record_opt_out_last_resort(text)
+    recorded = last_resort.recorded
+    transient = aws.is_transient(exc)
+    # The error's type only: a message or traceback could carry a number or a body.
+    logger.error(
+        "twilio webhook: processing failed",
+        extra={"error": type(exc).__name__, "transient": transient, "opt_out_recorded": recorded},
+    )
+    if recorded:
+        metrics.add_metric(name="OptOutLastResort", unit="Count", value=1)
+    try:
+        wiring.reject_inbound(
+            raw=json.dumps(event), reason=f"processing failed: {type(exc).__name__}", source=SOURCE
+        )
+        metrics.add_metric(name="InboundParked", unit="Count", value=1)
+    except Exception as park_exc:
+        logger.error(
+            "twilio webhook: the failed text could not be parked", extra={"error": type(park_exc).__name__}
+        )
+        if not recorded:
+            raise exc from park_exc  # nothing kept, nothing recorded: let the failure show (500)
+    if recorded:
+        return _twiml_response(last_resort.reply)
+    if transient:
+        return error_response(
+            503,
+            "unavailable",
+            "the text could not be processed now and was kept for an operator; retry later",
+        )
+    return _twiml_response(None)
 
 
 @logger.inject_lambda_context(clear_state=True)

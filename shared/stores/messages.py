@@ -27,6 +27,10 @@ class MessageLog(Protocol):
 
     def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]: ...
 
+    def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:
+        """True when the message ``message_id`` is logged at position ``at`` of the number's thread."""
+        ...
+
     def put_request(self, record: MessageRecord) -> dict[str, Any]:
         """The ``TransactWriteItems`` Put that writes ``record`` (once), for callers that log a message
         in the same transaction as the state it belongs to."""
@@ -66,6 +70,10 @@ def message_record_ref(message_id: str) -> str:
     return f"message#{message_id}"
 
 
+def _sk(at: datetime, message_id: str) -> str:
+    return f"MSG#{iso(at)}#{message_id}"
+
+
 class DynamoMessageLog:
     def __init__(self, table: Any, cipher: PhiCipher) -> None:
         self._table = table
@@ -79,6 +87,10 @@ class DynamoMessageLog:
                 raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
             raise
 
+    def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:
+        key = {"pk": phone_hmac, "sk": _sk(at, message_id)}
+        return "Item" in self._table.get_item(Key=key, ConsistentRead=True, ProjectionExpression="pk")
+
     def put_request(self, record: MessageRecord) -> dict[str, Any]:
         return {
             "Put": {
@@ -91,7 +103,7 @@ class DynamoMessageLog:
     def _item(self, record: MessageRecord) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": record.phone_hmac,
-            "sk": f"MSG#{iso(record.thread_at or record.created_at)}#{record.message_id}",
+            "sk": _sk(record.thread_at or record.created_at, record.message_id),
             "record_type": "message",
             "message_id": record.message_id,
             "direction": record.direction.value,

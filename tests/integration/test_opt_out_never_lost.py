@@ -359,3 +359,182 @@ def test_a_repair_does_not_clobber_a_writer_that_replaced_the_item_meanwhile(sta
     assert result.version == 6
     [final] = state_items(stack)
     assert final["version"] == 6 and final["last_event_id"] == "ours" and final["status"] == "opted_out"
+
+
+# -- an inbound text never becomes a retry loop, and its opt-out is never lost ----------------------------
+
+
+def parked(stack: Stack) -> list[dict[str, Any]]:
+    """Everything on the encrypted failure queue: (reason, source, raw event)."""
+    import boto3
+
+    sqs, found = boto3.client("sqs"), []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=stack.ref("AsyncFailureQueue"), MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not got:
+            return found
+        for message in got:
+            attributes = message.get("MessageAttributes", {})
+            found.append(
+                {
+                    "reason": attributes["reason"]["StringValue"],
+                    "source": attributes["source"]["StringValue"],
+                    "raw": json.loads(message["Body"]),
+                }
+            )
+
+
+def a_bug_in_the_inbound_service(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from shared.inbound import InboundService
+
+    def broken(self, text):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug that fails the same way on every retry")
+
+    monkeypatch.setattr(InboundService, "handle", broken)
+
+
+def dynamodb_says(code: str, monkeypatch, *, times: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """The message log's next ``times`` writes fail with ``code`` (after the SDK's own retries)."""
+    from botocore.exceptions import ClientError
+
+    from shared.stores.messages import DynamoMessageLog
+
+    append = DynamoMessageLog.append
+    left = [times]
+
+    def failing(self, record):  # type: ignore[no-untyped-def]
+        if left[0] > 0:
+            left[0] -= 1
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "PutItem")
+        return append(self, record)
+
+    monkeypatch.setattr(DynamoMessageLog, "append", failing)
+
+
+def sns_text(stack: Stack, body: str, *, message_id: str | None = None, timestamp: str | None = None) -> Any:
+    message = events.two_way_sms_message(PATIENT, CLINIC_NUMBER, body, message_id=message_id)
+    event = events.sns_event(stack.ref("InboundSmsTopic"), json.dumps(message), timestamp=timestamp)
+    return stack.functions["InboundSmsFunction"].invoke(event)
+
+
+def test_a_stop_the_service_cannot_process_is_recorded_parked_and_not_retried(stack, monkeypatch):
+    call(stack, consent_event(opt_in(send_confirmation=False)))
+    a_bug_in_the_inbound_service(monkeypatch)
+    result = sns_text(stack, "STOP")  # returns: SNS and Lambda have nothing to retry
+    [outcome] = result["processed"]
+    assert outcome["parked"] == "processing failed: RuntimeError" and outcome["opt_out_recorded"] is True
+    [state] = state_items(stack)
+    assert state["status"] == "opted_out"
+    [stop] = [e for e in event_items(stack) if e["action"] == "opt_out"]
+    assert stop["keyword"] == "STOP" and stop["source"] == "keyword"
+    [kept] = parked(stack)
+    assert kept["source"] == "two-way-sms" and kept["reason"] == "processing failed: RuntimeError"
+    assert json.loads(kept["raw"]["Sns"]["Message"])["messageBody"] == "STOP"  # an operator can replay it
+
+
+def test_a_plain_words_opt_out_the_service_cannot_process_is_recorded_too(stack, monkeypatch):
+    call(stack, consent_event(opt_in(send_confirmation=False)))
+    a_bug_in_the_inbound_service(monkeypatch)
+    sns_text(stack, "please stop texting me")
+    [state] = state_items(stack)
+    assert state["status"] == "opted_out"
+
+
+def test_another_text_the_service_cannot_process_is_parked_and_changes_no_consent(stack, monkeypatch):
+    call(stack, consent_event(opt_in(send_confirmation=False)))
+    before = state_items(stack)
+    a_bug_in_the_inbound_service(monkeypatch)
+    [outcome] = sns_text(stack, "Is there parking near the clinic?")["processed"]
+    assert outcome["parked"] == "processing failed: RuntimeError" and outcome["opt_out_recorded"] is False
+    assert state_items(stack) == before
+    [kept] = parked(stack)
+    assert kept["source"] == "two-way-sms"
+
+
+def test_a_refused_write_is_parked_not_retried(stack, monkeypatch):
+    dynamodb_says("AccessDeniedException", monkeypatch)
+    [outcome] = sns_text(stack, "STOP")["processed"]
+    assert outcome["parked"] == "processing failed: ClientError"
+    [state] = state_items(stack)
+    assert state["status"] == "opted_out"
+    assert len(parked(stack)) == 1
+
+
+def test_a_throttled_stop_is_recorded_raised_for_the_retry_and_the_retry_confirms_once(stack, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    dynamodb_says("ProvisionedThroughputExceededException", monkeypatch)
+    message = events.two_way_sms_message(PATIENT, CLINIC_NUMBER, "STOP")
+    event = events.sns_event(stack.ref("InboundSmsTopic"), json.dumps(message))
+    function = stack.functions["InboundSmsFunction"]
+    with pytest.raises(ClientError):
+        function.invoke(event)  # raised: Lambda retries this asynchronous invocation with the same event
+    [state] = state_items(stack)
+    assert state["status"] == "opted_out"  # recorded before the failure was raised
+    assert parked(stack) == [] and texts_to(PATIENT) == []
+    function.invoke(event)  # the retry
+    [confirmation] = texts_to(PATIENT)  # the reply the failed attempt still owed, once
+    assert "unsubscribed" in confirmation
+    assert len([e for e in event_items(stack) if e["action"] == "opt_out"]) == 1
+    function.invoke(event)  # a further redelivery is a replay: nothing more is sent
+    assert len(texts_to(PATIENT)) == 1
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["0001-01-01T00:00:00.000Z", "not a time", "9999-12-31T23:59:59.999Z", "1899-12-31T23:00:00Z"],
+)
+def test_a_stop_with_an_unusable_timestamp_is_parked_and_still_opts_out(stack, timestamp):
+    """Year 1 used to be accepted: the STOP was stored as older than the opt-in and lost to it."""
+    call(stack, consent_event(opt_in(send_confirmation=False)))
+    [outcome] = sns_text(stack, "STOP", timestamp=timestamp)["processed"]
+    assert outcome["rejected"] == "inbound SMS notification has an invalid timestamp"
+    assert outcome["opt_out_recorded"] is True
+    assert_repaired_opted_out(stack)
+    [kept] = parked(stack)
+    assert kept["reason"] == "inbound SMS notification has an invalid timestamp"
+
+
+def test_a_malformed_record_without_a_usable_number_is_parked_and_changes_nothing(stack):
+    message = {"originationNumber": "not a number", "destinationNumber": CLINIC_NUMBER, "messageBody": "STOP"}
+    event = events.sns_event(stack.ref("InboundSmsTopic"), json.dumps(message))
+    [outcome] = stack.functions["InboundSmsFunction"].invoke(event)["processed"]
+    assert outcome["opt_out_recorded"] is False and outcome["rejected"]
+    assert state_items(stack) == [] and event_items(stack) == []
+    assert len(parked(stack)) == 1
+
+
+def test_a_signed_twilio_stop_the_service_cannot_process_is_recorded_and_confirmed(stack, monkeypatch):
+    call(stack, consent_event(opt_in(send_confirmation=False)))
+    a_bug_in_the_inbound_service(monkeypatch)
+    [reply] = twiml_messages(twilio(stack, "STOP"))
+    assert "unsubscribed" in reply
+    [state] = state_items(stack)
+    assert state["status"] == "opted_out"
+    assert [e["channel"] for e in event_items(stack) if e["action"] == "opt_out"] == ["twilio"]
+    [kept] = parked(stack)
+    assert kept["source"] == "twilio-webhook" and kept["reason"] == "processing failed: RuntimeError"
+
+
+def test_a_second_twilio_stop_through_the_last_resort_is_not_confirmed_twice(stack, monkeypatch):
+    twiml_messages(twilio(stack, "STOP"))
+    a_bug_in_the_inbound_service(monkeypatch)
+    assert twiml_messages(twilio(stack, "STOP")) == []  # recorded, not answered a second time
+    assert len([e for e in event_items(stack) if e["action"] == "opt_out"]) == 2
+
+
+def test_another_twilio_text_the_service_cannot_process_is_parked_and_answered(stack, monkeypatch):
+    a_bug_in_the_inbound_service(monkeypatch)
+    assert twiml_messages(twilio(stack, "What time do you open?")) == []  # kept for an operator
+    assert state_items(stack) == []
+    assert len(parked(stack)) == 1
+
+
+def test_a_twilio_text_that_fails_transiently_is_parked_and_answered_503(stack, monkeypatch):
+    dynamodb_says("ThrottlingException", monkeypatch)
+    response = twilio(stack, "What time do you open?")
+    assert response["statusCode"] == 503, response
+    assert "retry" in json.loads(response["body"])["error"]["message"]
+    assert len(parked(stack)) == 1
