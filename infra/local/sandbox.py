@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import io
@@ -38,7 +39,6 @@ SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105  #
 LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
 MAX_REQUEST_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload quota: 413 beyond it
 MAX_LAMBDA_RESPONSE = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
-MAX_CONTROL_BODY = 64 * 1024  # the /_sandbox JSON endpoints take a few short fields
 READ_TIMEOUT_SECONDS = 10.0  # a request (line, headers, then body) must arrive within this
 
 
@@ -741,34 +741,29 @@ def _json_object(
     *,
     empty_ok: bool = False,
 ) -> dict[str, Any]:
-    """A control endpoint's JSON body: a JSON content type, one object, only the named fields, each of
-    its type. Refused with the field's name (never its value) otherwise."""
+    """A control endpoint's JSON body, read by the API's own body parser (shared.http: JSON media type,
+    size, encoding, depth, numbers, repeated keys), then held to the named fields, each of its JSON type.
+    Refused with the field's name (never its value) otherwise."""
+    from shared.errors import InvalidInput
+    from shared.http import BodyTooLarge, UnsupportedMediaType, json_body
+
     if not body.strip() and empty_ok:
         return {}
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise _Refused(415, "send the body as JSON, with Content-Type: application/json", "Content-Type")
-    if len(body) > MAX_CONTROL_BODY:
-        raise _Refused(413, f"the body is larger than {MAX_CONTROL_BODY} bytes", "body")
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise _Refused(400, "the JSON object repeats a key", "body")
-        return dict(pairs)
-
-    def no_constant(name: str) -> Any:
-        raise _Refused(400, f"{name} is not JSON", "body")
-
+    event = {"headers": headers, "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):  # incl. over-long integers (ValueError)
-        raise _Refused(400, "the body is not valid JSON", "body") from None
-    if not isinstance(data, dict):
-        raise _Refused(400, "the body must be a JSON object", "body")
+        data = json_body(event)
+    except InvalidInput as exc:
+        status = (
+            415 if isinstance(exc, UnsupportedMediaType) else 413 if isinstance(exc, BodyTooLarge) else 400
+        )
+        raise _Refused(status, exc.message, exc.field) from None
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise _Refused(400, f"unknown field(s): {', '.join(unknown)[:200]}", unknown[0][:64])
+        named = [key for key in unknown if _FIELD_NAME.fullmatch(key)]
+        listed = f": {', '.join(named)}" if named and len(named) == len(unknown) else ""
+        raise _Refused(
+            400, f"unknown field(s){listed}; allowed: {', '.join(fields)}", named[0] if named else "body"
+        )
     for name in required:
         if name not in data:
             raise _Refused(400, f"{name} is required", name)
@@ -779,6 +774,7 @@ def _json_object(
     return data
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")  # a key is named back only when it looks like one
 _JSON_TYPE = {str: "string", int: "number", bool: "boolean"}
 
 
