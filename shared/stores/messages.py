@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from shared.clock import iso, parse_iso
@@ -74,16 +75,33 @@ def _sk(at: datetime, message_id: str) -> str:
     return f"MSG#{iso(at)}#{message_id}"
 
 
+def _is_own_write(exc: ClientError, item: dict[str, Any]) -> bool:
+    """True when the item that failed ``attribute_not_exists`` is exactly ``item``: the body's ciphertext
+    is fresh for every encryption, so only this request's own earlier attempt can have written it."""
+    stored = exc.response.get("Item")
+    if not isinstance(stored, dict):
+        return False
+    serializer = TypeSerializer()
+    return stored == {name: serializer.serialize(value) for name, value in item.items()}
+
+
 class DynamoMessageLog:
     def __init__(self, table: Any, cipher: PhiCipher) -> None:
         self._table = table
         self._cipher = cipher
 
     def append(self, record: MessageRecord) -> None:
+        item = self._item(record)
         try:
-            self._table.put_item(Item=self._item(record), ConditionExpression="attribute_not_exists(pk)")
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if is_condition_failure(exc):
+                if _is_own_write(exc, item):
+                    return  # the SDK retried this very request after its first attempt's answer was lost
                 raise AlreadyRecorded(f"message {record.message_id} is recorded already") from exc
             raise
 
