@@ -17,7 +17,7 @@ An inbound text never becomes a retry loop, and an opt-out in it is never lost:
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import aws, wiring
-from shared.clock import check_instant, iso, parse_iso
+from shared.clock import SystemClock, check_instant, iso, parse_iso
 from shared.errors import InvalidInput
 from shared.models import Channel, InboundText
 from shared.observability import logger, metrics, tracer
@@ -53,7 +53,7 @@ def parse_record(message: str, timestamp: str, *, now: datetime | None = None) -
         # Inside the window every stored instant must be in, and not ahead of now: a text's time orders
         # its opt-out against the ledger's state, so a bogus one must never make a STOP look old.
         received_at = check_instant(parse_iso(timestamp), now=now)
-        if received_at > (now or datetime.now(UTC)) + CLOCK_SKEW:
+        if received_at > (now or SystemClock().now()) + CLOCK_SKEW:  # the functions' one clock
             raise ValueError("is in the future")
         return InboundText(
             channel=Channel.AWS_SMS,
@@ -83,7 +83,7 @@ def _salvage(record: Any) -> InboundText | None:
     if not isinstance(message, str):
         return None
     try:
-        return parse_record(message, iso(datetime.now(UTC)))
+        return parse_record(message, iso(SystemClock().now()))
     except InvalidInput:
         return None
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared import aws, wiring
-from shared.clock import check_instant
+from shared.clock import SystemClock, check_instant
 from shared.errors import InvalidInput, Unauthorized
 from shared.http import error_for, error_response
 from shared.models import Channel, InboundText
@@ -80,7 +80,7 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
 
 def _received_at(event: dict[str, Any]) -> datetime:
     """When API Gateway received the request (``timeEpoch``, ms); now when it is missing or implausible."""
-    now = datetime.now(UTC)
+    now = SystemClock().now()  # the clock every other record is dated by
     received: Any = (event.get("requestContext") or {}).get("timeEpoch")
     try:
         at = datetime.fromtimestamp(int(received) / 1000, UTC)
