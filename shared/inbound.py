@@ -38,6 +38,7 @@ from shared.stores.consent import ConsentLedger
 from shared.stores.messages import MessageLog
 
 _ID_NAMESPACE = uuid.UUID("6f1b7f1e-3c55-4c3e-9a52-2f7d0d3c1a10")
+_NO_REPLIES = frozenset({ConsentStatus.OPTED_OUT, ConsentStatus.UNREADABLE})
 CARRIER_READMIT_INTERVAL = timedelta(days=30)
 
 
@@ -222,6 +223,10 @@ class InboundService:
             routed = self._router.route(text, phone_hmac)
             if routed is not None:
                 kind, reply, appointment_id = routed.kind, routed.reply, routed.appointment_id
+                # The answer is recorded, but after an opt-out nothing more is sent (CTIA): a "C" from an
+                # opted-out (or unreadable) number gets no "confirmed" text.
+                if reply is not None and self._consent.state(phone_hmac).status in _NO_REPLIES:
+                    reply = None
 
         self._counter.count(f"Inbound_{kind.value}")
         self._log(

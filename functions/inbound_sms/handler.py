@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared import aws, wiring
 from shared.clock import SystemClock, check_instant, iso, parse_iso
 from shared.errors import InvalidInput
+from shared.http import parse_json
 from shared.models import Channel, InboundText
 from shared.observability import logger, metrics, tracer
 from shared.stores.consent import CLOCK_SKEW
@@ -49,6 +50,10 @@ class TwoWaySmsMessage(BaseModel):
 
 def parse_record(message: str, timestamp: str, *, now: datetime | None = None) -> InboundText:
     try:
+        # The one JSON parser first: a duplicate key (pydantic keeps the last, so a forged
+        # '"messageBody": "STOP", "messageBody": "hi"' would read as "hi"), deep nesting or a huge number is
+        # refused as malformed, the same way every HTTP body is.
+        parse_json(message)
         payload = TwoWaySmsMessage.model_validate_json(message)
         # Inside the window every stored instant must be in, and not ahead of now: a text's time orders
         # its opt-out against the ledger's state, so a bogus one must never make a STOP look old.
@@ -128,6 +133,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # A malformed text can never succeed on retry: park it, encrypted, for an operator. When only
             # the notification's timestamp was unusable, an opt-out in the (valid) message is recorded first.
             reason = exc.message if isinstance(exc, InvalidInput) else "malformed SNS record"
+            if isinstance(exc, InvalidInput) and exc.field:
+                reason = f"{reason} (field {exc.field})"
             recorded = _opt_out_last_resort(_salvage(record))
             metrics.add_metric(name="RejectedInbound", unit="Count", value=1)
             _park(record, reason, opt_out_recorded=recorded)

@@ -178,6 +178,11 @@ def test_no_plaintext_phi_anywhere_after_a_conversation(stack):
         json.dumps(events.two_way_sms_message("12345", CLINIC_NUMBER, "STOP")),
         json.dumps(events.two_way_sms_message(PATIENT, CLINIC_NUMBER, "x" * 5000)),
         json.dumps({**events.two_way_sms_message(PATIENT, CLINIC_NUMBER, "STOP"), "inboundMessageId": ""}),
+        # A forged duplicate key: pydantic alone kept the last one and handled "STOP" as "hello".
+        json.dumps(events.two_way_sms_message(PATIENT, CLINIC_NUMBER, "STOP"))[:-1]
+        + ', "messageBody": "hello"}',
+        # Deep nesting refused by the one JSON parser, not by a RecursionError.
+        '{"originationNumber": "' + PATIENT + '", "x": ' + "[" * 990 + "]" * 990 + "}",
     ],
 )
 def test_malformed_inbound_is_parked_and_changes_nothing(stack, message):

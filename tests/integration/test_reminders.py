@@ -326,6 +326,11 @@ def test_replies_confirm_reschedule_and_stop_still_wins(stack, monkeypatch):
     [state] = [i for i in stack.table("ConsentTable").scan()["Items"] if i["sk"] == "STATE"]
     assert state["status"] == "opted_out"
     assert get_appointment(stack, "appt-5002")[1]["reply"]["status"] == "reschedule_requested"
+    # An answer after the opt-out is recorded, but nothing more is sent to that number (CTIA).
+    answered = len(texts_to(THANH_MOBILE))
+    text_via_sns(stack, THANH_MOBILE, "C")
+    assert len(texts_to(THANH_MOBILE)) == answered
+    assert get_appointment(stack, "appt-5002")[1]["reply"]["status"] == "confirmed"
     # ... and the next run skips the opted-out patient. The senders' clock moves on to the two-hour
     # reminders (the frequency caps count Maggie's first reminder, three days earlier).
     from shared.clock import SystemClock

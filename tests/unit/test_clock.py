@@ -59,7 +59,7 @@ def test_parse_iso_refuses_with_value_error_only(text: str) -> None:
 
 def test_naive_datetime_is_never_written() -> None:
     with pytest.raises(ValueError):
-        iso(datetime(2026, 1, 1))  # noqa: DTZ001
+        iso(datetime(2026, 1, 1))
 
 
 class _Body(BaseModel):
