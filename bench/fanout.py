@@ -82,9 +82,10 @@ class _Queue:
 
 
 def run_one(count: int) -> FanoutResult:
-    from shared.clock import FixedClock
-    from shared.reminders import plan
-    from shared.reminders.fanout import ReminderFanout, RunWindow
+    from shared.appointments import plan
+    from shared.appointments.fanout import RunWindow
+    from shared.appointments.store.fanout import ReminderFanout
+    from shared.core.clock import FixedClock
 
     end = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
     window = RunWindow(start=end - timedelta(hours=26), end=end, trigger="schedule")

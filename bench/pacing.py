@@ -1,11 +1,11 @@
 """Pacing accuracy: achieved send rate against the configured rate, with concurrent senders.
 
-Each scenario runs ``senders`` threads that book slots on one :class:`shared.pacing.DynamoSendPacer`
+Each scenario runs ``senders`` threads that book slots on one :class:`shared.outbound.store.DynamoSendPacer`
 schedule (a ControlTable item in moto, in-process) and "publish" when their slot comes, on the real wall
 clock with real sleeps. Recorded per text: the instant the sender was released and its parts. Reported:
 achieved parts/s over the run (first release to the end of the last text's share of the rate), as a
 fraction of the configured rate, and the most parts released in any one-second window (must not exceed
-the rate). Slots are spaced for 95% of the rate (a 5% guard band against jitter, see shared/pacing.py),
+the rate). Slots are spaced for 95% of the rate (a 5% guard band against jitter, see shared/outbound/pacing.py),
 so one-part texts should show about 95% and never more than the rate in any second.
 
 moto checks a conditional write and applies it in two steps without a lock; DynamoDB does both atomically.
@@ -63,7 +63,8 @@ def run_scenario(label: str, rate: float, senders: int, sizes: list[int]) -> Pac
     import boto3
     from moto import mock_aws
 
-    from shared.pacing import DynamoSendPacer, PacerBusy
+    from shared.outbound.pacing import PacerBusy
+    from shared.outbound.store import DynamoSendPacer
 
     with mock_aws():
         table = boto3.resource("dynamodb", region_name="us-east-1").create_table(

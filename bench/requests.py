@@ -87,8 +87,8 @@ def run(reminders: int = 1000) -> RequestCounts:
     from infra.local import events
     from infra.local.moto_speed import item_level_transactions
     from infra.local.stack import Stack
-    from shared import wiring
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
+    from shared.runtime import wiring
 
     day = (datetime.now(ZONE) + timedelta(days=5)).date()
     send_at = datetime.combine(day - timedelta(days=2), clock_time(16, 30), tzinfo=ZONE)

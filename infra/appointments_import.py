@@ -52,7 +52,7 @@ def rebase_dates(text: str, today: date, *, days_ahead: int = REHEARSAL_DAYS_AHE
     of values, is left exactly as it is (the import then refuses it), so a rehearsal never repairs, merges
     or drops a row.
     """
-    from shared.ingest.csv_import import column_key, line_values, split_lines
+    from shared.appointments.csv_import import column_key, line_values, split_lines
 
     lines = split_lines(text)
     header_at = next((i for i, line in enumerate(lines) if line.replace(",", "").strip()), None)
@@ -154,9 +154,9 @@ def import_to_deployed(
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    from shared.ingest.csv_import import CsvRejected, parse_csv
-    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES
-    from shared.ingest.to_fhir import ENTRIES_PER_INTAKE, intakes_to_bundle
+    from shared.appointments.csv_import import CsvRejected, parse_csv
+    from shared.appointments.fhir import MAX_BUNDLE_ENTRIES
+    from shared.appointments.to_fhir import ENTRIES_PER_INTAKE, intakes_to_bundle
 
     try:
         report = parse_csv(text)

@@ -114,7 +114,7 @@ def _sandbox_now(api: str) -> datetime:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Post a CSV (layout: shared/ingest/csv_import.py) to the running sandbox, or with --deployed to a
+    """Post a CSV (layout: shared/appointments/csv_import.py) to the running sandbox, or with --deployed to a
     deployed stack's API; print a per-row report with each row's reminders (infra/appointments_import.py)."""
     from infra import appointments_import
 
@@ -218,9 +218,9 @@ def cmd_template_check(args: argparse.Namespace) -> int:
     """Report what a text costs as sent, and what it would cost after typographic normalization; for a
     template with {placeholders}, also the rules a stored template must meet and its cost on a long
     sample rendering (the same report PUT /templates/{name} answers with)."""
-    from shared.errors import InvalidInput
-    from shared.segments import analyze, normalize_for_gsm
-    from shared.templates import report
+    from shared.core.errors import InvalidInput
+    from shared.core.segments import analyze, normalize_for_gsm
+    from shared.templates.domain import report
 
     def show(label: str, text: str) -> int:
         result = analyze(text)

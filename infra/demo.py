@@ -62,7 +62,7 @@ class Story:
 def consent_rows(sandbox: Sandbox, number: str) -> list[dict[str, Any]]:
     """The consent ledger of one number, read as staff tooling would (by blind index)."""
     from infra.local.stack import _environment
-    from shared import wiring
+    from shared.crypto import wiring
 
     function = sandbox.stack.functions["InboundSmsFunction"]
     with _environment(function.environment):
@@ -224,7 +224,7 @@ def local(day: date, at: time) -> datetime:
 
 
 def when(at: datetime) -> str:
-    from shared.reminders.template import render_when
+    from shared.appointments.wording import render_when
 
     return render_when(at, "America/Los_Angeles")
 
@@ -360,7 +360,7 @@ def reminder_of(sandbox: Sandbox, appointment_id: str, offset_minutes: int) -> d
 
 
 def parse_due(reminder: dict[str, Any]) -> datetime:
-    from shared.clock import parse_iso
+    from shared.core.clock import parse_iso
 
     return parse_iso(str(reminder.get("due_at") or "1970-01-01T00:00:00Z")).astimezone(DEMO_TZ)
 
@@ -411,7 +411,7 @@ def texts_to(sandbox: Sandbox, number: str) -> list[str]:
 
 
 def reminder_story(story: Story) -> None:
-    from shared.segments import analyze
+    from shared.core.segments import analyze
 
     sandbox = story.sandbox
     day = demo_day()
@@ -552,7 +552,7 @@ DRAFT_TEXT = (
 
 def cost_story(story: Story) -> None:
     from infra.cli import cmd_template_check
-    from shared.segments import analyze, normalize_for_gsm
+    from shared.core.segments import analyze, normalize_for_gsm
 
     story.heading("What a text costs: the segment report (clinictext template check)")
     story.say(f"draft: {DRAFT_TEXT}")

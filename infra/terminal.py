@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from shared.controls import is_control
+from shared.core.controls import is_control
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ZWJ = "\u200d"  # joins emoji (family, profession): shown as is

@@ -31,7 +31,7 @@ TWILIO_TOKEN = "test-twilio-auth-token-0123456789ab"
 def aws() -> Iterator[None]:
     from moto import mock_aws
 
-    from shared import wiring
+    from shared.runtime import wiring
 
     # moto intercepts clients created before the mock starts, so clients survive between tests
     # (creating them is most of a cold start); services bound to per-test key ARNs do not.

@@ -7,8 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.errors import InvalidInput, NotFound
-from shared.http import (
+from shared.appointments import wiring
+from shared.appointments.fhir import operation_outcome
+from shared.appointments.ingest import ingest_bundle
+from shared.appointments.intake import is_fhir_id
+from shared.appointments.status import appointment_status
+from shared.core.errors import InvalidInput, NotFound
+from shared.runtime.http import (
     FHIR_LIMITS,
     FHIR_MEDIA_TYPES,
     BodyTooLarge,
@@ -21,12 +26,7 @@ from shared.http import (
     require_iam_caller,
     respond,
 )
-from shared.ingest.fhir import operation_outcome
-from shared.ingest.models import is_fhir_id
-from shared.observability import logger, metrics, tracer
-from shared.reminders import wiring
-from shared.reminders.ingest import ingest_bundle
-from shared.reminders.status import appointment_status
+from shared.runtime.observability import logger, metrics, tracer
 
 FHIR_JSON = "application/fhir+json"
 # The HTTP API gives up on a request after 30 s. A Bundle at the entry cap is stored in a fraction of that;

@@ -6,12 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import wiring
-from shared.clock import iso
-from shared.consent import ConsentRequest, LookupRequest
-from shared.http import error_response, json_response, model_body, require_iam_caller, respond
-from shared.models import ConsentState, ConsentStatus
-from shared.observability import logger, metrics, tracer
+from shared.consent import wiring
+from shared.consent.domain import ConsentRequest, LookupRequest
+from shared.core.clock import iso
+from shared.core.models import ConsentState, ConsentStatus
+from shared.runtime.http import error_response, json_response, model_body, require_iam_caller, respond
+from shared.runtime.observability import logger, metrics, tracer
 
 UNREADABLE_DETAIL = (
     "The stored consent record of this number cannot be read, so no texts are sent to it. An opt-out "

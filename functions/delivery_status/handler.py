@@ -9,17 +9,18 @@ from aws_lambda_powertools.utilities.parser.models import CloudWatchLogsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import wiring
-from shared.delivery import SnsDeliveryLog
-from shared.errors import InvalidInput
-from shared.observability import logger, metrics, tracer
+from shared.core.errors import InvalidInput
+from shared.delivery import wiring as delivery_wiring
+from shared.delivery.domain import SnsDeliveryLog
+from shared.runtime import rejections
+from shared.runtime.observability import logger, metrics, tracer
 
 SOURCE = "sns-delivery-status"
 
 
 def _reject(raw: str, reason: str, counts: dict[str, int]) -> None:
     """Park what can never be processed (encrypted queue, for an operator): nothing else changes."""
-    wiring.reject_inbound(raw=raw, reason=reason, source=SOURCE)
+    rejections.reject_inbound(raw=raw, reason=reason, source=SOURCE)
     metrics.add_metric(name="DeliveryStatusRejected", unit="Count", value=1)
     counts["rejected"] += 1
 
@@ -40,12 +41,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return counts
     if payload.messageType == "CONTROL_MESSAGE":
         return counts  # CloudWatch Logs checks the destination is reachable when the filter is created
-    allowed = wiring.delivery_log_groups()
+    allowed = delivery_wiring.delivery_log_groups()
     if payload.logGroup not in allowed:
         _reject(json.dumps({"logGroup": payload.logGroup}), "log group is not an SMS delivery log", counts)
         logger.warning("delivery status from an unexpected log group rejected")
         return counts
-    service = wiring.delivery_status_service()
+    service = delivery_wiring.delivery_status_service()
     for log_event in payload.logEvents:
         line = str(log_event.message)  # CloudWatch Logs delivers each line as text
         try:

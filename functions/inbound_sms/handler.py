@@ -3,11 +3,11 @@
 An inbound text never becomes a retry loop, and an opt-out in it is never lost:
 
 * A record that cannot be parsed, or whose processing fails in a way no retry can cure (anything but
-  throttling, a 5xx, a timeout or another invocation still at it: :func:`shared.aws.is_transient`), is
+  throttling, a 5xx, a timeout or another invocation still at it: :func:`shared.runtime.aws_errors.is_transient`), is
   parked on the KMS-encrypted rejection queue for an operator, counted (``InboundParked``, alarmed) and
   not raised, so SNS and Lambda do not retry it.
 * Before that, if the text is an opt-out, the opt-out is recorded on the ledger alone
-  (:func:`shared.wiring.record_opt_out_last_resort`, the same event id the full path records). A record
+  (:func:`shared.inbound.wiring.record_opt_out_last_resort`, the same event id the full path records). A record
   that failed to parse counts only when the message itself is valid and the notification's timestamp was
   what failed (a year-1 time once made a STOP look older than the opt-in it revoked); then it is timed
   now. A malformed message records nothing.
@@ -24,13 +24,14 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared import aws, wiring
-from shared.clock import SystemClock, check_instant, iso, parse_iso
-from shared.errors import InvalidInput
-from shared.http import parse_json
-from shared.models import Channel, InboundText
-from shared.observability import logger, metrics, tracer
-from shared.stores.consent import CLOCK_SKEW
+from shared.core.clock import CLOCK_SKEW, SystemClock, check_instant, iso, parse_iso
+from shared.core.errors import InvalidInput
+from shared.core.models import Channel, InboundText
+from shared.inbound import wiring as inbound_wiring
+from shared.runtime import aws_errors as aws
+from shared.runtime import rejections
+from shared.runtime.http import parse_json
+from shared.runtime.observability import logger, metrics, tracer
 
 SOURCE = "two-way-sms"
 
@@ -95,7 +96,7 @@ def _salvage(record: Any) -> InboundText | None:
 
 def _park(record: Any, reason: str, *, opt_out_recorded: bool) -> None:
     """Keep the raw notification (encrypted queue) for an operator, counted for the alarm."""
-    wiring.reject_inbound(raw=json.dumps(record.raw_event), reason=reason, source=SOURCE)
+    rejections.reject_inbound(raw=json.dumps(record.raw_event), reason=reason, source=SOURCE)
     metrics.add_metric(name="InboundParked", unit="Count", value=1)
     logger.warning(
         "inbound text parked for an operator",
@@ -110,7 +111,7 @@ def _park(record: Any, reason: str, *, opt_out_recorded: bool) -> None:
 def _opt_out_last_resort(text: InboundText | None) -> bool:
     if text is None:
         return False
-    recorded = bool(wiring.record_opt_out_last_resort(text).recorded)
+    recorded = bool(inbound_wiring.record_opt_out_last_resort(text).recorded)
     if recorded:
         metrics.add_metric(name="OptOutLastResort", unit="Count", value=1)
     return recorded
@@ -123,7 +124,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list) or not records:
         raise InvalidInput("event is not an SNS notification", field="Records")
-    wiring.idempotency_config().register_lambda_context(context)
+    inbound_wiring.idempotency_config().register_lambda_context(context)
     results = []
     for record in SNSEvent(event).records:
         sns = record.sns
@@ -147,7 +148,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
             continue
         try:
-            outcome = wiring.idempotent_inbound()(text=text)
+            outcome = inbound_wiring.idempotent_inbound()(text=text)
         except Exception as exc:
             recorded = _opt_out_last_resort(text)
             if aws.is_transient(exc):

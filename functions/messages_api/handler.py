@@ -9,9 +9,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import wiring
-from shared.clock import SystemClock, iso
-from shared.http import (
+from shared.core.clock import SystemClock, iso
+from shared.core.models import MessageRecord
+from shared.core.phone import to_e164
+from shared.crypto import wiring as crypto_wiring
+from shared.messaging import wiring as messaging_wiring
+from shared.runtime import wiring as runtime_wiring
+from shared.runtime.http import (
     LAMBDA_RESPONSE_LIMIT,
     error_response,
     json_response,
@@ -19,11 +23,10 @@ from shared.http import (
     require_iam_caller,
     respond,
 )
-from shared.models import MessageRecord
-from shared.observability import logger, metrics, tracer
-from shared.phone import to_e164
-from shared.stores.templates import StoredTemplate
-from shared.templates import TemplateReport, check_name, report
+from shared.runtime.observability import logger, metrics, tracer
+from shared.templates import wiring as templates_wiring
+from shared.templates.domain import TemplateReport, check_name, report
+from shared.templates.ports import StoredTemplate
 
 # The largest page of message records, and the most its JSON may take: a record is at most a few KB of JSON
 # (a 1,600-character body of emoji escapes to about 20 KB), so 100 of them stay far below Lambda's 6 MB; the
@@ -124,7 +127,7 @@ def page(records: list[MessageRecord], include_body: bool) -> tuple[list[dict[st
 
 
 def _report(body: str) -> TemplateReport:
-    settings = wiring.core_settings()
+    settings = runtime_wiring.core_settings()
     return report(body, clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone)
 
 
@@ -136,7 +139,9 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         check_name(name)
         body = model_body(event, TemplateBody).body
         result = _report(body)
-        stored, created = wiring.template_store().save(name, result, saved_by=caller, at=SystemClock().now())
+        stored, created = templates_wiring.template_store().save(
+            name, result, saved_by=caller, at=SystemClock().now()
+        )
         metrics.add_metric(name="TemplateSaved" if created else "TemplateUnchanged", unit="Count", value=1)
         logger.info("template saved", extra={"template": stored.label, "new_version": created})
         return json_response(
@@ -145,7 +150,7 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         )
     if route == "GET /templates/{name}":
         check_name(name)
-        store = wiring.template_store()
+        store = templates_wiring.template_store()
         current = store.require(name)
         return json_response(
             200,
@@ -159,9 +164,9 @@ def _route(event: dict[str, Any]) -> dict[str, Any]:
         return json_response(200, {"report": report_json(_report(body))})
     if route == "POST /messages/lookup":
         lookup = model_body(event, MessagesLookup)
-        settings = wiring.core_settings()
-        phone_hmac = wiring.blind_index().phone(to_e164(lookup.phone, settings.default_phone_region))
-        records = wiring.message_log().thread(
+        settings = runtime_wiring.core_settings()
+        phone_hmac = crypto_wiring.blind_index().phone(to_e164(lookup.phone, settings.default_phone_region))
+        records = messaging_wiring.message_log().thread(
             phone_hmac, limit=lookup.limit, include_body=lookup.include_body
         )
         shown, truncated = page(records, lookup.include_body)

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics, tracer
-from shared.reminders import wiring
-from shared.reminders.fanout import window_from_event
+from shared.appointments import wiring
+from shared.appointments.fanout import window_from_event
+from shared.runtime.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

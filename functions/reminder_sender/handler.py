@@ -8,9 +8,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics, tracer
-from shared.reminders import wiring
-from shared.reminders.sender import QueuedReminder
+from shared.appointments import wiring
+from shared.appointments.fanout import QueuedReminder
+from shared.runtime.observability import logger, metrics, tracer
 
 # A wholly failed batch is reported item by item too, so Lambda returns every message the same way.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -9,14 +9,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import aws, wiring
-from shared.clock import SystemClock, check_instant
-from shared.errors import InvalidInput, Unauthorized
-from shared.http import error_for, error_response
-from shared.models import Channel, InboundText
-from shared.observability import logger, metrics, tracer
-from shared.stores.consent import CLOCK_SKEW
-from shared.twilio import form_params, twiml, verify_signature
+from shared.core.clock import CLOCK_SKEW, SystemClock, check_instant
+from shared.core.errors import InvalidInput, Unauthorized
+from shared.core.models import Channel, InboundText
+from shared.inbound import wiring as inbound_wiring
+from shared.inbound.twilio import form_params, twiml, verify_signature
+from shared.runtime import aws_errors as aws
+from shared.runtime import rejections
+from shared.runtime.http import error_for, error_response
+from shared.runtime.observability import logger, metrics, tracer
 
 SOURCE = "twilio-webhook"
 
@@ -29,7 +30,7 @@ def auth_token() -> str:
     """The Twilio auth token from Secrets Manager or SSM SecureString, cached by Powertools."""
     from aws_lambda_powertools.utilities import parameters
 
-    settings = wiring.twilio_settings()
+    settings = inbound_wiring.twilio_settings()
     if settings.twilio_auth_token_secret_arn:
         value = parameters.get_secret(
             settings.twilio_auth_token_secret_arn, max_age=settings.token_cache_seconds
@@ -59,7 +60,7 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
     if "x-twilio-signature" not in headers:
         raise Unauthorized("missing X-Twilio-Signature")
     params = form_params(event)
-    verify_signature(event, params, auth_token(), wiring.twilio_settings().public_base_url)
+    verify_signature(event, params, auth_token(), inbound_wiring.twilio_settings().public_base_url)
     text = InboundText(
         channel=Channel.TWILIO,
         provider_message_id=params.get("MessageSid") or params.get("SmsMessageSid") or "",
@@ -69,7 +70,7 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
         received_at=_received_at(event),
     )
     try:
-        outcome = wiring.idempotent_inbound()(text=text)
+        outcome = inbound_wiring.idempotent_inbound()(text=text)
     except Exception as exc:
         return _failed(event, text, exc)
     if outcome["replayed"]:
@@ -95,7 +96,7 @@ def _failed(event: dict[str, Any], text: InboundText, exc: Exception) -> dict[st
     just dropped. An opt-out in it is recorded on the ledger alone and confirmed; the request is parked
     (encrypted) for an operator; the answer is 200 when nothing more can come of a retry, 503 when a
     retry may succeed (Twilio retries 5xx when the webhook URL asks it to, ``#rp=5xx``)."""
-    last_resort = wiring.record_opt_out_last_resort(text)
+    last_resort = inbound_wiring.record_opt_out_last_resort(text)
     recorded = last_resort.recorded
     transient = aws.is_transient(exc)
     # The error's type only: a message or traceback could carry a number or a body.
@@ -106,7 +107,7 @@ def _failed(event: dict[str, Any], text: InboundText, exc: Exception) -> dict[st
     if recorded:
         metrics.add_metric(name="OptOutLastResort", unit="Count", value=1)
     try:
-        wiring.reject_inbound(
+        rejections.reject_inbound(
             raw=json.dumps(event), reason=f"processing failed: {type(exc).__name__}", source=SOURCE
         )
         metrics.add_metric(name="InboundParked", unit="Count", value=1)
@@ -131,7 +132,7 @@ def _failed(event: dict[str, Any], text: InboundText, exc: Exception) -> dict[st
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wiring.idempotency_config().register_lambda_context(context)
+    inbound_wiring.idempotency_config().register_lambda_context(context)
     try:
         return _inbound(event)
     except (InvalidInput, Unauthorized, ValidationError) as exc:

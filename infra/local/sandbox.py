@@ -130,7 +130,7 @@ class Sandbox:
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                # Powertools reads these when shared.observability is first imported; in Lambda they
+                # Powertools reads these when shared.runtime.observability is first imported; in Lambda they
                 # come from the template's Globals, which set the same values for every function.
                 "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
                 "POWERTOOLS_SERVICE_NAME": "clinictext",
@@ -140,9 +140,9 @@ class Sandbox:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         # Clients cached by earlier code in this process (tests under moto's in-process mock) were built
         # without this endpoint: drop them so every function talks to this sandbox. Imported only now:
-        # Powertools reads its environment when shared.observability is first imported.
-        from shared import wiring
-        from shared.clock import SystemClock
+        # Powertools reads its environment when shared.runtime.observability is first imported.
+        from shared.core.clock import SystemClock
+        from shared.runtime import wiring
 
         wiring.reset()
         clock = self.clock
@@ -171,7 +171,7 @@ class Sandbox:
             self._server.stop()
         self._restore_function_logs()
         if self._saved_now is not None:
-            from shared.clock import SystemClock
+            from shared.core.clock import SystemClock
 
             SystemClock.now = self._saved_now  # type: ignore[method-assign]
             self._saved_now = None
@@ -181,7 +181,7 @@ class Sandbox:
         if self._saved_env:
             os.environ.clear()
             os.environ.update(self._saved_env)
-        from shared import wiring
+        from shared.runtime import wiring
 
         wiring.reset()
 
@@ -192,7 +192,7 @@ class Sandbox:
         self.stop()
 
     def _route_function_logs(self) -> None:
-        from shared.observability import logger
+        from shared.runtime.observability import logger
 
         handler = getattr(logger, "registered_handler", None)
         if handler is not None and hasattr(handler, "setStream"):
@@ -472,8 +472,8 @@ class Sandbox:
         appointments function's configuration. Raises ``CsvRejected`` for a file that cannot be read.
         """
         from infra.local.stack import _INVOKE_LOCK, _environment
-        from shared.reminders import wiring
-        from shared.reminders.ingest import import_csv
+        from shared.appointments import wiring
+        from shared.appointments.ingest import import_csv
 
         function = self.stack.functions["AppointmentsApiFunction"]
         with _INVOKE_LOCK, _environment(function.environment), self._captured():
@@ -578,7 +578,7 @@ class Sandbox:
                 return 502, ok, json.dumps({"message": message}).encode()
             return (200 if outcome["accepted"] else 422), ok, json.dumps(outcome).encode()
         if method == "POST" and path == "/_sandbox/run-reminders":
-            from shared.errors import InvalidInput
+            from shared.core.errors import InvalidInput
 
             data = _json_object(headers, body, {"at": str, "start": str, "end": str}, (), empty_ok=True)
             try:
@@ -594,7 +594,7 @@ class Sandbox:
                 return 400, ok, json.dumps({"message": message}).encode()
             return 200, ok, json.dumps(result, default=str).encode()
         if method == "POST" and path == "/_sandbox/import-csv":
-            from shared.ingest.csv_import import CsvRejected
+            from shared.appointments.csv_import import CsvRejected
 
             try:
                 report = self.import_csv(body.decode("utf-8-sig"))
@@ -741,11 +741,11 @@ def _json_object(
     *,
     empty_ok: bool = False,
 ) -> dict[str, Any]:
-    """A control endpoint's JSON body, read by the API's own body parser (shared.http: JSON media type,
+    """A control endpoint's JSON body, read by the API's own body parser (shared.runtime.http: JSON media type,
     size, encoding, depth, numbers, repeated keys), then held to the named fields, each of its JSON type.
     Refused with the field's name (never its value) otherwise."""
-    from shared.errors import InvalidInput
-    from shared.http import BodyTooLarge, UnsupportedMediaType, json_body
+    from shared.core.errors import InvalidInput
+    from shared.runtime.http import BodyTooLarge, UnsupportedMediaType, json_body
 
     if not body.strip() and empty_ok:
         return {}
@@ -805,9 +805,9 @@ def _set_stream(handler: Any, stream: Any) -> Any:
 
 
 def _instant(value: str, field: str) -> datetime:
-    """An ISO 8601 instant from a control request (shared.clock's parser and window); one without an
+    """An ISO 8601 instant from a control request (shared.core.clock's parser and window); one without an
     offset is refused rather than guessed. ``ValueError`` names the field, never the value."""
-    from shared.clock import check_instant, parse_iso
+    from shared.core.clock import check_instant, parse_iso
 
     example = "e.g. 2026-11-24T15:30:00-08:00"
     try:

@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from infra.demo import reminder_bundle
 from infra.local import events
 from infra.local.moto_speed import item_level_transactions
-from shared.clock import SystemClock
+from shared.core.clock import SystemClock
 
 pytestmark = pytest.mark.slow
 
@@ -84,8 +84,8 @@ def pipeline(monkeypatch):
     from moto import mock_aws
 
     from infra.local.stack import Stack
-    from shared import aws, wiring
-    from shared.reminders import sender as sender_module
+    from shared.appointments.store import sender as sender_module
+    from shared.runtime import aws, wiring
 
     clock = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
     monkeypatch.setattr(SystemClock, "now", lambda self: clock["now"])
@@ -124,7 +124,7 @@ def throttle_dynamodb(faults: Faults, monkeypatch) -> None:
 
 
 def crash_after_publish(faults: Faults, monkeypatch) -> None:
-    from shared.reminders.sender import ReminderSender
+    from shared.appointments.store.sender import ReminderSender
 
     original = ReminderSender._mark_sent
 
@@ -139,7 +139,7 @@ def crash_after_publish(faults: Faults, monkeypatch) -> None:
 
 def stop_during_claim(stack, faults: Faults, monkeypatch, stop_numbers: set[str]) -> list[str]:
     """The patient's STOP is processed after the sender read the reminder and before its claim."""
-    from shared.reminders.sender import ReminderSender
+    from shared.appointments.store.sender import ReminderSender
 
     original = ReminderSender._claim
     stopped: list[str] = []
@@ -158,7 +158,7 @@ def stop_during_claim(stack, faults: Faults, monkeypatch, stop_numbers: set[str]
 
     def index() -> None:
         from infra.local.stack import _environment
-        from shared import wiring
+        from shared.crypto import wiring
 
         with _environment(stack.functions["InboundSmsFunction"].environment):
             for phone in stop_numbers:

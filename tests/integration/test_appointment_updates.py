@@ -45,7 +45,7 @@ PATIENT_G = "+12065550161"
 
 @pytest.fixture(autouse=True)
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     monkeypatch.setattr(SystemClock, "now", lambda self: SENDER_NOW)
 
@@ -231,7 +231,7 @@ def test_an_instant_outside_the_window_is_that_entrys_400_and_stores_nothing(sta
 
 
 def test_a_bundle_beyond_the_entry_cap_is_413_and_one_at_the_cap_is_answered(stack: Any) -> None:
-    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES
+    from shared.appointments.fhir import MAX_BUNDLE_ENTRIES
 
     def cap_bundle(count: int) -> dict[str, Any]:
         resources: list[dict[str, Any]] = [patient_g(), location()]

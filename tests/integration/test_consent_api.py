@@ -11,7 +11,7 @@ import pytest
 
 from infra.local import events
 from infra.local.stack import Stack
-from shared.clock import parse_iso
+from shared.core.clock import parse_iso
 from tests.integration.harness import all_items, outbox, plaintext_leaks, text_via_sns, texts_to
 
 FRONT_DESK = "arn:aws:iam::123456789012:user/frontdesk"

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.crypto import CONTEXT_KEY, PURPOSE_KEY, KmsEnvelopeCipher
-from shared.errors import IntegrityError
+from shared.core.errors import IntegrityError
+from shared.crypto.kms import CONTEXT_KEY, PURPOSE_KEY, KmsEnvelopeCipher
 
 TEXTS = 1000
 
@@ -240,7 +240,8 @@ def test_cache_limits_bound_the_reuse_of_a_data_key(
 def test_wiring_builds_the_cipher_from_the_cache_settings(
     key_arn: str, monkeypatch: pytest.MonkeyPatch, kms_requests: Counter[str]
 ) -> None:
-    from shared import wiring
+    from shared.crypto import wiring as crypto_wiring
+    from shared.runtime import wiring as runtime_wiring
 
     for name, value in {
         "CLINIC_NAME": "Clinic",
@@ -256,11 +257,11 @@ def test_wiring_builds_the_cipher_from_the_cache_settings(
         "PHI_CACHE_MAX_MESSAGES_PER_KEY": "10",
     }.items():
         monkeypatch.setenv(name, value)
-    wiring.reset(clients=False)
+    runtime_wiring.reset(clients=False)
     try:
-        cipher = wiring.cipher()
+        cipher = crypto_wiring.cipher()
         for i in range(30):
             cipher.encrypt(f"message#m-{i}", {"body": "x"})
     finally:
-        wiring.reset(clients=False)
+        runtime_wiring.reset(clients=False)
     assert kms_requests == {"GenerateDataKey": 3}

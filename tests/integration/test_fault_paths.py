@@ -65,9 +65,9 @@ def test_a_throttled_write_leaves_that_reminder_for_the_next_run_and_the_run_goe
 def test_sns_throttling_then_no_send_slot_gives_the_claim_back(stack, monkeypatch):
     import json
 
-    from shared import aws
-    from shared.reminders import sender
-    from shared.reminders.wiring import reminder_sender
+    from shared.appointments.store import sender
+    from shared.appointments.wiring import reminder_sender
+    from shared.runtime import aws
 
     monkeypatch.setattr(sender, "THROTTLE_BACKOFF", (0.0, 0.0, 0.0))
     post_bundle(stack, future_bundle())
@@ -103,8 +103,8 @@ def test_sns_throttling_then_no_send_slot_gives_the_claim_back(stack, monkeypatc
 
 
 def test_a_release_that_fails_once_is_retried(stack, monkeypatch):
-    from shared import aws
-    from shared.reminders import sender
+    from shared.appointments.store import sender
+    from shared.runtime import aws
 
     monkeypatch.setattr(sender, "THROTTLE_BACKOFF", (0.0, 0.0, 0.0))
     post_bundle(stack, future_bundle())

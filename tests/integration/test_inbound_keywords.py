@@ -133,7 +133,7 @@ def test_other_text_is_stored_encrypted_in_thread(stack):
     assert "body_ct" in stored and body not in json.dumps(stored, default=str)
     assert plaintext_leaks(stack, [PATIENT, body, "Maria", "Lopez", "MRI"]) == []
 
-    from shared import wiring
+    from shared.messaging import wiring
 
     with_env = stack.functions["InboundSmsFunction"].environment
     import os

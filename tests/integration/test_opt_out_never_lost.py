@@ -18,7 +18,7 @@ import pytest
 
 from infra.local import events
 from infra.local.stack import Stack
-from shared.clock import parse_iso
+from shared.core.clock import parse_iso
 from tests.conftest import TWILIO_TOKEN
 from tests.integration.harness import CLINIC_NUMBER, plaintext_leaks, text_via_sns, texts_to
 from tests.integration.test_consent_api import call, consent_event, opt_in
@@ -102,8 +102,8 @@ def twiml_messages(response: dict[str, Any]) -> list[str]:
 
 def assert_repaired_opted_out(stack: Stack) -> None:
     """The STATE item reads back as a good opted-out state, with a ciphertext that decrypts."""
-    from shared import wiring
-    from shared.stores.consent import state_record_ref
+    from shared.consent.store import state_record_ref
+    from shared.crypto import wiring
 
     [state] = state_items(stack)
     assert state["status"] == "opted_out"
@@ -125,7 +125,7 @@ class _function_env:
     def __enter__(self) -> None:
         import os
 
-        from shared import wiring
+        from shared.runtime import wiring
 
         self._saved = {k: os.environ.get(k) for k in self._env}
         os.environ.update(self._env)
@@ -134,7 +134,7 @@ class _function_env:
     def __exit__(self, *_exc: object) -> None:
         import os
 
-        from shared import wiring
+        from shared.runtime import wiring
 
         for key, old in self._saved.items():
             if old is None:
@@ -237,8 +237,8 @@ def test_the_patients_own_start_over_an_unreadable_state_opts_in(stack):
 
 
 def test_a_bad_event_item_does_not_hide_the_rest_of_the_history(stack):
-    from shared import wiring
-    from shared.stores.consent import DynamoConsentLedger
+    from shared.consent import wiring
+    from shared.consent.store import DynamoConsentLedger
 
     call(stack, consent_event(opt_in(send_confirmation=False)))
     [state] = state_items(stack)
@@ -269,7 +269,7 @@ def test_a_bad_event_item_does_not_hide_the_rest_of_the_history(stack):
     "case", ["old-iso-year-1", "status-not-in-enum", "version-garbage", "status-missing"]
 )
 def test_no_reminder_is_sent_to_a_number_whose_state_cannot_be_read(stack, monkeypatch, case):
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
     from tests.fixtures.fhir_samples import MAGGIE_MOBILE
     from tests.integration.test_reminders import (
         FIRST_RUN,
@@ -314,9 +314,9 @@ def test_a_repair_does_not_clobber_a_writer_that_replaced_the_item_meanwhile(sta
     """The repair is conditional on the unreadable item it read: another writer's state is kept."""
     from datetime import UTC, datetime
 
-    from shared import wiring
-    from shared.models import Channel, ConsentAction, ConsentEvent, ConsentSource
-    from shared.stores.consent import DynamoConsentLedger
+    from shared.consent import wiring
+    from shared.consent.store import DynamoConsentLedger
+    from shared.core.models import Channel, ConsentAction, ConsentEvent, ConsentSource
 
     opted_in_then_corrupted(stack, "version-garbage")
     [state] = state_items(stack)
@@ -387,7 +387,7 @@ def parked(stack: Stack) -> list[dict[str, Any]]:
 
 
 def a_bug_in_the_inbound_service(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from shared.inbound import InboundService
+    from shared.inbound.domain import InboundService
 
     def broken(self, text):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug that fails the same way on every retry")
@@ -399,7 +399,7 @@ def dynamodb_says(code: str, monkeypatch, *, times: int = 1) -> None:  # type: i
     """The message log's next ``times`` writes fail with ``code`` (after the SDK's own retries)."""
     from botocore.exceptions import ClientError
 
-    from shared.stores.messages import DynamoMessageLog
+    from shared.messaging.store import DynamoMessageLog
 
     append = DynamoMessageLog.append
     left = [times]

@@ -30,7 +30,7 @@ SENDER_NOW = START - timedelta(days=3)
 
 @pytest.fixture(autouse=True)
 def pinned_clock(monkeypatch):
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     monkeypatch.setattr(SystemClock, "now", lambda self: SENDER_NOW)
 
@@ -230,7 +230,7 @@ def test_scheduled_run_sends_due_reminders_exactly_once(stack):
 
 
 def test_opted_out_passed_and_crashed_reminders_are_not_sent(stack, monkeypatch):
-    from shared.reminders.sender import ReminderSender
+    from shared.appointments.store.sender import ReminderSender
 
     post_bundle(stack, future_bundle())
     text_via_sns(stack, THANH_MOBILE, "STOP")
@@ -333,7 +333,7 @@ def test_replies_confirm_reschedule_and_stop_still_wins(stack, monkeypatch):
     assert get_appointment(stack, "appt-5002")[1]["reply"]["status"] == "confirmed"
     # ... and the next run skips the opted-out patient. The senders' clock moves on to the two-hour
     # reminders (the frequency caps count Maggie's first reminder, three days earlier).
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     monkeypatch.setattr(SystemClock, "now", lambda self: START - timedelta(minutes=50))
     scheduled_run(stack, START - timedelta(minutes=119) + timedelta(hours=1))
@@ -350,7 +350,7 @@ def test_replies_confirm_reschedule_and_stop_still_wins(stack, monkeypatch):
 def test_reminder_that_could_only_go_out_after_the_appointment_is_dropped_with_reason(stack, monkeypatch):
     from zoneinfo import ZoneInfo
 
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     la = ZoneInfo("America/Los_Angeles")
     start_local = (START.astimezone(la) + timedelta(days=1)).replace(hour=7, minute=30)
@@ -372,7 +372,7 @@ def test_reminder_that_could_only_go_out_after_the_appointment_is_dropped_with_r
 def test_quiet_hours_deferral_then_send_in_the_morning(stack, monkeypatch):
     from zoneinfo import ZoneInfo
 
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     la = ZoneInfo("America/Los_Angeles")
     start_local = (START.astimezone(la) + timedelta(days=1)).replace(hour=10, minute=0)

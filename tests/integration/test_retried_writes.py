@@ -37,7 +37,7 @@ class AppliedThenLost:
 
 @pytest.fixture
 def lose_first_answer(stack):  # type: ignore[no-untyped-def]
-    from shared import aws
+    from shared.runtime import aws
 
     installed: list[tuple[Any, str, AppliedThenLost]] = []
 

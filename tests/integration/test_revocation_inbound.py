@@ -160,7 +160,7 @@ def test_sns_answers_that_use_opt_out_words_are_not_opt_outs(stack, body):
 
 def reminded(stack, monkeypatch) -> tuple[str, Any]:
     """Maggie and Thanh booked, both reminded once; returns Thanh's number and the test_reminders module."""
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
     from tests.integration import test_reminders as flow
 
     monkeypatch.setattr(SystemClock, "now", lambda self: flow.SENDER_NOW)
@@ -180,7 +180,7 @@ def test_reminder_answer_cancel_and_rebook_is_a_reschedule_request_not_an_opt_ou
 
 
 def test_unclear_message_pauses_reminders_until_start(stack, monkeypatch):
-    from shared.clock import SystemClock
+    from shared.core.clock import SystemClock
 
     thanh, flow = reminded(stack, monkeypatch)
     text_via_sns(stack, thanh, "Stop it!")

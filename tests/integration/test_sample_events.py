@@ -11,8 +11,8 @@ import pytest
 
 from infra.local import make_events
 from infra.local.stack import Stack
-from shared.errors import Unauthorized
-from shared.twilio import form_params, verify_signature
+from shared.core.errors import Unauthorized
+from shared.inbound.twilio import form_params, verify_signature
 from tests.conftest import TWILIO_TOKEN
 from tests.integration.harness import outbox, plaintext_leaks, texts_to
 

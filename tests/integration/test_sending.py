@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from shared.clock import SystemClock
+from shared.core.clock import SystemClock
 from tests.fixtures.fhir_samples import MAGGIE_MOBILE, resource_at
 from tests.integration.harness import outbox, texts_to
 from tests.integration.test_reminders import (
@@ -121,7 +121,7 @@ class ThrottleSns:
 
 @pytest.fixture
 def throttle(stack):
-    from shared import aws
+    from shared.runtime import aws
 
     client = aws.client("sns")
     hooks: list[ThrottleSns] = []
@@ -138,7 +138,7 @@ def throttle(stack):
 
 
 def test_throttled_publish_backs_off_and_sends_once(stack, monkeypatch, throttle):
-    from shared.reminders import sender
+    from shared.appointments.store import sender
 
     monkeypatch.setattr(sender, "THROTTLE_BACKOFF", (0.0, 0.0, 0.0))
     post_bundle(stack, future_bundle())
@@ -152,7 +152,7 @@ def test_throttled_publish_backs_off_and_sends_once(stack, monkeypatch, throttle
 
 
 def test_throttled_beyond_the_retries_goes_back_to_the_queue_then_sends_once(stack, monkeypatch, throttle):
-    from shared.reminders import sender
+    from shared.appointments.store import sender
 
     monkeypatch.setattr(sender, "THROTTLE_BACKOFF", (0.0, 0.0, 0.0))
     post_bundle(stack, future_bundle())

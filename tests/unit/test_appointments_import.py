@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from infra.appointments_import import next_run_hint, rebase_dates, row_line, shown
-from shared.ingest.csv_import import parse_csv
+from shared.appointments.csv_import import parse_csv
 
 HEADER = "appointment_id,start,patient_id,mobile_phone,first_name,time_zone,end"
 

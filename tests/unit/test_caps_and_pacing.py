@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from shared.pacing import DEFAULT_RATES, GUARD, MICROS, DynamoSendPacer, PacerBusy, pacer_key
-from shared.reminders.caps import CapRecord, FrequencyCaps
+from shared.outbound.caps import CapRecord, FrequencyCaps
+from shared.outbound.pacing import DEFAULT_RATES, GUARD, MICROS, PacerBusy, pacer_key
+from shared.outbound.store import DynamoSendPacer
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 

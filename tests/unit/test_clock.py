@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from shared.clock import EARLIEST, Instant, check_instant, iso, parse_iso
+from shared.core.clock import EARLIEST, Instant, check_instant, iso, parse_iso
 
 # Every offset datetime allows (strictly inside +-24h), to the minute, plus odd seconds offsets.
 offsets = st.builds(

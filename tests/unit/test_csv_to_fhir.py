@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.ingest.csv_import import parse_csv
-from shared.ingest.fhir import parse_bundle
-from shared.ingest.to_fhir import intakes_to_bundle
+from shared.appointments.csv_import import parse_csv
+from shared.appointments.fhir import parse_bundle
+from shared.appointments.to_fhir import intakes_to_bundle
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "appointments.csv"
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from shared.delivery import MAX_LOG_LINE, SnsDeliveryLog
-from shared.errors import InvalidInput
+from shared.core.errors import InvalidInput
+from shared.delivery.domain import MAX_LOG_LINE, SnsDeliveryLog
 
 
 def line(provider_response: str = "Message has been accepted by phone carrier", **extra: object) -> str:

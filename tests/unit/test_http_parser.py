@@ -1,4 +1,4 @@
-"""Issue 10 §6: the one body parser (shared/http.py), media types, strict models and the page byte budget."""
+"""Issue 10 §6: the one body parser (shared/runtime/http.py), media types, strict models and the page byte budget."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.errors import InvalidInput
-from shared.http import (
+from shared.core.errors import InvalidInput
+from shared.runtime.http import (
     FHIR_MEDIA_TYPES,
     JSON_LIMITS,
     JSON_MEDIA_TYPES,
@@ -199,7 +199,7 @@ def test_fhir_routes_read_both_fhir_json_and_json():
 
 
 def test_an_oversized_body_is_413():
-    from shared.http import json_body
+    from shared.runtime.http import json_body
 
     with pytest.raises(BodyTooLarge) as caught:
         json_body(event("application/json", '{"a": "' + "x" * JSON_LIMITS.max_bytes + '"}'))
@@ -244,7 +244,7 @@ def test_strict_models_still_read_their_types():
 
 
 def test_consent_dates_arrive_as_iso_strings_not_unix_times():
-    from shared.consent import ConsentRequest
+    from shared.consent.domain import ConsentRequest
 
     body = {"phone": "+12065550123", "source": "intake_form", "consented_at": "2026-11-23T10:00:00-08:00"}
     parsed = model_body(event("application/json", json.dumps(body)), ConsentRequest)
@@ -264,7 +264,7 @@ def test_consent_dates_arrive_as_iso_strings_not_unix_times():
 
 
 def worst_record(index: int, body: str) -> Any:
-    from shared.models import Channel, Direction, MessageRecord
+    from shared.core.models import Channel, Direction, MessageRecord
 
     return MessageRecord(
         message_id=f"{index:032x}",
@@ -291,7 +291,7 @@ def envelope_bytes(response: dict[str, Any]) -> int:
 
 def test_the_largest_messages_page_is_far_below_lambdas_response_limit():
     from functions.messages_api.handler import MAX_PAGE, page
-    from shared.models import MAX_INBOUND_BODY
+    from shared.core.models import MAX_INBOUND_BODY
 
     # The costliest characters to escape: an astral emoji is 12 bytes of JSON, 14 once escaped again.
     records = [worst_record(i, "\U0001f600" * MAX_INBOUND_BODY) for i in range(MAX_PAGE)]

@@ -1,4 +1,4 @@
-"""shared.reminders.ingest: what each appointment entry is answered, with an in-memory book (no AWS)."""
+"""shared.appointments.ingest: what each appointment entry is answered, with an in-memory book (no AWS)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from shared.ingest.models import AppointmentIntake
-from shared.reminders.book import UpsertResult
-from shared.reminders.ingest import fit_response, ingest_bundle
+from shared.appointments.ingest import fit_response, ingest_bundle
+from shared.appointments.intake import AppointmentIntake
+from shared.appointments.ports import UpsertResult
 from tests.fixtures.fhir_samples import sample_bundle
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.ingest.csv_import import REQUIRED_COLUMNS, CsvRejected, CsvReport, parse_csv
-from shared.ingest.models import AppointmentIntake
+from shared.appointments.csv_import import REQUIRED_COLUMNS, CsvRejected, CsvReport, parse_csv
+from shared.appointments.intake import AppointmentIntake
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 HEADER = ",".join(

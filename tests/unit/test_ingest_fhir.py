@@ -14,14 +14,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.ingest.fhir import (
+from shared.appointments.fhir import (
     BundleRejected,
     ParsedBundle,
     batch_response,
     operation_outcome,
     parse_bundle,
 )
-from shared.ingest.models import AppointmentIntake, EntryResult
+from shared.appointments.intake import AppointmentIntake, EntryResult
 from tests.fixtures.fhir_samples import (
     HARBOR_ADDRESS,
     MAGGIE_MOBILE,
@@ -1159,7 +1159,7 @@ def test_proposed_and_waitlisted_appointments_may_come_without_a_start() -> None
 
 
 def test_a_bundle_over_the_entry_cap_is_refused_whole_with_413() -> None:
-    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES, BundleTooLarge
+    from shared.appointments.fhir import MAX_BUNDLE_ENTRIES, BundleTooLarge
 
     entry = {"resource": minimal_appointment("appt-cap")}
     at_cap = {"resourceType": "Bundle", "type": "batch", "entry": [entry] * MAX_BUNDLE_ENTRIES}
@@ -1176,7 +1176,7 @@ def test_a_bundle_over_the_entry_cap_is_refused_whole_with_413() -> None:
 
 
 def test_a_full_bundle_of_the_worst_entries_still_answers_well_under_lambdas_6_mb() -> None:
-    from shared.ingest.fhir import MAX_BUNDLE_ENTRIES
+    from shared.appointments.fhir import MAX_BUNDLE_ENTRIES
 
     hostile = {
         "resourceType": "Appointment",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared.ingest.fhir import parse_bundle
+from shared.appointments.fhir import parse_bundle
 from tests.fixtures.fhir_samples import (
     bundle_of,
     cerner_booked,

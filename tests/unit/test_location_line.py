@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.reminders.template import location_line
+from shared.appointments.wording import location_line
 
 
 def test_address_is_preferred_over_the_site_name() -> None:

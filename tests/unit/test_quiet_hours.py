@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, next_allowed, recipient_zone
+from shared.outbound.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, next_allowed, recipient_zone
 
 NEW_YORK = ZoneInfo("America/New_York")
 HONOLULU = ZoneInfo("Pacific/Honolulu")

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.models import InboundKind
-from shared.reminders.fanout import window_from_event
-from shared.reminders.plan import due_bucket, hour_buckets, plan_reminders
-from shared.reminders.replies import classify_reply
-from shared.reminders.template import ReminderTemplate, render_when
-from shared.segments import analyze
+from shared.appointments.fanout import window_from_event
+from shared.appointments.plan import due_bucket, hour_buckets, plan_reminders
+from shared.appointments.reply_parsing import classify_reply
+from shared.appointments.wording import ReminderTemplate, render_when
+from shared.core.errors import InvalidInput
+from shared.core.models import InboundKind
+from shared.core.segments import analyze
 
 START = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 3:30 PM in Los Angeles
 

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import revocation
-from shared.keywords import classify_keyword
-from shared.models import InboundKind
-from shared.reminders.replies import classify_reply
-from shared.replies import ReplyBook
-from shared.revocation import Verdict, classify_revocation, normalize
-from shared.segments import is_gsm7
+from shared.appointments.reply_parsing import classify_reply
+from shared.core.models import InboundKind
+from shared.core.segments import is_gsm7
+from shared.inbound import revocation
+from shared.inbound.keywords import classify_keyword
+from shared.inbound.revocation import Verdict, classify_revocation, normalize
+from shared.templates.replies import ReplyBook
 
 R, U, N = Verdict.REVOKE, Verdict.UNCLEAR, Verdict.NOT_REVOCATION
 

@@ -17,9 +17,9 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from shared import aws
-from shared.errors import SendOutcomeUnknown
-from shared.sms import SnsSmsSender
+from shared.core.errors import SendOutcomeUnknown
+from shared.outbound.sns import SnsSmsSender
+from shared.runtime import aws, aws_errors
 
 SERVICES = ["sns", "dynamodb", "sqs", "kms", "scheduler", "secretsmanager", "ssm"]
 
@@ -70,7 +70,7 @@ DYNAMODB_OK = status(200, b"{}", "application/x-amz-json-1.0")
 
 @pytest.fixture
 def client() -> Iterator[Callable[[str, Wire], Any]]:
-    """A client of ``service`` built exactly as production builds it (shared.aws), wired to ``wire``."""
+    """A client of ``service`` built exactly as production builds it (shared.runtime.aws), wired to ``wire``."""
     made: list[Any] = []
 
     def build(service: str, wire: Wire) -> Any:
@@ -112,7 +112,7 @@ def test_the_sender_reports_a_lost_answer_as_unknown_after_one_attempt(client) -
 
 
 def test_the_old_setting_made_two_attempts_because_max_attempts_counts_retries() -> None:
-    """Why ``total_max_attempts``: ``max_attempts: 1`` (the setting shared/aws.py had) means one *retry*."""
+    """Why ``total_max_attempts``: ``max_attempts: 1`` (the setting shared/runtime/aws.py had) means one *retry*."""
     wire = Wire(read_timeout)
     old = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10)
     sns = boto3.session.Session(region_name="us-east-1").client("sns", config=old)
@@ -212,7 +212,7 @@ def _client_error(code: str, status_code: int = 400, **extra: Any) -> ClientErro
     ],
 )
 def test_transient_failures_are_retried(exc: Exception) -> None:
-    assert aws.is_transient(exc)
+    assert aws_errors.is_transient(exc)
 
 
 def test_a_library_error_wrapping_a_throttle_is_transient() -> None:
@@ -222,7 +222,7 @@ def test_a_library_error_wrapping_a_throttle_is_transient() -> None:
         except ClientError:
             raise RuntimeError("GenerateKeyError: master key failed")  # noqa: B904 - as the Encryption SDK does
     except RuntimeError as wrapped:
-        assert aws.is_transient(wrapped)
+        assert aws_errors.is_transient(wrapped)
 
 
 @pytest.mark.parametrize(
@@ -239,4 +239,4 @@ def test_a_library_error_wrapping_a_throttle_is_transient() -> None:
     ids=["access-denied", "validation", "condition", "value-error", "key-error"],
 )
 def test_failures_no_retry_can_cure_are_not_transient(exc: Exception) -> None:
-    assert not aws.is_transient(exc)
+    assert not aws_errors.is_transient(exc)

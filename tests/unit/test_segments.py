@@ -4,7 +4,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from shared.segments import (
+from shared.core.segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     NORMALIZATION_MAP,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.controls import controls_in, describe, is_control
-from shared.errors import InvalidInput
-from shared.templates import report, validate
+from shared.core.controls import controls_in, describe, is_control
+from shared.core.errors import InvalidInput
+from shared.templates.domain import report, validate
 
 GOOD = "{clinic_name}: Hi {first_name}, see you {when}[ at {location}]. Reply C to confirm, STOP to opt out."
 REPO = Path(__file__).resolve().parents[2]
@@ -108,8 +108,8 @@ def test_the_readme_and_demo_templates_pass_the_rules():
 
 
 def test_stored_templates_that_break_the_rules_fall_back_to_the_built_in_wording():
-    from shared.reminders.template import BUILTIN, ReminderTemplate
-    from shared.stores.templates import StoredTemplate
+    from shared.appointments.wording import BUILTIN, ReminderTemplate
+    from shared.templates.ports import StoredTemplate
 
     def stored(body: str) -> StoredTemplate:
         return StoredTemplate("reminder", 3, body, ("clinic_name",), "2026-01-01", "x", 1, "GSM-7", False)

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.local.events import CARRIER_RESPONSES, sns_delivery_log
-from shared.delivery import DELIVERED, FAILED, OPTED_OUT, SnsDeliveryLog
-from shared.errors import InvalidInput
-from shared.segments import analyze
-from shared.templates import PLACEHOLDERS, placeholders_of, render, report, validate
+from shared.core.errors import InvalidInput
+from shared.core.segments import analyze
+from shared.delivery.domain import DELIVERED, FAILED, OPTED_OUT, SnsDeliveryLog
+from shared.templates.domain import PLACEHOLDERS, placeholders_of, render, report, validate
 
 GOOD = (
     "{clinic_name}: Hi {first_name}, see you {when}[ at {location}]. "

@@ -1,4 +1,4 @@
-"""shared.twilio.public_url: the URL Twilio signed, rebuilt from an API Gateway HTTP API event.
+"""shared.inbound.twilio.public_url: the URL Twilio signed, rebuilt from an API Gateway HTTP API event.
 
 Twilio error 57012 is what a clinic sees when any part of this differs from what Twilio requested.
 """
@@ -14,8 +14,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from infra.local import events
-from shared.errors import InvalidInput, Unauthorized
-from shared.twilio import FormParams, form_params, public_url, verify_signature
+from shared.core.errors import InvalidInput, Unauthorized
+from shared.inbound.twilio import FormParams, form_params, public_url, verify_signature
 
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 TOKEN = "unit-test-twilio-token-0000000000"

@@ -1,0 +1,1 @@
+"""DynamoDB (and SQS) adapters of the appointments package."""

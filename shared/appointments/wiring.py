@@ -1,0 +1,94 @@
+"""Composition of the reminder services (registered with :mod:`shared.runtime.wiring`'s caches)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.appointments.settings import ReminderSettings
+from shared.appointments.store.book import AppointmentBook
+from shared.appointments.store.fanout import ReminderFanout
+from shared.appointments.store.replies import ReminderReplyRouter
+from shared.appointments.store.sender import ReminderSender
+from shared.appointments.wording import ReminderTemplate
+from shared.core.clock import SystemClock
+from shared.crypto.kms import KmsFingerprint
+from shared.crypto.wiring import blind_index, cipher
+from shared.messaging.wiring import message_log
+from shared.outbound.pacing import pacer_key
+from shared.outbound.store import DynamoSendPacer
+from shared.outbound.wiring import sms_sender
+from shared.runtime import aws
+from shared.runtime.wiring import cached, core_settings
+from shared.templates.cache import CachedTemplates
+from shared.templates.wiring import reply_book, template_store
+
+
+def reminder_settings() -> ReminderSettings:
+    """Not cached: the API, fan-out and sender read different variables from the same model, and the
+    local stack runs them in one process. The services built from it are cached per container."""
+    return ReminderSettings()
+
+
+@cached
+def appointment_book() -> AppointmentBook:
+    settings = reminder_settings()
+    return AppointmentBook(
+        appointments=aws.table(settings.appointments_table),
+        reminders=aws.table(settings.reminders_table),
+        cipher=cipher(),
+        blind_index=blind_index(),
+        fingerprint=KmsFingerprint(aws.client("kms"), settings.blind_index_key_arn),
+        offsets=settings.offsets,
+        clock=SystemClock(),
+    )
+
+
+@cached
+def reminder_fanout() -> ReminderFanout:
+    settings = reminder_settings()
+    return ReminderFanout(
+        reminders=aws.table(settings.reminders_table),
+        control=aws.table(settings.control_table),
+        sqs=aws.client("sqs"),
+        queue_url=settings.reminder_queue_url,
+        requeue_after=timedelta(minutes=settings.requeue_after_minutes),
+        clock=SystemClock(),
+    )
+
+
+@cached
+def reminder_sender() -> ReminderSender:
+    settings = reminder_settings()
+    return ReminderSender(
+        reminders=aws.table(settings.reminders_table),
+        appointments=aws.table(settings.appointments_table),
+        consent_table_name=settings.consent_table,
+        cipher=cipher(),
+        sender=sms_sender(),
+        messages=message_log(),
+        template=ReminderTemplate(
+            settings.clinic_name,
+            settings.default_time_zone,
+            clinic_phone=settings.clinic_phone,
+            store=CachedTemplates(template_store(), ttl=settings.template_cache_seconds),
+        ),
+        clock=SystemClock(),
+        origination=settings.origination_number,
+        quiet_hours=settings.quiet_hours,
+        default_time_zone=settings.default_time_zone,
+        control=aws.table(settings.control_table),
+        caps=settings.caps,
+        pacer=DynamoSendPacer(
+            aws.table(settings.control_table),
+            number_key=pacer_key(settings.origination_type, settings.origination_number),
+            parts_per_second=settings.parts_per_second,
+            max_wait=settings.pacer_max_wait_seconds,
+        ),
+    )
+
+
+@cached
+def reminder_reply_router() -> ReminderReplyRouter:
+    return ReminderReplyRouter(
+        appointments=aws.table(core_settings().appointments_table), replies=reply_book()
+    )

@@ -1,0 +1,1 @@
+"""PHI protection: the cipher, blind-index and fingerprint ports and their KMS adapters."""

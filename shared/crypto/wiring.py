@@ -1,0 +1,23 @@
+"""The KMS cipher, blind index and fingerprint, built once per container."""
+
+from __future__ import annotations
+
+from shared.crypto.kms import KmsEnvelopeCipher, KmsHmacBlindIndex
+from shared.runtime import aws
+from shared.runtime.wiring import cached, core_settings
+
+
+@cached
+def cipher() -> KmsEnvelopeCipher:
+    settings = core_settings()
+    return KmsEnvelopeCipher(
+        settings.data_key_arn,
+        cache_capacity=settings.phi_cache_capacity,
+        max_cache_age_seconds=settings.phi_cache_max_age_seconds,
+        max_messages_encrypted=settings.phi_cache_max_messages_per_key,
+    )
+
+
+@cached
+def blind_index() -> KmsHmacBlindIndex:
+    return KmsHmacBlindIndex(aws.client("kms"), core_settings().blind_index_key_arn)

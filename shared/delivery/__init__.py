@@ -1,0 +1,1 @@
+"""Delivery status: what the carrier said about each text, back onto its record."""

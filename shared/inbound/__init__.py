@@ -1,0 +1,1 @@
+"""Texts from patients: keywords, consent by keyword, the thread, the one reply."""

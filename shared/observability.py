@@ -1,9 +1,0 @@
-"""One place for Powertools Logger, Metrics and Tracer. Logs carry ids and hashes, never PHI."""
-
-from __future__ import annotations
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-
-logger = Logger(use_rfc3339=True)
-metrics = Metrics()
-tracer = Tracer()

@@ -1,0 +1,119 @@
+"""ControlTable adapters of the send path: the shared send schedule (pacing) and the caps ledger."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.outbound.pacing import GUARD, LATE_TOLERANCE, MICROS, PacerBusy
+from shared.runtime.aws_errors import is_condition_failure
+
+
+@dataclass(frozen=True)
+class Reservation:
+    slot_us: int
+    cost_us: int
+
+
+class DynamoSendPacer:
+    """The shared schedule of one origination number, in the ControlTable (``pk`` / ``sk`` keys)."""
+
+    def __init__(
+        self,
+        table: Any,
+        *,
+        number_key: str,
+        parts_per_second: float,
+        max_wait: float = 20.0,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not parts_per_second > 0:
+            raise ValueError("parts_per_second must be positive")
+        self._table = table
+        self._key = {"pk": f"pacer#{number_key or 'default'}", "sk": "schedule"}
+        self.parts_per_second = float(parts_per_second)
+        self._max_wait_us = int(max_wait * MICROS)
+        self._now = now
+        self._sleep = sleep
+
+    def part_us(self) -> int:
+        """Microseconds one part takes at the guarded rate."""
+        return math.ceil(MICROS * (1 + GUARD) / self.parts_per_second)
+
+    def cost_us(self, parts: int) -> int:
+        """Microseconds of schedule a text of ``parts`` parts books: ``2p - 1`` parts' time."""
+        if parts < 1:
+            raise ValueError("a text has at least one part")
+        return (2 * parts - 1) * self.part_us()
+
+    def reserve(self, parts: int, *, max_wait: float | None = None) -> Reservation:
+        """Book the earliest slot for ``parts`` parts: one conditional write, two when idle."""
+        cost = self.cost_us(parts)
+        lead = (parts - 1) * self.part_us()  # booked before the slot
+        after = parts * self.part_us()  # booked from the slot on
+        limit = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
+        if limit < 0:
+            raise PacerBusy(0.0)
+        for _ in range(8):
+            now = int(self._now() * MICROS)
+            earliest = now - lead  # a schedule ending before this leaves room for the lead: idle
+            horizon = now + limit - lead
+            expires = now // MICROS + 86_400
+            try:
+                response = self._table.update_item(
+                    Key=self._key,
+                    UpdateExpression="SET tat = tat + :cost, expires_at = :exp",
+                    ConditionExpression="tat BETWEEN :earliest AND :horizon",
+                    ExpressionAttributeValues={
+                        ":cost": cost,
+                        ":earliest": earliest,
+                        ":horizon": horizon,
+                        ":exp": expires,
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
+                return Reservation(int(response["Attributes"]["tat"]) - after, cost)
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+            try:
+                self._table.update_item(
+                    Key=self._key,
+                    UpdateExpression="SET tat = :next, expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(tat) OR tat < :earliest",
+                    ExpressionAttributeValues={":next": now + after, ":earliest": earliest, ":exp": expires},
+                )
+                return Reservation(now, cost)
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+            # Neither idle nor within the horizon, unless another sender moved it in between: look.
+            item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
+            tat = int(item.get("tat", 0))
+            if tat > horizon:
+                raise PacerBusy((tat + lead - now) / MICROS)
+        raise PacerBusy(0.0)
+
+    def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
+        """Book a slot and sleep until it comes; returns the seconds slept.
+
+        A sender that reaches its slot more than :data:`LATE_TOLERANCE` late (a slow write, a paused
+        process) would crowd the texts booked after it, so it gives that slot up and books another.
+        """
+        waited = 0.0
+        for _ in range(4):
+            reservation = self.reserve(parts, max_wait=max_wait)
+            wait = (reservation.slot_us - int(self._now() * MICROS)) / MICROS
+            if wait > 0:
+                self._sleep(wait)
+                waited += wait
+            late = (int(self._now() * MICROS) - reservation.slot_us) / MICROS
+            if late <= LATE_TOLERANCE:
+                return waited
+        raise PacerBusy(0.0)

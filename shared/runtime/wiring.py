@@ -1,0 +1,37 @@
+"""Composition root: builds domain services from settings and AWS adapters, once per container.
+
+Handlers call these factories; tests call :func:`reset` between cases so each gets fresh clients.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from shared.runtime import aws
+from shared.runtime.settings import CoreSettings
+
+_caches: list[Any] = []
+
+
+def cached(factory: Callable[[], Any]) -> Any:
+    wrapped = functools.cache(factory)
+    _caches.append(wrapped)
+    return wrapped
+
+
+def reset(*, clients: bool = True) -> None:
+    """Forget built services (and, unless ``clients`` is False, the boto3 clients too)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    for cache in _caches:
+        cache.cache_clear()
+    parameters.clear_caches()  # secrets (the Twilio token) are cached process-wide by Powertools
+    if clients:
+        aws.reset()
+
+
+@cached
+def core_settings() -> CoreSettings:
+    return CoreSettings()

@@ -1,1 +1,0 @@
-"""DynamoDB adapters. They map ClientError codes to domain exceptions and encrypt PHI before writing."""

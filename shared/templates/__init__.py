@@ -1,0 +1,1 @@
+"""Wording: stored message templates, the reply book, placeholders and cost."""
