@@ -5,8 +5,9 @@ schedule (a ControlTable item in moto, in-process) and "publish" when their slot
 clock with real sleeps. Recorded per text: the instant the sender was released and its parts. Reported:
 achieved parts/s over the run (first release to the end of the last text's share of the rate), as a
 fraction of the configured rate, and the most parts released in any one-second window (must not exceed
-the rate). Slots are spaced for 95% of the rate (a 5% guard band against jitter, see shared/outbound/pacing.py),
-so one-part texts should show about 95% and never more than the rate in any second.
+the rate). Slots are spaced for 95% of the rate (a 5% guard band against jitter, see
+shared/outbound/pacing.py), so one-part texts should show about 95% and never more than the rate in any
+second.
 
 moto checks a conditional write and applies it in two steps without a lock; DynamoDB does both atomically.
 The table is wrapped so that each call is atomic, as it is in DynamoDB (see tests/unit/test_caps_and_pacing).

@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.client import mask
+from infra.client import request as call_api
+
 # Everything printed that came from outside (patient texts, carrier reasons, template bodies, API answers)
 # goes through printable(): control, bidi and invisible characters are shown as escapes.
 from infra.terminal import printable
@@ -31,48 +34,10 @@ DEFAULT_API = "http://127.0.0.1:8787"
 SANDBOX_DIR = Path(".sandbox")
 
 
-def mask(number: str) -> str:
-    """Show a number the way staff screens do: +1206•••0123."""
-    return number[:5] + "•••" + number[-4:] if len(number) > 9 else "•••"
-
-
-# ---------------------------------------------------------------------------------------------- client
-def _request(
-    method: str,
-    url: str,
-    body: Any = None,
-    *,
-    sign: bool = False,
-    extra_headers: dict[str, str] | None = None,
-) -> tuple[int, str]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    headers.update(extra_headers or {})
-    if sign:
-        headers.update(_sigv4_headers(method, url, data or b""))
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # http(s) API URL  # nosec B310
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-def _sigv4_headers(method: str, url: str, data: bytes) -> dict[str, str]:
-    """Sign like an IAM caller would (the sandbox's API Gateway only checks a signature is present)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    request = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("sandbox", "sandbox"), "execute-api", "us-east-1").add_auth(request)
-    return {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "x-amz-date")}
-
-
 def cmd_text(args: argparse.Namespace) -> int:
     """Text the sandbox as a patient; show what the patient gets back. Exit 1 when it is refused."""
     payload = {"from": args.from_number, "body": args.body, "channel": "twilio" if args.twilio else "sms"}
-    status, body = _request("POST", f"{args.api}/_sandbox/text", payload)
+    status, body = call_api("POST", f"{args.api}/_sandbox/text", payload)
     try:
         answer = json.loads(body)
     except ValueError:
@@ -95,7 +60,7 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    status, body = _request("GET", f"{args.api}/_sandbox/outbox")
+    status, body = call_api("GET", f"{args.api}/_sandbox/outbox")
     if status >= 400:
         print(printable(body))
         return 1
@@ -107,7 +72,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 def _sandbox_now(api: str) -> datetime:
     """The sandbox's clock (a scheduled run for a later time moves it on), else the wall clock."""
     try:
-        status, body = _request("GET", f"{api}/_sandbox/clock")
+        status, body = call_api("GET", f"{api}/_sandbox/clock")
         return datetime.fromisoformat(json.loads(body)["now"]) if status == 200 else datetime.now(UTC)
     except (OSError, ValueError, KeyError, TypeError):
         return datetime.now(UTC)
@@ -134,8 +99,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{appointments_import.REHEARSAL_DAYS_AHEAD} days from today (times of day unchanged)"
         )
     if args.deployed:
-        return appointments_import.import_to_deployed(text, args.api, args.region, _request)
-    status, body = _request("POST", f"{args.api}/_sandbox/import-csv", text.encode())
+        return appointments_import.import_to_deployed(text, args.api, args.region, call_api)
+    status, body = call_api("POST", f"{args.api}/_sandbox/import-csv", text.encode())
     if status >= 400:
         print(appointments_import.shown(f"import refused ({status}): {_message(body)}"))
         return 1
@@ -154,7 +119,7 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
         payload = {"start": args.start, "end": args.end}
     else:
         payload = {"at": args.at} if args.at else {}
-    status, body = _request("POST", f"{args.api}/_sandbox/run-reminders", payload)
+    status, body = call_api("POST", f"{args.api}/_sandbox/run-reminders", payload)
     if status >= 400:
         print(f"run refused ({status}): {_message(body)}")
         return 1
@@ -171,7 +136,7 @@ def cmd_run_reminders(args: argparse.Namespace) -> int:
 def cmd_messages(args: argparse.Namespace) -> int:
     """One number's message records, newest first, with delivery status (POST /messages/lookup)."""
     payload = {"phone": args.phone, "limit": args.limit, "include_body": args.bodies}
-    status, body = _request("POST", f"{args.api}/messages/lookup", payload, sign=True)
+    status, body = call_api("POST", f"{args.api}/messages/lookup", payload, sign=True)
     if status >= 400:
         print(f"{status}: {printable(_error(body))}")
         return 1
@@ -215,42 +180,10 @@ def _message(body: str) -> str:
 
 
 def cmd_template_check(args: argparse.Namespace) -> int:
-    """Report what a text costs as sent, and what it would cost after typographic normalization; for a
-    template with {placeholders}, also the rules a stored template must meet and its cost on a long
-    sample rendering (the same report PUT /templates/{name} answers with)."""
-    from shared.core.errors import InvalidInput
-    from shared.core.segments import analyze, normalize_for_gsm
-    from shared.templates.domain import report
+    """Segments, encoding and UCS-2 culprits of a text; template rules for one with placeholders."""
+    from infra.template_check import check_template
 
-    def show(label: str, text: str) -> int:
-        result = analyze(text)
-        print(
-            f"{label}: {result.encoding}, {result.characters} characters, {result.units} units, "
-            f"{result.segments} segment{'s' if result.segments != 1 else ''}"
-        )
-        if result.ucs2_culprits:
-            print(
-                "  forced to UCS-2 by: " + " ".join(f"{c!r} (U+{ord(c):04X})" for c in result.ucs2_culprits)
-            )
-        return result.segments
-
-    segments = show("as written", args.text)
-    normalized = normalize_for_gsm(args.text)
-    if normalized != args.text:
-        segments = show("after normalization", normalized)
-        print(f"  normalized text: {printable(normalized)}")
-    if "{" in args.text or "}" in args.text:
-        try:
-            result = report(args.text, clinic_name=args.clinic_name)
-        except InvalidInput as exc:
-            print(f"  REFUSED as a template: {printable(exc.message)}")
-            return 1
-        print("  placeholders: " + (", ".join(f"{{{p}}}" for p in result.placeholders) or "none"))
-        segments = show("with long sample values", result.sample)
-        print(f"  sample text: {printable(result.sample)}")
-    if segments > 1:
-        print("  WARNING: needs more than one segment; every extra segment is billed")
-    return 0
+    return check_template(args.text, args.clinic_name)
 
 
 def _print_template(stored: dict[str, Any]) -> None:
@@ -265,7 +198,7 @@ def _print_template(stored: dict[str, Any]) -> None:
 
 def cmd_template_save(args: argparse.Namespace) -> int:
     """Store a new version of a template on the running sandbox (PUT /templates/{name}, signed)."""
-    status, body = _request("PUT", f"{args.api}/templates/{args.name}", {"body": args.text}, sign=True)
+    status, body = call_api("PUT", f"{args.api}/templates/{args.name}", {"body": args.text}, sign=True)
     if status >= 400:
         print(f"refused ({status}): {printable(_error(body))}")
         return 1
@@ -280,7 +213,7 @@ def cmd_template_save(args: argparse.Namespace) -> int:
 
 
 def cmd_template_show(args: argparse.Namespace) -> int:
-    status, body = _request("GET", f"{args.api}/templates/{args.name}", sign=True)
+    status, body = call_api("GET", f"{args.api}/templates/{args.name}", sign=True)
     if status >= 400:
         print(f"{status}: {printable(_error(body))}")
         return 1

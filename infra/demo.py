@@ -7,7 +7,6 @@ from template.yaml. Numbers are synthetic and still shown masked, the way a staf
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from collections.abc import Callable
@@ -17,7 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from infra.cli import _request, mask
+from infra.client import mask
+from infra.client import request as call_api
 from infra.local.sandbox import SANDBOX_TWILIO_TOKEN, Sandbox
 
 PATIENT = "+12065550123"
@@ -61,11 +61,11 @@ class Story:
 
 def consent_rows(sandbox: Sandbox, number: str) -> list[dict[str, Any]]:
     """The consent ledger of one number, read as staff tooling would (by blind index)."""
-    from infra.local.stack import _environment
+    from infra.local.stack import function_environment
     from shared.crypto import wiring
 
     function = sandbox.stack.functions["InboundSmsFunction"]
-    with _environment(function.environment):
+    with function_environment(function.environment):
         phone_hmac = wiring.blind_index().phone(number)
     table = sandbox.stack.table("ConsentTable")
     items = table.query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": phone_hmac})[
@@ -162,7 +162,7 @@ def core_story(story: Story) -> None:
     )
 
     story.heading("The clinic's intake form records an opt-in through the consent API (IAM-authorized)")
-    status, body = _request(
+    status, body = call_api(
         "POST",
         f"{sandbox.api_url}/consent",
         {
@@ -176,7 +176,7 @@ def core_story(story: Story) -> None:
     story.say(f"POST /consent -> {status} {body}")
     story.show_new_texts()
     story.check("intake opt-in recorded", status == 201)
-    status, body = _request("POST", f"{sandbox.api_url}/consent", {"phone": "+12065550125"})
+    status, body = call_api("POST", f"{sandbox.api_url}/consent", {"phone": "+12065550125"})
     story.say(f"the same route without IAM credentials -> {status} {body}")
     story.check("unsigned request refused", status == 403)
 
@@ -307,7 +307,7 @@ def reminder_bundle(
 
 
 def post_bundle(story: Story, bundle: dict[str, Any]) -> dict[str, Any]:
-    status, body = _request("POST", f"{story.sandbox.api_url}/appointments", bundle, sign=True)
+    status, body = call_api("POST", f"{story.sandbox.api_url}/appointments", bundle, sign=True)
     answer: dict[str, Any] = json.loads(body)
     story.say(
         f"POST /appointments (SigV4-signed) -> {status} {answer.get('type', answer.get('resourceType'))}"
@@ -327,7 +327,7 @@ def offset_label(minutes: int) -> str:
 
 
 def get_appointment(story: Story, appointment_id: str) -> dict[str, Any]:
-    status, body = _request("GET", f"{story.sandbox.api_url}/appointments/{appointment_id}", sign=True)
+    status, body = call_api("GET", f"{story.sandbox.api_url}/appointments/{appointment_id}", sign=True)
     shown: dict[str, Any] = json.loads(body) if status == 200 else {}
     reminders = ", ".join(
         f"{offset_label(r['offset_minutes'])} {r['status']}" for r in shown.get("reminders", [])
@@ -551,12 +551,12 @@ DRAFT_TEXT = (
 
 
 def cost_story(story: Story) -> None:
-    from infra.cli import cmd_template_check
+    from infra.template_check import check_template
     from shared.core.segments import analyze, normalize_for_gsm
 
     story.heading("What a text costs: the segment report (clinictext template check)")
     story.say(f"draft: {DRAFT_TEXT}")
-    cmd_template_check(argparse.Namespace(text=DRAFT_TEXT, clinic_name="Riverside Family Clinic"))
+    check_template(DRAFT_TEXT, clinic_name="Riverside Family Clinic")
     raw, normalized = analyze(DRAFT_TEXT), analyze(normalize_for_gsm(DRAFT_TEXT))
     story.check(
         "the draft is UCS-2; the report names what forced it (quote, dash, ellipsis, emoji)",
@@ -588,12 +588,12 @@ DELIVERY_PATIENTS = [
 
 
 def save_template(story: Story, body: str) -> tuple[int, dict[str, Any]]:
-    status, answer = _request("PUT", f"{story.sandbox.api_url}/templates/reminder", {"body": body}, sign=True)
+    status, answer = call_api("PUT", f"{story.sandbox.api_url}/templates/reminder", {"body": body}, sign=True)
     return status, json.loads(answer) if answer else {}
 
 
 def messages_of(story: Story, number: str) -> list[dict[str, Any]]:
-    status, body = _request("POST", f"{story.sandbox.api_url}/messages/lookup", {"phone": number}, sign=True)
+    status, body = call_api("POST", f"{story.sandbox.api_url}/messages/lookup", {"phone": number}, sign=True)
     return list(json.loads(body).get("messages", [])) if status == 200 else []
 
 

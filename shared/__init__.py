@@ -1,1 +1,3 @@
-"""ClinicText domain package: models, consent, crypto, stores and senders shared by every function."""
+"""ClinicText's Lambda code, one package per capability (core, runtime, crypto, consent, messaging,
+outbound, templates, inbound, delivery, appointments); the rules are import-linter contracts in
+pyproject.toml."""

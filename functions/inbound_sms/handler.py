@@ -3,13 +3,13 @@
 An inbound text never becomes a retry loop, and an opt-out in it is never lost:
 
 * A record that cannot be parsed, or whose processing fails in a way no retry can cure (anything but
-  throttling, a 5xx, a timeout or another invocation still at it: :func:`shared.runtime.aws_errors.is_transient`), is
-  parked on the KMS-encrypted rejection queue for an operator, counted (``InboundParked``, alarmed) and
-  not raised, so SNS and Lambda do not retry it.
+  throttling, a 5xx, a timeout or another invocation still at it:
+  :func:`shared.runtime.aws_errors.is_transient`), is parked on the KMS-encrypted rejection queue for an
+  operator, counted (``InboundParked``, alarmed) and not raised, so SNS and Lambda do not retry it.
 * Before that, if the text is an opt-out, the opt-out is recorded on the ledger alone
-  (:func:`shared.inbound.wiring.record_opt_out_last_resort`, the same event id the full path records). A record
-  that failed to parse counts only when the message itself is valid and the notification's timestamp was
-  what failed (a year-1 time once made a STOP look older than the opt-in it revoked); then it is timed
+  (:func:`shared.inbound.wiring.record_opt_out_last_resort`, the same event id the full path records). A
+  record that failed to parse counts only when the message itself is valid and the notification's timestamp
+  was what failed (a year-1 time once made a STOP look older than the opt-in it revoked); then it is timed
   now. A malformed message records nothing.
 * A transient failure is raised so the event source retries; the opt-out, if any, is recorded first.
 """

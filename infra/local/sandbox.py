@@ -254,7 +254,7 @@ class Sandbox:
                         timestamp=events.sns_timestamp(self.clock.story_time(published)),
                     )
                     for function in self.stack.function_for_topic(logical):
-                        # One function runs at a time (_INVOKE_LOCK): the texts SNS was asked to send
+                        # One function runs at a time (INVOKE_LOCK): the texts SNS was asked to send
                         # meanwhile are this notification's replies.
                         before = len(self.outbox())
                         result = self.invoke(function, event)
@@ -471,12 +471,12 @@ class Sandbox:
         The deployed API has no CSV route; this is the same ``import_csv`` an operator would run with the
         appointments function's configuration. Raises ``CsvRejected`` for a file that cannot be read.
         """
-        from infra.local.stack import _INVOKE_LOCK, _environment
+        from infra.local.stack import INVOKE_LOCK, function_environment
         from shared.appointments import wiring
         from shared.appointments.ingest import import_csv
 
         function = self.stack.functions["AppointmentsApiFunction"]
-        with _INVOKE_LOCK, _environment(function.environment), self._captured():
+        with INVOKE_LOCK, function_environment(function.environment), self._captured():
             settings = wiring.reminder_settings()
             report = import_csv(
                 text,
@@ -741,9 +741,9 @@ def _json_object(
     *,
     empty_ok: bool = False,
 ) -> dict[str, Any]:
-    """A control endpoint's JSON body, read by the API's own body parser (shared.runtime.http: JSON media type,
-    size, encoding, depth, numbers, repeated keys), then held to the named fields, each of its JSON type.
-    Refused with the field's name (never its value) otherwise."""
+    """A control endpoint's JSON body, read by the API's own body parser (shared.runtime.http: JSON media
+    type, size, encoding, depth, numbers, repeated keys), then held to the named fields, each of its JSON
+    type. Refused with the field's name (never its value) otherwise."""
     from shared.core.errors import InvalidInput
     from shared.runtime.http import BodyTooLarge, UnsupportedMediaType, json_body
 

@@ -39,7 +39,7 @@ DEFAULT_PARAMETERS = {
     "PublicBaseUrl": "",
 }
 
-_INVOKE_LOCK = threading.RLock()
+INVOKE_LOCK = threading.RLock()
 
 
 class UnsupportedTemplate(Exception):
@@ -79,7 +79,7 @@ class LocalFunction:
     def invoke(self, event: Any) -> Any:
         """Run the handler with this function's environment, as one Lambda invocation."""
         module_name, func_name = self.handler.rsplit(".", 1)
-        with _INVOKE_LOCK, _environment(self.environment):
+        with INVOKE_LOCK, function_environment(self.environment):
             module = importlib.import_module(module_name)
             handler = getattr(module, func_name)
             context = LambdaContext(self.logical_id, self.memory, self.timeout)
@@ -97,7 +97,7 @@ class LocalFunction:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def function_environment(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:

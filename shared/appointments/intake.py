@@ -7,7 +7,8 @@ no field here, and ``extra="forbid"`` makes adding one by accident a validation 
 
 Every value that can reach a text is checked here, whichever door it came in by (FHIR or CSV): names,
 locations and addresses are one line of printable text of a bounded length (:func:`text_problem`), and
-instants lie inside :func:`shared.core.clock.check_instant`'s window, so what is stored can always be read back.
+instants lie inside :func:`shared.core.clock.check_instant`'s window, so what is stored can always be read
+back.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Answers to reminders: confirm (C, YES, 👍, "see you then") and reschedule (R, "can I move it").
 
-Keywords (STOP, START, HELP...) and then plain-words opt-outs (:mod:`shared.inbound.revocation`: "please stop texting
-me", "stop it") are handled before this router is asked and always win, so "yes, stop texting me" is never a
-confirmation. Answers that use an opt-out word about the appointment ("can I cancel and rebook?", "I need to
-cancel my appointment") are deliberately not revocations and reach this router: rebooking is a reschedule
-request, a bare cancellation is left to staff (we never reply to CANCEL, a carrier opt-out word).
+Keywords (STOP, START, HELP...) and then plain-words opt-outs (:mod:`shared.inbound.revocation`: "please stop
+texting me", "stop it") are handled before this router is asked and always win, so "yes, stop texting me" is
+never a confirmation. Answers that use an opt-out word about the appointment ("can I cancel and rebook?", "I
+need to cancel my appointment") are deliberately not revocations and reach this router: rebooking is a
+reschedule request, a bare cancellation is left to staff (we never reply to CANCEL, a carrier opt-out word).
 
 A reply is matched to the patient's most recently reminded upcoming appointment (``by_phone`` index). Anything
 not understood, or a number with no reminded appointment, returns None: the text stays in the thread for staff

@@ -1,4 +1,8 @@
-"""Composition of the reminder services (registered with :mod:`shared.runtime.wiring`'s caches)."""
+"""The appointment book, the reminder fan-out, sender and reply router, built once per container.
+
+They use the other packages' wiring (consent ledger, cipher, message log, sender, pacer, caps ledger,
+templates), never those packages' adapters. Cached with :func:`shared.runtime.wiring.cached`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,12 @@ from shared.appointments.store.fanout import ReminderFanout
 from shared.appointments.store.replies import ReminderReplyRouter
 from shared.appointments.store.sender import ReminderSender
 from shared.appointments.wording import ReminderTemplate
+from shared.consent.wiring import consent_ledger
 from shared.core.clock import SystemClock
-from shared.crypto.kms import KmsFingerprint
-from shared.crypto.wiring import blind_index, cipher
+from shared.crypto.wiring import blind_index, cipher, fingerprint
 from shared.messaging.wiring import message_log
 from shared.outbound.pacing import pacer_key
-from shared.outbound.store import DynamoSendPacer
-from shared.outbound.wiring import sms_sender
+from shared.outbound.wiring import cap_ledger, send_pacer, sms_sender
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 from shared.templates.cache import CachedTemplates
@@ -37,7 +40,7 @@ def appointment_book() -> AppointmentBook:
         reminders=aws.table(settings.reminders_table),
         cipher=cipher(),
         blind_index=blind_index(),
-        fingerprint=KmsFingerprint(aws.client("kms"), settings.blind_index_key_arn),
+        fingerprint=fingerprint(),
         offsets=settings.offsets,
         clock=SystemClock(),
     )
@@ -62,7 +65,7 @@ def reminder_sender() -> ReminderSender:
     return ReminderSender(
         reminders=aws.table(settings.reminders_table),
         appointments=aws.table(settings.appointments_table),
-        consent_table_name=settings.consent_table,
+        consent=consent_ledger(),
         cipher=cipher(),
         sender=sms_sender(),
         messages=message_log(),
@@ -76,10 +79,9 @@ def reminder_sender() -> ReminderSender:
         origination=settings.origination_number,
         quiet_hours=settings.quiet_hours,
         default_time_zone=settings.default_time_zone,
-        control=aws.table(settings.control_table),
+        cap_ledger=cap_ledger(),
         caps=settings.caps,
-        pacer=DynamoSendPacer(
-            aws.table(settings.control_table),
+        pacer=send_pacer(
             number_key=pacer_key(settings.origination_type, settings.origination_number),
             parts_per_second=settings.parts_per_second,
             max_wait=settings.pacer_max_wait_seconds,

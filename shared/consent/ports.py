@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.core.models import (
     ConsentEvent,
@@ -22,4 +22,14 @@ class ConsentLedger(Protocol):
 
     def events(self, phone_hmac: str) -> list[ConsentEvent]:
         """The number's readable history, oldest first; unreadable event items are skipped and counted."""
+        ...
+
+
+class ConsentGuard(Protocol):
+    """Consent checked at send time, atomically with the sender's own writes."""
+
+    def sendable_check(self, phone_hmac: str) -> dict[str, Any]:
+        """A ``TransactWriteItems`` item that fails the transaction unless the number may be texted (no
+        consent recorded, or a readable opted-in state: it fails closed). A sender puts it first in its
+        claim transaction, so consent is checked in the same write that claims the reminder."""
         ...

@@ -188,6 +188,16 @@ class DynamoConsentLedger:
         self._cipher = cipher
         self._counter = counter or NullCounter()
 
+    def sendable_check(self, phone_hmac: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": {"pk": phone_hmac, "sk": STATE_SK},
+                # Fails closed: opted out, or a state that does not read back, blocks it.
+                **sendable_condition(),
+            }
+        }
+
     def _read(self, phone_hmac: str) -> tuple[ConsentState, dict[str, Any] | None]:
         item = self._table.get_item(Key={"pk": phone_hmac, "sk": STATE_SK}, ConsistentRead=True).get("Item")
         try:

@@ -1,1 +1,2 @@
-"""Core: models, errors, clock, phone numbers and SMS segments. Pure; imports nothing else from shared."""
+"""Core: models, errors, clock, phone numbers, SMS segments, metrics and control characters. Pure:
+imports nothing else from shared, and no AWS library."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from shared.crypto.kms import KmsEnvelopeCipher, KmsHmacBlindIndex
+from shared.crypto.kms import KmsEnvelopeCipher, KmsFingerprint, KmsHmacBlindIndex
+from shared.crypto.settings import CipherSettings
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 
 
 @cached
 def cipher() -> KmsEnvelopeCipher:
-    settings = core_settings()
+    settings = CipherSettings()
     return KmsEnvelopeCipher(
-        settings.data_key_arn,
+        core_settings().data_key_arn,
         cache_capacity=settings.phi_cache_capacity,
         max_cache_age_seconds=settings.phi_cache_max_age_seconds,
         max_messages_encrypted=settings.phi_cache_max_messages_per_key,
@@ -21,3 +22,9 @@ def cipher() -> KmsEnvelopeCipher:
 @cached
 def blind_index() -> KmsHmacBlindIndex:
     return KmsHmacBlindIndex(aws.client("kms"), core_settings().blind_index_key_arn)
+
+
+@cached
+def fingerprint() -> KmsFingerprint:
+    """Keyed hash of an appointment intake, under the blind-index key (its own purpose prefix)."""
+    return KmsFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)

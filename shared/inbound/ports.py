@@ -1,4 +1,4 @@
-"""Inbound ports: the conversation router (answers to reminders) and a counter for metrics."""
+"""Inbound ports: the conversation router, which understands answers to reminders."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Opt-outs in plain words: is a whole text a request to stop texting (FCC 24-24, "any reasonable means")?
 
 :func:`classify_revocation` reads the whole message, in English or Spanish, and answers one of three
-verdicts. The exact carrier keywords (STOP, CANCEL, ... in :mod:`shared.inbound.keywords`) are matched before this
-runs and always win; answers to reminders (:mod:`shared.appointments.reply_parsing`) are asked only after it, so a
-revocation can never be read as "yes, confirmed".
+verdicts. The exact carrier keywords (STOP, CANCEL, ... in :mod:`shared.inbound.keywords`) are matched before
+this runs and always win; answers to reminders (:mod:`shared.appointments.reply_parsing`) are asked only after
+it, so a revocation can never be read as "yes, confirmed".
 
 ``REVOKE``: a clear request to stop texts. Recorded on the consent ledger exactly like STOP, with the rule
 that matched (``phrase:<rule>``, never the body) and the one confirmation text.

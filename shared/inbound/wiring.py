@@ -11,8 +11,7 @@ from shared.crypto.wiring import blind_index
 from shared.inbound.domain import InboundService
 from shared.inbound.settings import TwilioSettings
 from shared.messaging.wiring import message_log
-from shared.outbound.sns import SnsOptOutList
-from shared.outbound.wiring import sms_sender
+from shared.outbound.wiring import carrier_optouts, sms_sender
 from shared.runtime import aws
 from shared.runtime.observability import MetricsCounter
 from shared.runtime.wiring import cached, core_settings
@@ -38,7 +37,7 @@ def inbound_service() -> InboundService:
         consent=consent_ledger(),
         messages=message_log(),
         sender=sms_sender(),
-        carrier_optouts=SnsOptOutList(aws.client("sns")),
+        carrier_optouts=carrier_optouts(),
         replies=reply_book(),
         clock=SystemClock(),
         router=conversation_router(),
@@ -110,7 +109,8 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
 
 def record_opt_out_last_resort(text: Any) -> Any:
     """Record the opt-out of an opt-out ``text`` (an InboundText) on the ledger alone, for when the full
-    inbound service failed or could not be built (:class:`shared.inbound.domain.LastResortOptOut`); never raises."""
+    inbound service failed or could not be built (:class:`shared.inbound.domain.LastResortOptOut`); never
+    raises."""
     from shared.inbound.domain import LastResortOptOut
     from shared.inbound.domain import record_opt_out_last_resort as record
     from shared.runtime.observability import logger

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.core.clock import iso, parse_iso
 
@@ -60,58 +59,17 @@ class FrequencyCaps:
 
 @dataclass
 class CapRecord:
-    """One number's recent automated texts, as read from the ControlTable."""
+    """One number's recent automated texts (claim token -> ISO time), at the version they were read."""
 
     phone_hmac: str
     version: int = 0
     sends: dict[str, str] = field(default_factory=dict)
 
-    @staticmethod
-    def key(phone_hmac: str) -> dict[str, str]:
-        return {"pk": f"cap#{phone_hmac}", "sk": "automated"}
-
-    @classmethod
-    def read(cls, control: Any, phone_hmac: str) -> CapRecord:
-        item = control.get_item(Key=cls.key(phone_hmac), ConsistentRead=True).get("Item")
-        if not item:
-            return cls(phone_hmac)
-        return cls(
-            phone_hmac, int(item.get("version", 0)), {str(k): str(v) for k, v in item["sends"].items()}
-        )
-
     def times(self) -> list[datetime]:
         return [parse_iso(value) for value in self.sends.values()]
 
-    def claim_put(self, table_name: str, token: str, now: datetime) -> dict[str, Any]:
-        """The transaction item recording one more text (older than a week pruned), on this version."""
-        recent = {k: v for k, v in self.sends.items() if now - parse_iso(v) < WEEK}
-        recent[token] = iso(now)
-        condition = "attribute_not_exists(pk)" if self.version == 0 else "version = :v"
-        put: dict[str, Any] = {
-            "TableName": table_name,
-            "Item": {
-                **self.key(self.phone_hmac),
-                "version": self.version + 1,
-                "sends": recent,
-                # TTL: nothing in it matters once its newest text is a week old.
-                "expires_at": int((now + WEEK + DAY).timestamp()),
-            },
-            "ConditionExpression": condition,
-        }
-        if self.version:
-            put["ExpressionAttributeValues"] = {":v": self.version}
-        return {"Put": put}
-
-    @classmethod
-    def release_update(cls, table_name: str, phone_hmac: str, token: str) -> dict[str, Any]:
-        """The transaction item giving a released claim's allowance back."""
-        return {
-            "Update": {
-                "TableName": table_name,
-                "Key": cls.key(phone_hmac),
-                "UpdateExpression": "REMOVE sends.#t SET version = version + :one",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": {"#t": token},
-                "ExpressionAttributeValues": {":one": 1},
-            }
-        }
+    def recent(self, token: str, now: datetime) -> dict[str, str]:
+        """The sends after one more text at ``now``: texts older than a week are pruned."""
+        kept = {k: v for k, v in self.sends.items() if now - parse_iso(v) < WEEK}
+        kept[token] = iso(now)
+        return kept

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.outbound.caps import CapRecord
 
 
 class SmsSender(Protocol):
@@ -23,6 +26,21 @@ class SendPacer(Protocol):
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
         """Block until ``parts`` message parts may be sent; returns the seconds waited. Raises
         :class:`PacerBusy` instead of waiting longer than ``max_wait`` (or the pacer's own limit)."""
+        ...
+
+
+class CapLedger(Protocol):
+    """Each number's recent automated texts, read before a claim and written inside it."""
+
+    def read(self, phone_hmac: str) -> CapRecord: ...
+
+    def claim_item(self, record: CapRecord, token: str, now: datetime) -> dict[str, Any]:
+        """The ``TransactWriteItems`` item recording one more text, on the version ``record`` was read at
+        (so two senders can never both take the last allowance)."""
+        ...
+
+    def release_item(self, phone_hmac: str, token: str) -> dict[str, Any]:
+        """The ``TransactWriteItems`` item giving a released claim's allowance back."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Sending texts. Ports the domain uses, and the SNS adapters behind them."""
+"""The SNS adapters behind the outbound ports: Publish to a phone number, and the account opt-out list."""
 
 from __future__ import annotations
 

@@ -6,10 +6,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from shared.outbound.caps import DAY, WEEK, CapRecord
 from shared.outbound.pacing import GUARD, LATE_TOLERANCE, MICROS, PacerBusy
 from shared.runtime.aws_errors import is_condition_failure
 
@@ -117,3 +119,50 @@ class DynamoSendPacer:
             if late <= LATE_TOLERANCE:
                 return waited
         raise PacerBusy(0.0)
+
+
+class DynamoCapLedger:
+    """The caps ledger in the ControlTable: ``pk = cap#<phone_hmac>``, ``sk = automated``."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @staticmethod
+    def key(phone_hmac: str) -> dict[str, str]:
+        return {"pk": f"cap#{phone_hmac}", "sk": "automated"}
+
+    def read(self, phone_hmac: str) -> CapRecord:
+        item = self._table.get_item(Key=self.key(phone_hmac), ConsistentRead=True).get("Item")
+        if not item:
+            return CapRecord(phone_hmac)
+        sends = {str(k): str(v) for k, v in item["sends"].items()}
+        return CapRecord(phone_hmac, int(item.get("version", 0)), sends)
+
+    def claim_item(self, record: CapRecord, token: str, now: datetime) -> dict[str, Any]:
+        condition = "attribute_not_exists(pk)" if record.version == 0 else "version = :v"
+        put: dict[str, Any] = {
+            "TableName": self._table.name,
+            "Item": {
+                **self.key(record.phone_hmac),
+                "version": record.version + 1,
+                "sends": record.recent(token, now),
+                # TTL: nothing in it matters once its newest text is a week old.
+                "expires_at": int((now + WEEK + DAY).timestamp()),
+            },
+            "ConditionExpression": condition,
+        }
+        if record.version:
+            put["ExpressionAttributeValues"] = {":v": record.version}
+        return {"Put": put}
+
+    def release_item(self, phone_hmac: str, token: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": self.key(phone_hmac),
+                "UpdateExpression": "REMOVE sends.#t SET version = version + :one",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": {"#t": token},
+                "ExpressionAttributeValues": {":one": 1},
+            }
+        }

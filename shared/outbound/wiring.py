@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from shared.outbound.sns import SnsSmsSender
+from shared.outbound.ports import CapLedger, CarrierOptOutList, SendPacer, SmsSender
+from shared.outbound.sns import SnsOptOutList, SnsSmsSender
+from shared.outbound.store import DynamoCapLedger, DynamoSendPacer
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 
 
 @cached
-def sms_sender() -> SnsSmsSender:
+def sms_sender() -> SmsSender:
     return SnsSmsSender(aws.client("sns"), default_origination=core_settings().origination_number)
+
+
+@cached
+def carrier_optouts() -> CarrierOptOutList:
+    return SnsOptOutList(aws.client("sns"))
+
+
+@cached
+def cap_ledger() -> CapLedger:
+    return DynamoCapLedger(aws.table(core_settings().control_table))
+
+
+def send_pacer(*, number_key: str, parts_per_second: float, max_wait: float) -> SendPacer:
+    """The shared send schedule of one origination number (the caller caches what it builds with it)."""
+    return DynamoSendPacer(
+        aws.table(core_settings().control_table),
+        number_key=number_key,
+        parts_per_second=parts_per_second,
+        max_wait=max_wait,
+    )

@@ -10,8 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.crypto import kms as crypto
-
 
 class CoreSettings(BaseSettings):
     """What every ClinicText function needs: the clinic, its keys and its tables."""
@@ -33,11 +31,6 @@ class CoreSettings(BaseSettings):
     reminders_table: str
     control_table: str
     rejected_queue_url: str = ""
-    # PHI data-key cache (shared.crypto.kms): one data key serves up to N payloads or this many seconds, so a
-    # container that writes or reads 1,000 texts in one window makes one KMS request for each direction.
-    phi_cache_capacity: int = Field(default=crypto.CACHE_CAPACITY, ge=1, le=100_000)
-    phi_cache_max_age_seconds: float = Field(default=crypto.MAX_CACHE_AGE_SECONDS, gt=0.0, le=3600.0)
-    phi_cache_max_messages_per_key: int = Field(default=crypto.MAX_MESSAGES_PER_DATA_KEY, ge=1, le=2**32)
 
     @field_validator("default_time_zone")
     @classmethod

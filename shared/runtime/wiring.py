@@ -1,7 +1,6 @@
-"""Composition root: builds domain services from settings and AWS adapters, once per container.
-
-Handlers call these factories; tests call :func:`reset` between cases so each gets fresh clients.
-"""
+"""The wiring caches and the core settings. Each package's ``wiring`` registers its factories with
+:func:`cached`, so a service is built once per container; tests call :func:`reset` between cases so each
+gets fresh services (and, by default, fresh boto3 clients)."""
 
 from __future__ import annotations
 

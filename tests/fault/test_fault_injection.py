@@ -157,10 +157,10 @@ def stop_during_claim(stack, faults: Faults, monkeypatch, stop_numbers: set[str]
     monkeypatch.setattr(ReminderSender, "_claim", claim)
 
     def index() -> None:
-        from infra.local.stack import _environment
+        from infra.local.stack import function_environment
         from shared.crypto import wiring
 
-        with _environment(stack.functions["InboundSmsFunction"].environment):
+        with function_environment(stack.functions["InboundSmsFunction"].environment):
             for phone in stop_numbers:
                 stop_numbers_by_hmac[wiring.blind_index().phone(phone)] = phone
 

@@ -77,9 +77,9 @@ def test_sns_throttling_then_no_send_slot_gives_the_claim_back(stack, monkeypatc
     aws.client("sns").meta.events.register("before-call.sns.Publish", hook)
     # SNS throttles the first Publish, then booking the next send slot fails (DynamoDB throttled):
     # before, that error left the reminder `sending`, later closed `unconfirmed`, and the text was lost.
-    from infra.local.stack import _environment
+    from infra.local.stack import function_environment
 
-    with _environment(stack.functions["ReminderSenderFunction"].environment):
+    with function_environment(stack.functions["ReminderSenderFunction"].environment):
         pacer = reminder_sender()._pacer
     bookings = {"n": 0}
     original_acquire = pacer.acquire

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
 from shared.outbound.caps import CapRecord, FrequencyCaps
 from shared.outbound.pacing import DEFAULT_RATES, GUARD, MICROS, PacerBusy, pacer_key
-from shared.outbound.store import DynamoSendPacer
+from shared.outbound.store import DynamoCapLedger, DynamoSendPacer
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -60,11 +61,12 @@ def test_cap_record_prunes_texts_older_than_a_week_and_conditions_on_its_version
     record = CapRecord(
         "ph_x", version=4, sends={"old": "2026-11-10T00:00:00Z", "new": "2026-11-22T00:00:00Z"}
     )
-    put = record.claim_put("Control", "tok", T0)["Put"]
+    ledger = DynamoCapLedger(SimpleNamespace(name="Control"))
+    put = ledger.claim_item(record, "tok", T0)["Put"]
     assert set(put["Item"]["sends"]) == {"new", "tok"}
     assert put["Item"]["version"] == 5
     assert put["ConditionExpression"] == "version = :v" and put["ExpressionAttributeValues"] == {":v": 4}
-    first = CapRecord("ph_y").claim_put("Control", "tok", T0)["Put"]
+    first = ledger.claim_item(CapRecord("ph_y"), "tok", T0)["Put"]
     assert first["ConditionExpression"] == "attribute_not_exists(pk)"
 
 

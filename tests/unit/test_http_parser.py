@@ -1,4 +1,5 @@
-"""Issue 10 §6: the one body parser (shared/runtime/http.py), media types, strict models and the page byte budget."""
+"""Issue 10 §6: the one body parser (shared/runtime/http.py), media types, strict models and the page byte
+budget."""
 
 from __future__ import annotations
 

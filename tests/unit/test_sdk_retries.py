@@ -70,7 +70,8 @@ DYNAMODB_OK = status(200, b"{}", "application/x-amz-json-1.0")
 
 @pytest.fixture
 def client() -> Iterator[Callable[[str, Wire], Any]]:
-    """A client of ``service`` built exactly as production builds it (shared.runtime.aws), wired to ``wire``."""
+    """A client of ``service`` built exactly as production builds it (shared.runtime.aws), wired to
+    ``wire``."""
     made: list[Any] = []
 
     def build(service: str, wire: Wire) -> Any:
@@ -112,7 +113,8 @@ def test_the_sender_reports_a_lost_answer_as_unknown_after_one_attempt(client) -
 
 
 def test_the_old_setting_made_two_attempts_because_max_attempts_counts_retries() -> None:
-    """Why ``total_max_attempts``: ``max_attempts: 1`` (the setting shared/runtime/aws.py had) means one *retry*."""
+    """Why ``total_max_attempts``: ``max_attempts: 1`` (the setting shared/runtime/aws.py had) means one
+    *retry*."""
     wire = Wire(read_timeout)
     old = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10)
     sns = boto3.session.Session(region_name="us-east-1").client("sns", config=old)

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.appointments.reply_parsing import CONFIRMED, RESCHEDULE_REQUESTED, classify_reply
 from shared.core.clock import iso
-from shared.core.models import InboundKind, InboundText
+from shared.core.models import InboundKind, InboundText, RoutedReply
 from shared.templates.replies import ReplyBook
 
 
@@ -17,9 +17,7 @@ class ReminderReplyRouter:
         self._appointments = appointments
         self._replies = replies
 
-    def route(self, text: InboundText, phone_hmac: str) -> Any:
-        from shared.core.models import RoutedReply
-
+    def route(self, text: InboundText, phone_hmac: str) -> RoutedReply | None:
         kind = classify_reply(text.body)
         if kind is None:
             return None

@@ -35,8 +35,8 @@ moment is at or after the appointment start is closed, as ``skipped_quiet_hours`
 the number's caps, on condition that nobody else did in between.
 
 Pacing: after the decision to send and before the claim, the sender books its parts on the origination
-number's shared schedule (:mod:`shared.outbound.pacing`) and waits for its slot. A ``ThrottledException`` from SNS
-means the text was not accepted: the sender backs off, books a new slot and tries again under the same
+number's shared schedule (:mod:`shared.outbound.pacing`) and waits for its slot. A ``ThrottledException`` from
+SNS means the text was not accepted: the sender backs off, books a new slot and tries again under the same
 claim, a few times, then releases the claim (and the cap allowance) and lets the queue redeliver it.
 
 So a patient is never texted twice for one reminder. The remaining window is the other way round: a
@@ -58,7 +58,7 @@ from botocore.exceptions import ClientError
 from shared.appointments import plan
 from shared.appointments.fanout import QueuedReminder
 from shared.appointments.wording import ReminderTemplate, location_line
-from shared.consent.store import STATE_SK, sendable_condition
+from shared.consent.ports import ConsentGuard
 from shared.core.clock import Clock, iso, parse_iso
 from shared.core.errors import SendOutcomeUnknown, SendRejected, SendThrottled
 from shared.core.models import Channel, Direction, MessageRecord
@@ -67,7 +67,7 @@ from shared.crypto.ports import PhiCipher
 from shared.messaging.ports import MessageLog
 from shared.outbound.caps import CapRecord, FrequencyCaps
 from shared.outbound.pacing import PacerBusy
-from shared.outbound.ports import SendPacer, SmsSender, UnpacedSender
+from shared.outbound.ports import CapLedger, SendPacer, SmsSender, UnpacedSender
 from shared.outbound.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, recipient_zone
 from shared.runtime.aws_errors import is_condition_failure
 
@@ -113,7 +113,7 @@ class ReminderSender:
         *,
         reminders: Any,
         appointments: Any,
-        consent_table_name: str,
+        consent: ConsentGuard,
         cipher: PhiCipher,
         sender: SmsSender,
         messages: MessageLog,
@@ -122,7 +122,7 @@ class ReminderSender:
         origination: str | None = None,
         quiet_hours: QuietHours = DEFAULT_QUIET_HOURS,
         default_time_zone: str = "America/New_York",
-        control: Any = None,
+        cap_ledger: CapLedger | None = None,
         caps: FrequencyCaps | None = None,
         pacer: SendPacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -130,7 +130,7 @@ class ReminderSender:
         self._reminders = reminders
         self._appointments = appointments
         self._client = reminders.meta.client
-        self._consent_table = consent_table_name
+        self._consent = consent
         self._cipher = cipher
         self._sender = sender
         self._messages = messages
@@ -139,8 +139,8 @@ class ReminderSender:
         self._origination = origination or None
         self._quiet_hours = quiet_hours
         self._default_zone = default_time_zone
-        self._control = control
-        self._caps = caps if control is not None else None
+        self._cap_ledger = cap_ledger
+        self._caps = caps if cap_ledger is not None else None
         self._pacer = pacer or UnpacedSender()
         self._sleep = sleep
 
@@ -185,7 +185,11 @@ class ReminderSender:
             plan.contact_record_ref(str(appointment["source_id"])), reminder["contact_ct"]
         )
         zone = recipient_zone(appointment.get("time_zone"), contact.get("phone"), self._default_zone)
-        caps = CapRecord.read(self._control, str(appointment["phone_hmac"])) if self._caps else None
+        caps = (
+            self._cap_ledger.read(str(appointment["phone_hmac"]))
+            if self._caps and self._cap_ledger is not None
+            else None
+        )
         capped_until = self._caps.next_allowed(caps.times(), now) if self._caps and caps else now
         allowed = self._quiet_hours.next_allowed(capped_until, zone)
         if allowed > now:
@@ -258,18 +262,15 @@ class ReminderSender:
         caps: CapRecord | None,
     ) -> str:
         version = int(reminder["appointment_version"])
-        cap_items = [caps.claim_put(self._control.name, token, now)] if caps is not None else []
+        cap_items = (
+            [self._cap_ledger.claim_item(caps, token, now)]
+            if caps is not None and self._cap_ledger is not None
+            else []
+        )
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._consent_table,
-                            "Key": {"pk": appointment["phone_hmac"], "sk": STATE_SK},
-                            # Fails closed: opted out, or a state that does not read back, blocks it.
-                            **sendable_condition(),
-                        }
-                    },
+                    self._consent.sendable_check(str(appointment["phone_hmac"])),
                     {
                         "Update": {
                             "TableName": self._reminders.name,
@@ -497,8 +498,8 @@ class ReminderSender:
                 }
             }
         ]
-        if capped:
-            items.append(CapRecord.release_update(self._control.name, str(appointment["phone_hmac"]), token))
+        if capped and self._cap_ledger is not None:
+            items.append(self._cap_ledger.release_item(str(appointment["phone_hmac"]), token))
         # A claim not given back would close the reminder as unconfirmed, and the patient would never
         # get a text that was never sent: try a few times before leaving that to the claim timeout.
         for backoff in (*THROTTLE_BACKOFF, None):

@@ -1,0 +1,20 @@
+"""Settings of the PHI cipher: its data-key cache, read from the environment the template declares."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.crypto import kms
+
+
+class CipherSettings(BaseSettings):
+    """How long and how often one data key is reused (same variables as before: PHI_CACHE_*)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    # PHI data-key cache (shared.crypto.kms): one data key serves up to N payloads or this many seconds, so a
+    # container that writes or reads 1,000 texts in one window makes one KMS request for each direction.
+    phi_cache_capacity: int = Field(default=kms.CACHE_CAPACITY, ge=1, le=100_000)
+    phi_cache_max_age_seconds: float = Field(default=kms.MAX_CACHE_AGE_SECONDS, gt=0.0, le=3600.0)
+    phi_cache_max_messages_per_key: int = Field(default=kms.MAX_MESSAGES_PER_DATA_KEY, ge=1, le=2**32)
