@@ -7,12 +7,12 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: help demo sandbox test lint typecheck template-check security unit pytest bench build smoke lock clean
+.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean
 
 help:
 	@echo "make demo      run ClinicText end to end on an embedded local AWS (moto) and exit"
 	@echo "make sandbox   keep the local stack running on 127.0.0.1 for curl / CLI use"
-	@echo "make test      ruff, mypy, template checks (cfn-lint, sam validate, checkov), bandit and pytest"
+	@echo "make test      ruff, import-linter, mypy, template checks (cfn-lint, sam validate, checkov), bandit and pytest"
 	@echo "make bench     benchmarks that print figures (not pass/fail)"
 	@echo "make build     sam build (offline, --build-in-source)"
 	@echo "make smoke     make build, then import every built function with Python 3.12"
@@ -38,6 +38,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The package layout (issue 11): layers, no cycles, adapters private to their package (pyproject.toml).
+imports: $(VENV)/.installed
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
@@ -53,7 +57,7 @@ security: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-test: lint typecheck template-check security pytest
+test: lint imports typecheck template-check security pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
