@@ -79,7 +79,7 @@ def test_messages_bodies_reach_the_terminal_escaped(monkeypatch, capsys):
             }
         ]
     }
-    monkeypatch.setattr(cli, "_request", lambda *a, **k: (200, json.dumps(answer)))
+    monkeypatch.setattr(cli, "call_api", lambda *a, **k: (200, json.dumps(answer)))
     args = argparse.Namespace(phone="+12065550123", limit=5, bodies=True, api="http://x")
     assert cli.cmd_messages(args) == 0
     out = capsys.readouterr().out
@@ -114,7 +114,7 @@ def test_every_command_printing_outside_text_escapes_it(monkeypatch, capsys, com
     from infra import cli
 
     status = 400 if command == "error" else 200
-    monkeypatch.setattr(cli, "_request", lambda *a, **k: (status, json.dumps(answer)))
+    monkeypatch.setattr(cli, "call_api", lambda *a, **k: (status, json.dumps(answer)))
     if command == "outbox":
         cli.cmd_outbox(argparse.Namespace(api="http://x"))
     elif command == "show":
