@@ -490,11 +490,11 @@ def test_a_stop_with_an_unusable_timestamp_is_parked_and_still_opts_out(stack, t
     """Year 1 used to be accepted: the STOP was stored as older than the opt-in and lost to it."""
     call(stack, consent_event(opt_in(send_confirmation=False)))
     [outcome] = sns_text(stack, "STOP", timestamp=timestamp)["processed"]
-    assert outcome["rejected"] == "inbound SMS notification has an invalid timestamp"
+    assert outcome["rejected"] == "inbound SMS notification has an invalid timestamp (field Timestamp)"
     assert outcome["opt_out_recorded"] is True
     assert_repaired_opted_out(stack)
     [kept] = parked(stack)
-    assert kept["reason"] == "inbound SMS notification has an invalid timestamp"
+    assert kept["reason"] == "inbound SMS notification has an invalid timestamp (field Timestamp)"
 
 
 def test_a_malformed_record_without_a_usable_number_is_parked_and_changes_nothing(stack):
