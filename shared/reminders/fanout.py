@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.clock import Clock, iso, parse_iso
+from shared.clock import Clock, check_instant, iso, parse_iso
 from shared.errors import InvalidInput, is_condition_failure
 from shared.reminders import plan
 
@@ -70,9 +70,14 @@ def window_from_event(event: Any, *, lookback_hours: int) -> RunWindow:
 
 def _instant(value: Any, name: str) -> datetime:
     try:
-        return parse_iso(str(value))
+        at = parse_iso(str(value))
     except ValueError as exc:
         raise InvalidInput(f"{name} must be an ISO 8601 instant with an offset", field=name) from exc
+    try:
+        # In the window every stored instant must be in: year 1 minus the lookback would overflow.
+        return check_instant(at)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} {exc}", field=name) from exc
 
 
 @dataclass

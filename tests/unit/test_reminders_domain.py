@@ -51,6 +51,10 @@ def test_window_from_scheduler_event_and_explicit_window():
         {"window": {"start": "2026-11-24T10:00:00Z", "end": "2026-11-24T09:00:00Z"}},
         {"window": {"start": "2026-01-01T00:00:00Z", "end": "2026-11-24T09:00:00Z"}},
         {"window": {"start": "2026-11-24T08:00:00", "end": "2026-11-24T09:00:00Z"}},
+        # Outside the accepted window: year 1 minus the lookback overflowed (a 500, not a clear refusal).
+        {"time": "0001-01-01T00:00:00Z"},
+        {"window": {"end": "0001-01-01T05:00:00Z"}},
+        {"window": {"start": "9999-12-31T00:00:00Z", "end": "9999-12-31T23:59:59Z"}},
     ],
 )
 def test_bad_fanout_events_are_refused_clearly(event):
