@@ -47,7 +47,6 @@ and shown to staff so they can follow up.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -60,11 +59,13 @@ from botocore.exceptions import ClientError
 from shared.clock import Clock, iso, parse_iso
 from shared.crypto import PhiCipher
 from shared.errors import (
+    InvalidInput,
     SendOutcomeUnknown,
     SendRejected,
     SendThrottled,
     is_condition_failure,
 )
+from shared.http import parse_json
 from shared.models import Channel, Direction, MessageRecord
 from shared.pacing import PacerBusy, SendPacer, UnpacedSender
 from shared.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, recipient_zone
@@ -120,7 +121,10 @@ class QueuedReminder:
 
     @classmethod
     def from_body(cls, body: str) -> QueuedReminder:
-        data = json.loads(body)
+        try:
+            data = parse_json(body)  # the one parser: no RecursionError or 4,301-digit int from a body
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
         if not isinstance(data, Mapping):
             raise ValueError("reminder message is not a JSON object")
         return cls(str(data["reminder_pk"]), str(data["appointment_pk"]), int(data["appointment_version"]))

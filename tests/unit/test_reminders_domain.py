@@ -152,3 +152,20 @@ def test_reschedule_requests(body):
 )
 def test_not_understood_is_left_to_staff(body):
     assert classify_reply(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5000 + "]" * 5000,  # RecursionError from json.loads escaped the sender's malformed-message path
+        '{"reminder_pk": "r", "appointment_pk": "a", "appointment_version": ' + "9" * 4301 + "}",
+        '{"reminder_pk": "r", "reminder_pk": "s", "appointment_pk": "a", "appointment_version": 1}',
+        "not json",
+        "[]",
+    ],
+)
+def test_malformed_queued_reminders_are_value_errors(body):
+    from shared.reminders.sender import QueuedReminder
+
+    with pytest.raises(ValueError):
+        QueuedReminder.from_body(body)
