@@ -20,20 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from infra.terminal import printable
+
 REHEARSAL_DAYS_AHEAD = 3
 _SHIFTED_COLUMNS = ("start", "end")
 
 Request = Callable[..., tuple[int, str]]
-
-
-def shown(text: str) -> str:
-    """``text`` safe for a terminal: control and invisible characters as escapes (``\\x1b``), backslashes
-    doubled. The report is built from column names and ClinicText's own words, but an answer from a
-    server is still printed as text, never as terminal control."""
-    return "".join(
-        "\\\\" if ch == "\\" else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
 
 
 # ---------------------------------------------------------------------------------------------- rehearsal
@@ -119,7 +111,9 @@ def next_run_hint(reminders: list[str], now: datetime) -> str | None:
     return f"first reminder due {_when(upcoming[0])}; send it with: clinictext run-reminders --at {at}"
 
 
-def print_sandbox_report(report: dict[str, Any], now: datetime, clean: Callable[[str], str] = shown) -> int:
+def print_sandbox_report(
+    report: dict[str, Any], now: datetime, clean: Callable[[str], str] = printable
+) -> int:
     """Print the sandbox's import answer; exit code 1 when a row was refused."""
     reminders: list[str] = []
     for row in report["rows"]:
@@ -142,7 +136,7 @@ def print_sandbox_report(report: dict[str, Any], now: datetime, clean: Callable[
 
 # ---------------------------------------------------------------------------------------------- deployed
 def import_to_deployed(
-    text: str, api_url: str, region: str | None, request: Request, clean: Callable[[str], str] = shown
+    text: str, api_url: str, region: str | None, request: Request, clean: Callable[[str], str] = printable
 ) -> int:
     """CSV -> FHIR batch Bundles -> ``POST /appointments`` on a deployed stack, signed with the caller's
     own AWS credentials (SigV4), so the import passes the same IAM authorizer and validation as an EHR.

@@ -102,7 +102,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return appointments_import.import_to_deployed(text, args.api, args.region, call_api)
     status, body = call_api("POST", f"{args.api}/_sandbox/import-csv", text.encode())
     if status >= 400:
-        print(appointments_import.shown(f"import refused ({status}): {_message(body)}"))
+        print(printable(f"import refused ({status}): {_message(body)}"))
         return 1
     return appointments_import.print_sandbox_report(json.loads(body), now)
 

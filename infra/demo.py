@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from infra.client import mask
 from infra.client import request as call_api
 from infra.local.sandbox import SANDBOX_TWILIO_TOKEN, Sandbox
+from infra.terminal import printable
 
 PATIENT = "+12065550123"
 SECOND_PATIENT = "+12065550124"
@@ -40,7 +41,7 @@ class Story:
         print(f"   {text}")
 
     def patient_texts(self, number: str, body: str) -> None:
-        print(f"   patient {mask(number)} -> clinic: {body}")
+        print(f"   patient {mask(number)} -> clinic: {printable(body)}")
         self.sandbox.text(number, body)
         self.show_new_texts()
 
@@ -49,7 +50,7 @@ class Story:
         new = outbox[self._seen :]
         self._seen = len(outbox)
         for sms in new:
-            print(f"   clinic -> {mask(sms['to'])}: {sms['text']}")
+            print(f"   clinic -> {mask(sms['to'])}: {printable(sms['text'])}")
         if not new:
             print("   (no text sent)")
         return new

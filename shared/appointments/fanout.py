@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.core.clock import parse_iso
+from shared.core.clock import check_instant, parse_iso
 from shared.core.errors import InvalidInput
+from shared.runtime.http import parse_json
 
 MAX_WINDOW = timedelta(days=8)
 
@@ -55,9 +55,14 @@ def window_from_event(event: Any, *, lookback_hours: int) -> RunWindow:
 
 def _instant(value: Any, name: str) -> datetime:
     try:
-        return parse_iso(str(value))
+        at = parse_iso(str(value))
     except ValueError as exc:
         raise InvalidInput(f"{name} must be an ISO 8601 instant with an offset", field=name) from exc
+    try:
+        # In the window every stored instant must be in: year 1 minus the lookback would overflow.
+        return check_instant(at)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} {exc}", field=name) from exc
 
 
 @dataclass
@@ -90,7 +95,10 @@ class QueuedReminder:
 
     @classmethod
     def from_body(cls, body: str) -> QueuedReminder:
-        data = json.loads(body)
+        try:
+            data = parse_json(body)  # the one parser: no RecursionError or 4,301-digit int from a body
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
         if not isinstance(data, Mapping):
             raise ValueError("reminder message is not a JSON object")
         return cls(str(data["reminder_pk"]), str(data["appointment_pk"]), int(data["appointment_version"]))

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.consent.ports import ConsentLedger
+from shared.core.clock import check_instant
 from shared.core.controls import is_control
 from shared.core.errors import InvalidInput
 from shared.core.models import Channel, ConsentAction, ConsentEvent, ConsentSource
@@ -61,7 +62,8 @@ class _Notification(BaseModel):
             raise ValueError("timestamp must be a date-time string")
         text = value.strip().replace("Z", "+00:00")
         parsed = datetime.fromisoformat(text)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        # check_instant: inside the accepted window, and a ValueError (not OverflowError) at the edges.
+        return check_instant(parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed)
 
 
 class _Delivery(BaseModel):

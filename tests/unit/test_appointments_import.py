@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from infra.appointments_import import next_run_hint, rebase_dates, row_line, shown
+from infra.appointments_import import next_run_hint, rebase_dates, row_line
+from infra.terminal import printable
 from shared.appointments.csv_import import parse_csv
 
 HEADER = "appointment_id,start,patient_id,mobile_phone,first_name,time_zone,end"
@@ -76,4 +77,4 @@ def test_the_next_run_is_the_first_reminder_still_to_come() -> None:
 
 
 def test_report_text_cannot_drive_the_terminal() -> None:
-    assert shown("ok\x1b[2J\u202e\\") == "ok\\x1b[2J\\u202e\\\\"
+    assert printable("ok\x1b[2J\u202e\\") == "ok\\x1b[2J\\u202e\\\\"

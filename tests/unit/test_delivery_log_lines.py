@@ -40,6 +40,16 @@ def test_hostile_log_lines_are_refused_as_invalid_input(text):
     assert "delivery log line" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "timestamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-12:00", "1899-12-31 23:59:59.000"]
+)
+def test_a_timestamp_outside_the_window_is_refused_naming_it(timestamp):
+    # astimezone overflowed at the edges (an OverflowError failed the whole batch), and 1899 was stored.
+    with pytest.raises(InvalidInput) as caught:
+        SnsDeliveryLog.parse(line().replace("2026-11-23 17:04:05.123", timestamp))
+    assert caught.value.field == "notification.timestamp"
+
+
 def test_the_reason_holds_no_control_characters_and_no_number():
     log = SnsDeliveryLog.parse(line("Unreachable\x1b[2J\x07 +1 206 555 0187\r\nretry\u202e later"))
     assert log.reason == "Unreachable [2J [number] retry later"

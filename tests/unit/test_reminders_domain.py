@@ -51,6 +51,10 @@ def test_window_from_scheduler_event_and_explicit_window():
         {"window": {"start": "2026-11-24T10:00:00Z", "end": "2026-11-24T09:00:00Z"}},
         {"window": {"start": "2026-01-01T00:00:00Z", "end": "2026-11-24T09:00:00Z"}},
         {"window": {"start": "2026-11-24T08:00:00", "end": "2026-11-24T09:00:00Z"}},
+        # Outside the accepted window: year 1 minus the lookback overflowed (a 500, not a clear refusal).
+        {"time": "0001-01-01T00:00:00Z"},
+        {"window": {"end": "0001-01-01T05:00:00Z"}},
+        {"window": {"start": "9999-12-31T00:00:00Z", "end": "9999-12-31T23:59:59Z"}},
     ],
 )
 def test_bad_fanout_events_are_refused_clearly(event):
@@ -148,3 +152,20 @@ def test_reschedule_requests(body):
 )
 def test_not_understood_is_left_to_staff(body):
     assert classify_reply(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5000 + "]" * 5000,  # RecursionError from json.loads escaped the sender's malformed-message path
+        '{"reminder_pk": "r", "appointment_pk": "a", "appointment_version": ' + "9" * 4301 + "}",
+        '{"reminder_pk": "r", "reminder_pk": "s", "appointment_pk": "a", "appointment_version": 1}',
+        "not json",
+        "[]",
+    ],
+)
+def test_malformed_queued_reminders_are_value_errors(body):
+    from shared.appointments.fanout import QueuedReminder
+
+    with pytest.raises(ValueError):
+        QueuedReminder.from_body(body)
