@@ -46,18 +46,27 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 HORIZON = timedelta(days=100 * 365 + 24)  # 100 years, leap days included
 
 
+_OUTSIDE = "is outside the accepted range (1900 to 100 years from now)"
+
+
+def _utc(at: datetime, naive: str, overflow: str) -> datetime:
+    """``at`` in UTC; ``ValueError(naive)`` when it has no offset, ``ValueError(overflow)`` (never an
+    ``OverflowError``) when UTC falls outside year 1 to 9999."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(naive)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(overflow) from exc
+
+
 def iso(at: datetime) -> str:
     """Canonical sortable UTC timestamp used in keys and attributes: 2026-11-24T15:30:00.000000Z.
 
     The year is always four digits (``strftime("%Y")`` writes year 1 as ``1`` on glibc, which no ISO
     parser reads back). A naive datetime is refused rather than guessed.
     """
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("timestamp has no UTC offset")
-    try:
-        utc = at.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("timestamp is outside the representable range") from exc
+    utc = _utc(at, "timestamp has no UTC offset", "timestamp is outside the representable range")
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
         f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
@@ -73,12 +82,7 @@ def parse_iso(value: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("timestamp has no UTC offset")
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("timestamp is outside the representable range") from exc
+    return _utc(parsed, "timestamp has no UTC offset", "timestamp is outside the representable range")
 
 
 def check_instant(at: datetime, *, now: datetime | None = None) -> datetime:
@@ -86,15 +90,10 @@ def check_instant(at: datetime, *, now: datetime | None = None) -> datetime:
 
     The window is :data:`EARLIEST` to 100 years after ``now`` (the system clock when not given).
     """
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("must carry a UTC offset, e.g. 2026-11-23T14:05:00-05:00")
-    try:
-        utc = at.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("is outside the accepted range (1900 to 100 years from now)") from exc
+    utc = _utc(at, "must carry a UTC offset, e.g. 2026-11-23T14:05:00-05:00", _OUTSIDE)
     latest = (now or datetime.now(UTC)) + HORIZON
     if utc < EARLIEST or utc > latest:
-        raise ValueError("is outside the accepted range (1900 to 100 years from now)")
+        raise ValueError(_OUTSIDE)
     return utc
 
 
