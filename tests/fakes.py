@@ -14,7 +14,7 @@ import hmac
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -243,3 +243,64 @@ def _conforms() -> None:  # checked by mypy (`mypy tests/fakes.py`): each fake s
     _router: ConversationRouter = FakeReminderRouter()
     _index: BlindIndex = FakeBlindIndex()
     _counter: Counter = FakeCounter()
+    from shared.audit.ports import AuditLog
+
+    _audit: AuditLog = FakeAuditLog()
+
+
+class FakeAuditLog:
+    """The audit trail in memory, chained exactly like the DynamoDB store (``seal`` from the domain)."""
+
+    def __init__(self, clock: Any = None) -> None:
+        from shared.core.clock import FixedClock
+
+        self.records: list[Any] = []  # AuditRecord, in position order; tests may tamper with it
+        self._head: Any = None
+        self._clock = clock or FixedClock(datetime(2026, 11, 24, 15, 30, tzinfo=UTC))
+
+    def append(self, event: Any) -> Any:
+        from shared.audit.domain import EMPTY_HEAD, ChainHead, seal
+
+        head = self._head or EMPTY_HEAD
+        record = seal(event, sequence=head.sequence + 1, previous_hash=head.hash, at=self._clock.now())
+        self.records.append(record)
+        self._head = ChainHead(record.sequence, record.hash)
+        return record
+
+    def head(self) -> Any:
+        from shared.audit.domain import EMPTY_HEAD
+
+        return self._head or EMPTY_HEAD
+
+    def chain(self, *, after: int = 0, limit: int = 1000) -> list[Any]:
+        return [r for r in self.records if r.sequence > after][:limit]
+
+    def _page(self, keep: Any, limit: int) -> Any:
+        from shared.audit.ports import AuditPage
+
+        found = [r for r in reversed(self.records) if keep(r)]
+        return AuditPage(tuple(found[:limit]), None)
+
+    def by_conversation(
+        self,
+        conversation_id: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Any:
+        return self._page(lambda r: r.conversation_id == conversation_id and _within(r, start, end), limit)
+
+    def by_user(
+        self, user_id: str, *, start: Any = None, end: Any = None, limit: int = 50, cursor: str | None = None
+    ) -> Any:
+        return self._page(lambda r: r.user_id == user_id and _within(r, start, end), limit)
+
+    def by_period(self, start: Any, end: Any, *, limit: int = 50, cursor: str | None = None) -> Any:
+        return self._page(lambda r: _within(r, start, end), limit)
+
+
+def _within(record: Any, start: Any, end: Any) -> bool:
+    at = record.at_instant
+    return (start is None or at >= start) and (end is None or at < end)

@@ -1,0 +1,23 @@
+"""The audit log, built once per container."""
+
+from __future__ import annotations
+
+from shared.audit.settings import AuditSettings
+from shared.audit.store import DynamoAuditLog
+from shared.core.clock import SystemClock
+from shared.crypto.wiring import cipher
+from shared.runtime import aws
+from shared.runtime.observability import MetricsCounter
+from shared.runtime.wiring import cached
+
+
+@cached
+def audit_settings() -> AuditSettings:
+    return AuditSettings()  # read from the environment
+
+
+@cached
+def audit_log() -> DynamoAuditLog:
+    return DynamoAuditLog(
+        aws.table(audit_settings().audit_table), cipher(), SystemClock(), counter=MetricsCounter()
+    )
