@@ -273,7 +273,14 @@ class FakeAuditLog:
         return self._head or EMPTY_HEAD
 
     def chain(self, *, after: int = 0, limit: int = 1000) -> list[Any]:
-        return [r for r in self.records if r.sequence > after][:limit]
+        return list(self.chain_page(after_position=after, limit=limit).records)
+
+    def chain_page(self, *, after_position: int = 0, limit: int = 1000) -> Any:
+        """Positions are list indexes + 1 (the store's keys), whatever the records' own fields say."""
+        from shared.audit.ports import ChainPage
+
+        stored = list(enumerate(self.records, start=1))[after_position : after_position + limit]
+        return ChainPage(tuple(r for _, r in stored), tuple(p for p, _ in stored))
 
     def _page(self, keep: Any, limit: int) -> Any:
         from shared.audit.ports import AuditPage

@@ -20,6 +20,19 @@ class AuditPage:
     cursor: str | None
 
 
+@dataclass(frozen=True)
+class ChainPage:
+    """Records in stored position order with their positions (the store's keys, not the records' own
+    sequence fields, so a record whose sequence was forged cannot steer the walk)."""
+
+    records: tuple[AuditRecord, ...]
+    positions: tuple[int, ...]
+
+    @property
+    def last_position(self) -> int | None:
+        return self.positions[-1] if self.positions else None
+
+
 class AuditLog(Protocol):
     def append(self, event: AuditEvent) -> AuditRecord:
         """Number, stamp, chain and store ``event`` after the current last record, atomically with the
@@ -57,6 +70,10 @@ class AuditLog(Protocol):
     def chain(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
         """Up to ``limit`` records after sequence ``after``, in stored (position) order, for
         :func:`shared.audit.domain.verify`. Records are returned as stored, even when tampered with."""
+        ...
+
+    def chain_page(self, *, after_position: int = 0, limit: int = 1000) -> ChainPage:
+        """Up to ``limit`` records stored after position ``after_position``, for paging a verification."""
         ...
 
     def head(self) -> ChainHead:

@@ -28,7 +28,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.audit.domain import EMPTY_HEAD, GENESIS, AuditEvent, AuditRecord, ChainHead, seal
-from shared.audit.ports import MAX_PAGE, AuditPage
+from shared.audit.ports import MAX_PAGE, AuditPage, ChainPage
 from shared.core.clock import Clock, iso, parse_iso
 from shared.core.errors import ConcurrentChange, InvalidInput
 from shared.core.metrics import Counter, NullCounter
@@ -205,19 +205,26 @@ class DynamoAuditLog:
         return self._read_head()[0]
 
     def chain(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        return list(self.chain_page(after_position=after, limit=limit).records)
+
+    def chain_page(self, *, after_position: int = 0, limit: int = 1000) -> ChainPage:
         records: list[AuditRecord] = []
+        positions: list[int] = []
         query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(CHAIN) & Key("sk").gt(max(after, HEAD_SK)),
+            "KeyConditionExpression": Key("pk").eq(CHAIN) & Key("sk").gt(max(after_position, HEAD_SK)),
             "ConsistentRead": True,
             "Limit": min(limit, 1000),
         }
         while len(records) < limit:
+            query["Limit"] = min(limit - len(records), 1000)
             response = self._table.query(**query)
-            records += [self._record(item) for item in response.get("Items", [])]
+            for item in response.get("Items", []):
+                records.append(self._record(item))
+                positions.append(_number(item.get("sk")) or 0)
             if "LastEvaluatedKey" not in response:
                 break
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return records[:limit]
+        return ChainPage(tuple(records), tuple(positions))
 
     def by_conversation(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.audit.service import Verifier
 from shared.audit.settings import AuditSettings
 from shared.audit.store import DynamoAuditLog
 from shared.core.clock import SystemClock
@@ -21,3 +22,7 @@ def audit_log() -> DynamoAuditLog:
     return DynamoAuditLog(
         aws.table(audit_settings().audit_table), cipher(), SystemClock(), counter=MetricsCounter()
     )
+
+
+def audit_verifier() -> Verifier:
+    return Verifier(audit_log())

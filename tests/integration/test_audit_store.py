@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.audit.domain import AuditAction, AuditEvent, verify
+from shared.audit.service import Verifier
 from shared.audit.store import DynamoAuditLog
 from shared.core.clock import FixedClock
 from shared.core.errors import ConcurrentChange, InvalidInput
@@ -260,3 +261,34 @@ def test_a_damaged_head_stops_appends_instead_of_forking(stack, log, clock):
     put_raw(stack, {"pk": "CHAIN", "sk": 0, "last_sequence": "two"})
     with pytest.raises(ConcurrentChange):
         log.append(event(3))
+
+
+# -- the paged verifier on the table --------------------------------------------------------------
+
+
+def test_the_paged_verifier_walks_the_table_by_its_keys(stack, log, clock):
+    fill(log, clock, 7)
+    assert Verifier(log, page=3).run().intact
+    forged = raw(stack, 2)
+    put_raw(stack, {**forged, "sequence": 10**12})  # a forged sequence cannot make the walk skip ahead
+    put_raw(stack, {**raw(stack, 6), "action": "reply"})
+    stack.table("AuditTable").delete_item(Key={"pk": "CHAIN", "sk": 4})
+    report = Verifier(log, page=3).run()
+    assert 10**12 in report.changed and 6 in report.changed and 4 in report.missing
+
+
+def test_a_verification_run_is_recorded_in_the_trail(log, clock):
+    fill(log, clock, 2)
+    verifier = Verifier(log)
+    report = verifier.run_and_record(
+        AuditEvent(
+            user_id="sub-admin",
+            username="admin",
+            action=AuditAction.AUDIT_VERIFY,
+            source_ip="",
+            user_agent="clinictext-cli",
+        )
+    )
+    assert report.intact and report.checked == 2
+    assert [r.action for r in log.chain()] == ["read", "read", "audit_verify"]
+    assert verifier.run().intact
