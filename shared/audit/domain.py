@@ -71,6 +71,7 @@ class AuditEvent:
     conversation_id: str | None = None
     detail: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
+    client_id: str = ""  # the Cognito app client the token was issued to ("" outside the HTTP API)
 
     def __post_init__(self) -> None:
         if not isinstance(self.action, AuditAction):
@@ -80,6 +81,8 @@ class AuditEvent:
                 raise ValueError(f"{name} must be an id")
         if not self.username or len(self.username) > 128 or not self.username.isprintable():
             raise ValueError("username must be printable, 1 to 128 characters")
+        if self.client_id and not _ID.fullmatch(self.client_id):
+            raise ValueError("client_id must be an id")
         if self.conversation_id is not None and not _ID.fullmatch(self.conversation_id):
             raise ValueError("conversation_id must be an id")
         _check_ip(self.source_ip)
@@ -127,6 +130,7 @@ class AuditRecord:
     reason: str | None
     previous_hash: str
     hash: str
+    client_id: str = ""
 
     @property
     def at_instant(self) -> datetime:
@@ -142,6 +146,7 @@ class AuditRecord:
             "action": self.action,
             "source_ip": self.source_ip,
             "user_agent": self.user_agent,
+            "client_id": self.client_id,
             "conversation_id": self.conversation_id,
             "detail": dict(self.detail),
             "reason": self.reason,
@@ -174,6 +179,7 @@ def seal(event: AuditEvent, *, sequence: int, previous_hash: str, at: datetime) 
         action=event.action.value,
         source_ip=event.source_ip,
         user_agent=event.user_agent,
+        client_id=event.client_id,
         conversation_id=event.conversation_id,
         detail=tuple(sorted(event.detail.items())),
         reason=event.reason,

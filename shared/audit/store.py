@@ -3,7 +3,8 @@
 Items (no PHI in any key or index; the break-glass reason is the one free text and is encrypted):
   pk=CHAIN sk=0           the chain head: last_sequence, last_hash, last_at
   pk=CHAIN sk=<sequence>  one record: sequence, at, user_id, username, action, source_ip, user_agent,
-                          conversation_id, detail, reason_ct, previous_hash, hash, day, at_sequence
+                          client_id, conversation_id, detail, reason_ct, previous_hash, hash, day,
+                          at_sequence
 Indexes: by_conversation (conversation_id, at_sequence), by_user (user_id, at_sequence), by_day (day,
 at_sequence). ``conversation_id`` is the conversation's random id and ``user_id`` the staff member's
 Cognito ``sub``: neither says anything about a patient.
@@ -149,6 +150,7 @@ class DynamoAuditLog:
             "action": record.action,
             "source_ip": record.source_ip,
             "user_agent": record.user_agent,
+            "client_id": record.client_id,
             "detail": dict(record.detail),
             "previous_hash": record.previous_hash,
             "hash": record.hash,
@@ -194,6 +196,7 @@ class DynamoAuditLog:
             action=_text(item, "action"),
             source_ip=_text(item, "source_ip"),
             user_agent=_text(item, "user_agent"),
+            client_id=_text(item, "client_id") if "client_id" in item else "",
             conversation_id=conversation if isinstance(conversation, str) else None,
             detail=detail,
             reason=reason,

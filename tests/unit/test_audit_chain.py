@@ -38,6 +38,7 @@ def event(n: int = 0, **overrides) -> AuditEvent:
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
         "conversation_id": f"c_{n:022d}",
         "detail": {"via": "department"},
+        "client_id": "4s1q2r3t5u6v7w8x9y0zabcdef",
     }
     fields.update(overrides)
     return AuditEvent(**fields)
@@ -93,6 +94,7 @@ def test_an_empty_trail_with_an_empty_head_verifies_and_one_with_a_head_is_trunc
         ("at", "2026-11-24T15:31:00.000000Z"),
         ("source_ip", "198.51.100.1"),
         ("user_agent", "curl/8"),
+        ("client_id", "another-client"),
         ("detail", (("via", "admin"),)),
         ("reason", "added later"),
     ],
@@ -213,6 +215,7 @@ def test_any_single_field_edit_anywhere_is_found_at_its_record(length, data, fie
         {"username": "a\nb"},
         {"user_agent": "x" * 257},
         {"conversation_id": "c 1"},
+        {"client_id": "bad client"},
         {"action": "read"},
         {"reason": "why not"},  # a reason on anything but break_glass
         {"action": AuditAction.BREAK_GLASS},  # break_glass without a reason
