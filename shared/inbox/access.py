@@ -27,6 +27,7 @@ the service must write a ``break_glass`` audit record and notify the admins.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -61,6 +62,44 @@ class InvalidIdentity(Unauthorized):
 
 class NoDepartment(Unauthorized):
     """An authenticated staff member in no configured department and not an admin (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    """Where a staff request came from, for the audit record: API Gateway's view of the caller."""
+
+    source_ip: str
+    user_agent: str
+
+
+MAX_USER_AGENT = 256
+
+
+def jwt_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``requestContext.authorizer.jwt.claims`` of an HTTP API (payload 2.0) event, or None."""
+    node: Any = event
+    for key in ("requestContext", "authorizer", "jwt", "claims"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, Mapping) else None
+
+
+def request_origin(event: Mapping[str, Any]) -> RequestOrigin:
+    """``requestContext.http.sourceIp`` and ``userAgent``; an address API Gateway did not give, or that
+    is not an address, is recorded as empty rather than trusted; the user agent is cut to 256 printable
+    characters (it is the caller's own text)."""
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    http = context.get("http") if isinstance(context, Mapping) else None
+    http = http if isinstance(http, Mapping) else {}
+    source = http.get("sourceIp")
+    try:
+        source_ip = str(ipaddress.ip_address(source)) if isinstance(source, str) else ""
+    except ValueError:
+        source_ip = ""
+    agent = http.get("userAgent")
+    user_agent = (
+        "".join(ch for ch in agent if ch.isprintable())[:MAX_USER_AGENT] if isinstance(agent, str) else ""
+    )
+    return RequestOrigin(source_ip, user_agent)
 
 
 def conversation_not_found() -> NotFound:

@@ -11,9 +11,12 @@ from shared.inbox.access import (
     AccessVia,
     InvalidIdentity,
     NoDepartment,
+    RequestOrigin,
     authorize,
     break_glass,
+    jwt_claims,
     parse_groups,
+    request_origin,
     staff_identity,
 )
 from tests.fakes import no_network
@@ -197,3 +200,55 @@ def test_break_glass_without_a_usable_reason_is_400_naming_the_field(reason):
 def test_break_glass_into_a_missing_conversation_is_not_found():
     with pytest.raises(NotFound):
         break_glass(identity(), "c-9", None, "a written reason that is long enough")
+
+
+# -- the HTTP API event ---------------------------------------------------------------------------
+
+
+def http_api_event(claims_value, *, source_ip="198.51.100.23", user_agent="Mozilla/5.0 (Macintosh)"):
+    return {
+        "version": "2.0",
+        "routeKey": "GET /inbox/conversations/{id}",
+        "rawPath": "/inbox/conversations/c_x",
+        "headers": {"authorization": "Bearer eyJ..."},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "authorizer": {"jwt": {"claims": claims_value, "scopes": None}},
+            "http": {
+                "method": "GET",
+                "path": "/inbox/conversations/c_x",
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": user_agent,
+            },
+            "requestId": "r-1",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def test_claims_and_origin_come_from_the_http_api_event():
+    event = http_api_event(claims(**{"cognito:groups": "[nursing admin]"}))
+    who = staff_identity(
+        jwt_claims(event), departments=DEPARTMENTS, client_ids={CLIENT}, issuer=ISSUER, now=NOW
+    )
+    assert who.admin and who.departments == {"nursing"}
+    assert request_origin(event) == RequestOrigin("198.51.100.23", "Mozilla/5.0 (Macintosh)")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"requestContext": {}}, {"requestContext": {"authorizer": {"iam": {}}}}, {"requestContext": "x"}],
+)
+def test_an_event_without_jwt_claims_has_none_and_is_refused(event):
+    assert jwt_claims(event) is None
+    with pytest.raises(InvalidIdentity):
+        staff_identity(jwt_claims(event), departments=DEPARTMENTS)
+
+
+def test_an_origin_that_is_not_an_address_is_not_trusted_and_the_agent_is_bounded():
+    origin = request_origin(http_api_event(claims(), source_ip="evil\nhost", user_agent="a\x00b" + "x" * 400))
+    assert origin.source_ip == "" and origin.user_agent.startswith("abx") and len(origin.user_agent) == 256
+    assert request_origin({}) == RequestOrigin("", "")
