@@ -1,12 +1,16 @@
-"""Verifying the whole trail a page at a time (what ``clinictext audit verify`` runs), and recording
-that someone looked: verifying is itself an ``audit_verify`` record, appended after the check."""
+"""Verifying the whole trail a page at a time (what ``clinictext audit verify`` runs) and reading it by
+filter, each recorded: a verification is an ``audit_verify`` record appended after the check, a read an
+``audit_read`` record appended before the records are fetched."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from shared.audit.domain import EMPTY_HEAD, AuditAction, AuditEvent, ChainHead, VerifyReport, verify
-from shared.audit.ports import AuditLog
+from shared.audit.ports import AuditLog, AuditPage
+from shared.core.clock import iso
+from shared.core.errors import InvalidInput
 
 PAGE = 1000
 
@@ -62,3 +66,46 @@ def _merge(total: VerifyReport, part: VerifyReport) -> VerifyReport:
         truncated=total.truncated + part.truncated,
         head_mismatch=total.head_mismatch or part.head_mismatch,
     )
+
+
+@dataclass(frozen=True)
+class AuditReader:
+    """``GET /inbox/audit``: one filter (a conversation, a staff member, or a period), and the look itself
+    recorded first as an ``audit_read`` record naming the filter (ids and instants only), so a read that
+    fails half way is on the record too. Who may read is decided before (admins only: inbox access)."""
+
+    log: AuditLog
+
+    def query(
+        self,
+        viewer: AuditEvent,
+        *,
+        conversation_id: str | None = None,
+        user_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> AuditPage:
+        if viewer.action is not AuditAction.AUDIT_READ:
+            raise ValueError("a look at the trail is recorded as an audit_read event")
+        if conversation_id is not None and user_id is not None:
+            raise InvalidInput("filter by conversation_id or by user, not both", field="user")
+        if conversation_id is None and user_id is None and (start is None or end is None):
+            raise InvalidInput("give conversation_id, user, or a period (from and to)", field="from")
+        detail = dict(viewer.detail)
+        if conversation_id is not None:
+            detail["conversation_id"] = conversation_id
+        if user_id is not None:
+            detail["user"] = user_id
+        if start is not None:
+            detail["from"] = iso(start)
+        if end is not None:
+            detail["to"] = iso(end)
+        self.log.append(replace(viewer, conversation_id=conversation_id, detail=detail))
+        if conversation_id is not None:
+            return self.log.by_conversation(conversation_id, start=start, end=end, limit=limit, cursor=cursor)
+        if user_id is not None:
+            return self.log.by_user(user_id, start=start, end=end, limit=limit, cursor=cursor)
+        assert start is not None and end is not None  # checked above
+        return self.log.by_period(start, end, limit=limit, cursor=cursor)

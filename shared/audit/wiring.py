@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.audit.service import Verifier
+from shared.audit.service import AuditReader, Verifier
 from shared.audit.settings import AuditSettings
 from shared.audit.store import DynamoAuditLog
 from shared.core.clock import SystemClock
@@ -26,3 +26,7 @@ def audit_log() -> DynamoAuditLog:
 
 def audit_verifier() -> Verifier:
     return Verifier(audit_log())
+
+
+def audit_reader() -> AuditReader:
+    return AuditReader(audit_log())

@@ -98,3 +98,47 @@ def test_a_verification_is_itself_recorded_with_its_outcome():
     assert last.action == "audit_verify" and dict(last.detail) == {"intact": "yes", "checked": "3"}
     with pytest.raises(ValueError):
         Verifier(log).run_and_record(event(0))
+
+
+# -- reading the trail is on the trail ------------------------------------------------------------
+
+
+def viewer(**overrides) -> AuditEvent:
+    return event(0, action=AuditAction.AUDIT_READ, conversation_id=None, user_id="sub-admin", **overrides)
+
+
+def test_a_look_at_the_trail_is_recorded_before_the_records_are_read():
+    from datetime import UTC, datetime, timedelta
+
+    from shared.audit.service import AuditReader
+
+    log = filled(4)
+    page = AuditReader(log).query(viewer(), conversation_id="c_" + "0" * 21 + "2")
+    # The look itself (5) is part of the conversation's trail, ahead of the record it asked for (2).
+    assert [(r.sequence, r.action) for r in page.records] == [(5, "audit_read"), (2, "read")]
+    last = log.records[-1]
+    assert last.action == "audit_read" and last.user_id == "sub-admin"
+    assert dict(last.detail) == {"conversation_id": "c_" + "0" * 21 + "2"}
+    by_user = AuditReader(log).query(viewer(), user_id="sub-admin")
+    assert [r.action for r in by_user.records] == ["audit_read", "audit_read"]  # the look at itself included
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    AuditReader(log).query(viewer(), start=start, end=start + timedelta(days=1))
+    assert dict(log.records[-1].detail) == {
+        "from": "2026-11-24T00:00:00.000000Z",
+        "to": "2026-11-25T00:00:00.000000Z",
+    }
+    assert verify(log.chain(), head=log.head()).intact
+
+
+def test_an_unfiltered_or_doubly_filtered_read_is_400_and_records_nothing():
+    from shared.audit.service import AuditReader
+    from shared.core.errors import InvalidInput
+
+    log = filled(2)
+    with pytest.raises(InvalidInput):
+        AuditReader(log).query(viewer())
+    with pytest.raises(InvalidInput):
+        AuditReader(log).query(viewer(), conversation_id="c_" + "0" * 22, user_id="sub-1")
+    with pytest.raises(ValueError):
+        AuditReader(log).query(event(0), user_id="sub-1")
+    assert len(log.records) == 2
