@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.core.errors import Conflict, InvalidInput
 from shared.inbox.conversation import (
+    MATERIAL,
     AssigneeKind,
     ChangeKind,
     Conversation,
@@ -350,3 +353,65 @@ def test_a_malformed_user_id_is_400(user):
 def test_naive_times_are_a_programming_error():
     with pytest.raises(ValueError):
         with_text().receive_patient_text(datetime(2026, 11, 24, 15, 30))
+
+
+# -- races, generated -----------------------------------------------------------------------------
+
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["patient", "reply", "note", "reload", "overdue", "read", "assign"]),
+        st.sampled_from(["ana", "bo"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPERATIONS)
+def test_a_write_wins_exactly_when_nothing_material_changed_since_its_view(operations):
+    current = with_text()
+    views = {"ana": current, "bo": current}
+    material_since = {"ana": False, "bo": False}
+    for step, (operation, who) in enumerate(operations):
+        before = current
+        when = at(10 + step)
+        if operation == "patient":
+            current = current.receive_patient_text(when)
+        elif operation == "overdue":
+            current = current.set_overdue(not current.overdue, when)
+        elif operation == "read":
+            current = current.mark_read(who, when)
+            assert current.version == before.version and current.history == before.history
+            continue
+        elif operation == "reload":
+            views[who], material_since[who] = current, False
+            continue
+        else:
+            view = views[who]
+            try:
+                if operation == "reply":
+                    current = current.staff_reply(by=who, expected_version=view.version, at=when)
+                elif operation == "note":
+                    current = current.add_note(
+                        by=who, expected_version=view.version, note_id=f"n{step}", body="call back", at=when
+                    )
+                else:
+                    member = ANA if who == "ana" else BO
+                    current = current.assign_user(
+                        by=who, expected_version=view.version, member=member, at=when
+                    )
+            except StaleVersion as stale:
+                assert material_since[who], "refused although nothing material changed since the view"
+                assert stale.changes and all(c.version > view.version for c in stale.changes)
+                continue
+            except InvalidTransition:
+                continue  # assigning to the current assignee again: no write
+            assert not material_since[who], "a write on a stale view won"
+            views[who], material_since[who] = current, False  # the writer sees their own write
+        if current.version != before.version:
+            assert current.version == before.version + 1
+            if current.history[-1].kind in MATERIAL:
+                for name in material_since:
+                    if views[name] is not current:
+                        material_since[name] = True
