@@ -374,6 +374,7 @@ def _check_key(key: Any, attribute: str, value: str) -> dict[str, Any]:
         or key["pk"] != CHAIN
         or not isinstance(key["sk"], int)
         or isinstance(key["sk"], bool)
+        or not 0 < key["sk"] < 10**15  # DynamoDB numbers hold 38 digits; a sequence never nears 15
         or key[attribute] != value
         or not isinstance(key["at_sequence"], str)
         or len(key["at_sequence"]) > 64

@@ -184,6 +184,18 @@ def test_a_cursor_that_was_not_issued_for_the_query_is_400(log, clock, cursor):
     assert caught.value.field == "cursor"
 
 
+def test_a_cursor_with_an_out_of_range_position_is_400_not_a_dynamodb_error(log, clock):
+    import base64
+    import json
+
+    fill(log, clock, 3)
+    state = {"q": "by_user", "key": {"pk": "CHAIN", "sk": 10**40, "user_id": "sub-1", "at_sequence": "x"}}
+    cursor = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+    with pytest.raises(InvalidInput) as caught:
+        log.by_user("sub-1", cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
 def test_a_cursor_of_one_conversation_cannot_read_another(log, clock):
     fill(log, clock, 9)
     cursor = log.by_conversation(CONVERSATION, limit=1).cursor
