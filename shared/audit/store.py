@@ -281,7 +281,7 @@ class DynamoAuditLog:
             }
             if start_key:
                 query["ExclusiveStartKey"] = _check_key(start_key, "day", day)
-            response = self._table.query(**query)
+            response = self._query(query)
             records += [self._record(item) for item in response.get("Items", [])]
             start_key = response.get("LastEvaluatedKey")
             if len(records) >= limit:
@@ -292,6 +292,18 @@ class DynamoAuditLog:
                 if following is None:
                     return AuditPage(tuple(records), None)
                 day = following["day"]
+
+    def _query(self, query: dict[str, Any]) -> dict[str, Any]:
+        """One Query; a start key DynamoDB refuses (outside the key condition's range: a cursor from the
+        same index but another period) is the caller's cursor at fault, a 400 naming it."""
+        try:
+            response: dict[str, Any] = self._table.query(**query)
+        except ClientError as exc:
+            refused = exc.response.get("Error", {}).get("Code") == "ValidationException"
+            if refused and "ExclusiveStartKey" in query:
+                raise InvalidInput("cursor does not belong to this query", field="cursor") from exc
+            raise
+        return response
 
     def _by_index(
         self,
@@ -320,7 +332,7 @@ class DynamoAuditLog:
         state = _decode_cursor(cursor, index)
         if state:
             query["ExclusiveStartKey"] = _check_key(state.get("key"), attribute, value)
-        response = self._table.query(**query)
+        response = self._query(query)
         records = tuple(self._record(item) for item in response.get("Items", []))
         last = response.get("LastEvaluatedKey")
         return AuditPage(records, _encode_cursor(index, {"key": last}) if last else None)

@@ -196,6 +196,31 @@ def test_a_cursor_with_an_out_of_range_position_is_400_not_a_dynamodb_error(log,
     assert caught.value.field == "cursor"
 
 
+def test_a_start_key_dynamodb_refuses_is_the_cursors_fault_not_a_500(log, clock):
+    """DynamoDB (not moto) refuses an ExclusiveStartKey outside the key condition's range."""
+    from botocore.exceptions import ClientError
+
+    fill(log, clock, 4)
+    cursor = log.by_conversation(CONVERSATION, limit=1).cursor
+
+    class RefusingTable:
+        meta, name = log._table.meta, log._table.name
+
+        def query(self, **kwargs):
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "outside query boundaries"}}, "Query"
+            )
+
+    log._table = RefusingTable()
+    with pytest.raises(InvalidInput) as caught:
+        log.by_conversation(
+            CONVERSATION, start=T0 + timedelta(days=1), end=T0 + timedelta(days=2), cursor=cursor
+        )
+    assert caught.value.field == "cursor"
+    with pytest.raises(ClientError):  # without a cursor it is our bug, and stays a 500
+        log.by_conversation(CONVERSATION)
+
+
 def test_a_cursor_of_one_conversation_cannot_read_another(log, clock):
     fill(log, clock, 9)
     cursor = log.by_conversation(CONVERSATION, limit=1).cursor
