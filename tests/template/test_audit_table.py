@@ -62,8 +62,20 @@ def _grants(statement: dict[str, Any]) -> set[str]:
     return actions
 
 
+def _inside_transactions_only(statement: dict[str, Any]) -> bool:
+    """The statement's Condition limits it to TransactWriteItems (``dynamodb:EnclosingOperation``)."""
+    condition = statement.get("Condition") or {}
+    for operator in ("StringEquals", "ForAnyValue:StringEquals", "ForAllValues:StringEquals"):
+        value = (condition.get(operator) or {}).get("dynamodb:EnclosingOperation")
+        if value is not None and as_list(value) == ["TransactWriteItems"]:
+            return True
+    return False
+
+
 def violations(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """Every grant in ``statements`` that would let a principal change or remove audit records."""
+    """Every grant in ``statements`` that would let a principal change or remove audit records. PutItem
+    is allowed only inside TransactWriteItems, the append path that conditions every put on the chain
+    head (a bare PutItem could overwrite a record in one call)."""
     found = []
     for owner, statement in statements:
         if statement.get("Effect") != "Allow" or not _touches_audit(statement):
@@ -73,6 +85,8 @@ def violations(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
         wrong = (granted & FORBIDDEN_ON_AUDIT) | (dynamodb - ALLOWED_ON_AUDIT)
         if wrong:
             found.append(f"{owner}: {sorted(wrong)}")
+        if "dynamodb:PutItem" in granted and not _inside_transactions_only(statement):
+            found.append(f"{owner}: dynamodb:PutItem on the audit trail outside TransactWriteItems")
     return found
 
 
@@ -99,16 +113,24 @@ def test_the_check_catches_grants_that_could_change_the_trail():
             "Resource": {"Fn::Sub": "${AuditTable.Arn}"},
         },
         {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": {"Fn::If": ["C", table, "x"]}},
+        {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": table},  # a bare put overwrites
     ]
     for statement in flagged:
         assert violations([("NewFunction", statement)]), statement
-    append_only = {"Effect": "Allow", "Action": sorted(ALLOWED_ON_AUDIT), "Resource": table}
+    in_transactions = {"ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}}
+    append_only = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+        "Resource": table,
+        "Condition": in_transactions,
+    }
+    reads = {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": [table]}
     elsewhere = {
         "Effect": "Allow",
         "Action": ["dynamodb:UpdateItem"],
         "Resource": {"Fn::GetAtt": ["ConsentTable", "Arn"]},
     }
-    assert violations([("A", append_only), ("B", elsewhere)]) == []
+    assert violations([("A", append_only), ("A", reads), ("B", elsewhere)]) == []
 
 
 def test_the_trail_is_kept_encrypted_recoverable_and_protected_from_deletion():
