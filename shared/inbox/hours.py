@@ -277,23 +277,28 @@ class BusinessHours:
         return out
 
     def _instant(self, day: date, minute: int) -> datetime:
-        """The first instant the local clock reads ``day`` + ``minute`` minutes, or later (UTC)."""
-        extra, minute = divmod(minute, MINUTES_A_DAY)
-        wall = datetime.combine(day + timedelta(days=extra), time(minute // 60, minute % 60))
-        first = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
-        if first.astimezone(self.zone).replace(tzinfo=None) == wall:
-            return first
-        # The clock skips this time: the answer is the transition that skips it, between the instant
-        # the new offset would give and the one the old offset gives (offsets are whole seconds).
-        low = int(wall.replace(tzinfo=self.zone, fold=1).timestamp())
-        high = int(first.timestamp())
-        while high - low > 1:
-            middle = (low + high) // 2
-            if datetime.fromtimestamp(middle, self.zone).replace(tzinfo=None) >= wall:
-                high = middle
-            else:
-                low = middle
-        return datetime.fromtimestamp(high, UTC)
+        return local_instant(self.zone, day, minute)
+
+
+def local_instant(zone: ZoneInfo, day: date, minute: int = 0) -> datetime:
+    """The first instant (UTC) the clock in ``zone`` reads ``day`` + ``minute`` minutes or later: a time
+    the clock skips gives the end of the gap, a time it shows twice its first showing."""
+    extra, minute = divmod(minute, MINUTES_A_DAY)
+    wall = datetime.combine(day + timedelta(days=extra), time(minute // 60, minute % 60))
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # The clock skips this time: the answer is the transition that skips it, between the instant the
+    # new offset would give and the one the old offset gives (offsets are whole seconds).
+    low = int(wall.replace(tzinfo=zone, fold=1).timestamp())
+    high = int(first.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _utc(at: datetime) -> datetime:

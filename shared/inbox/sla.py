@@ -26,10 +26,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
 
 from shared.inbox.departments import DepartmentSettings
-from shared.inbox.hours import BusinessHours
+from shared.inbox.hours import BusinessHours, local_instant
+
+Granularity = Literal["day", "week", "month"]
+MAX_PERIODS: Final = 400
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,33 @@ def figures(values: list[float]) -> Figures:
         return None if value is None else round(value, 1)
 
     return Figures(len(values), rounded(percentile(values, 0.5)), rounded(percentile(values, 0.9)))
+
+
+def periods(
+    first: date, last: date, granularity: Granularity, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` instants (UTC) of the days, weeks (Monday first) or months that cover the local
+    dates ``first`` to ``last`` in ``zone``, each from its local midnight; at most :data:`MAX_PERIODS`."""
+    if last < first:
+        raise ValueError("the period ends before it starts")
+    if granularity == "week":
+        first -= timedelta(days=first.weekday())
+    elif granularity == "month":
+        first = first.replace(day=1)
+    starts: list[date] = []
+    day = first
+    while day <= last:
+        if len(starts) == MAX_PERIODS:
+            raise ValueError(f"more than {MAX_PERIODS} periods: choose a longer granularity")
+        starts.append(day)
+        if granularity == "day":
+            day += timedelta(days=1)
+        elif granularity == "week":
+            day += timedelta(days=7)
+        else:
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    bounds = [local_instant(zone, start) for start in starts]
+    return list(zip(bounds, [*bounds[1:], local_instant(zone, day)], strict=True))
 
 
 def metrics(

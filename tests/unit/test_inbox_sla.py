@@ -124,3 +124,26 @@ def test_metrics_use_each_department_hours() -> None:
         now=arrived + timedelta(hours=4),
     )
     assert found.first_response.median == 120.0  # 19:00-22:00, open from 20:00
+
+
+def test_periods_start_at_local_midnights_across_dst() -> None:
+    from datetime import date
+
+    from shared.inbox.sla import periods
+
+    days = periods(date(2026, 3, 7), date(2026, 3, 9), "day", NY)
+    assert [end - start for start, end in days] == [
+        timedelta(hours=24),
+        timedelta(hours=23),
+        timedelta(hours=24),
+    ]
+    assert days[0][0] == ny(2026, 3, 7, 0, 0)
+    weeks = periods(date(2026, 12, 2), date(2026, 12, 8), "week", NY)
+    assert [start for start, _end in weeks] == [ny(2026, 11, 30, 0, 0), ny(2026, 12, 7, 0, 0)]
+    months = periods(date(2026, 11, 15), date(2027, 1, 3), "month", NY)
+    assert [(start, end) for start, end in months][-1] == (ny(2027, 1, 1, 0, 0), ny(2027, 2, 1, 0, 0))
+    assert len(months) == 3
+    with pytest.raises(ValueError, match="ends before"):
+        periods(date(2026, 1, 2), date(2026, 1, 1), "day", NY)
+    with pytest.raises(ValueError, match="more than 400"):
+        periods(date(2026, 1, 1), date(2027, 12, 31), "day", NY)
