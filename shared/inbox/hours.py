@@ -42,6 +42,7 @@ DEFAULT_HOURS: Final[dict[Weekday, list[list[str]]]] = {
 }
 
 Interval = tuple[datetime, datetime]  # [start, end) in UTC
+_CACHED_DAYS: Final = 4000
 # A week as written: weekday -> [[start, end], ...] (keys checked by week_of).
 WeekInput = Mapping[Any, Sequence[Sequence[str]]]
 
@@ -143,6 +144,8 @@ class BusinessHours:
         self.zone = zone
         self._week = tuple(tuple(day) for day in week)
         self._holidays = holidays
+        # Intervals per local date, computed once: metrics ask the same days thousands of times.
+        self._days: dict[date, list[Interval]] = {}
 
     @classmethod
     def weekly(
@@ -260,6 +263,14 @@ class BusinessHours:
 
     def _day(self, day: date) -> list[Interval]:
         """The spans that start on local ``day``, as UTC intervals, cut where they cross a holiday."""
+        cached = self._days.get(day)
+        if cached is None:
+            if len(self._days) >= _CACHED_DAYS:
+                self._days.clear()
+            cached = self._days[day] = self._compute_day(day)
+        return cached
+
+    def _compute_day(self, day: date) -> list[Interval]:
         spans = self._week[day.weekday()]
         if not spans:
             return []
