@@ -25,18 +25,25 @@ MAX_HOLIDAYS: Final = 400
 MAX_KEYWORDS: Final = 100
 MAX_NUMBERS: Final = 20
 MAX_FIRST_RESPONSE_MINUTES: Final = 7 * 24 * 60
-# A department is a Cognito group name: lower case, digits and hyphens ("front-desk"); "admin" is a role.
-_DEPARTMENT: Final = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+# A department is a Cognito group name: lower case, digits and single inner hyphens ("front-desk"), at
+# most 64 characters, the rule shared.inbox.access applies to the groups in a token; "admin" is a role.
+_DEPARTMENT: Final = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+MAX_DEPARTMENT_LENGTH: Final = 64
 # A keyword is one to three words of letters or digits (a hyphen or apostrophe inside a word is allowed).
 _KEYWORD: Final = re.compile(r"^[^\W_]+(?:['-][^\W_]+)*(?: [^\W_]+(?:['-][^\W_]+)*){0,2}$")
 
 
 def check_department(name: str) -> str:
     """A department name: a Cognito group such as ``nursing`` or ``front-desk``; ``admin`` is not one."""
-    if not isinstance(name, str) or not _DEPARTMENT.fullmatch(name) or name == "admin":
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_DEPARTMENT_LENGTH
+        or not _DEPARTMENT.fullmatch(name)
+        or name == "admin"
+    ):
         raise ValueError(
-            "a department is 1-40 lower-case letters, digits or hyphens, starting with a letter "
-            "(the staff group's name, e.g. nursing or front-desk); admin is a role, not a department"
+            "a department is up to 64 lower-case letters and digits, starting with a letter, words joined "
+            "by single hyphens (the staff group's name, e.g. nursing or front-desk); admin is a role"
         )
     return name
 

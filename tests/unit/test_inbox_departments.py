@@ -98,12 +98,14 @@ def test_a_number_is_stored_in_e164() -> None:
     assert parse({"time_zone": "UTC", "numbers": ["(206) 555-0100"]}).numbers == ["+12065550100"]
 
 
-@pytest.mark.parametrize("name", ["nursing", "front-desk", "billing2"])
+@pytest.mark.parametrize("name", ["nursing", "front-desk", "billing2", "a" * 64])
 def test_department_names(name: str) -> None:
     assert check_department(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "admin", "Nursing", "front desk", "-x", "a" * 41, "nursing\n"])
+@pytest.mark.parametrize(
+    "name", ["", "admin", "Nursing", "front desk", "-x", "x-", "front--desk", "a" * 65, "nursing\n", "2nd"]
+)
 def test_bad_department_names(name: str) -> None:
     with pytest.raises(ValueError, match="department"):
         check_department(name)
