@@ -1,2 +1,1 @@
-"""The staff inbox's pure domain: department settings and hours, routing, urgent triage, response times
-(SLA), canned responses and the automated replies. No AWS here; adapters and wiring build on it."""
+"""The staff inbox: access, conversations, routing, hours, triage, SLA, canned responses."""
