@@ -131,7 +131,8 @@ class ClosedPeriod:
 
 
 class BusinessHours:
-    """When a department is open. Build it with :func:`shared.inbox.departments.business_hours`."""
+    """When a department is open. Built by :meth:`weekly` or by
+    :meth:`shared.inbox.departments.DepartmentSettings.business_hours`."""
 
     def __init__(
         self,

@@ -398,14 +398,17 @@ _NEGATED: Final = _rx(
     rf"|\b(?:sin|nada de|ningun\w*|ya no|no|nunca) (?:(?!dej|par|deten)\w+ ){{0,2}}?{_ES_NEGATABLE}\b"
     r"|\bno me duele el pecho\b"
 )
-# Symptoms that were, and are no more: "the bleeding stopped". "won't stop bleeding" is not one.
+# Symptoms that were, and are no more: "the bleeding stopped". "won't stop bleeding" is not one, nor is
+# a resolution the text takes back later ("it stopped but started again", "paro pero volvio").
 _RESOLVED: Final = _rx(
+    r"(?:"
     rf"(?<!not )(?<!never )\bstopped {_BLEED}\b"
     rf"|\b{_NEGATABLE} (?:has |have |had |finally |now |)(?:stopped|went away|gone|is gone|are gone"
     r"|has gone away|is over|resolved|is better|got better|subsided|eased)\b"
     r"|\b(?:dejo|deje|paro) de (?:sangrar|doler)\b"
     rf"|\bya (?:paro|se quito|se fue) (?:el |la )?{_ES_NEGATABLE}\b"
     rf"|\b(?:el |la )?{_ES_NEGATABLE} (?:ya )?(?:paro|se quito|se fue|desaparecio)\b"
+    r")(?!.*\b(?:again|came back|is back|back again|returned|otra vez|de nuevo|volvio|regreso)\b)"
 )
 # Past events: "history of stroke", "had a stroke 3 years ago", "heart attack last year".
 _AGO = (
