@@ -124,7 +124,9 @@ class ClosedPeriod:
 
     @property
     def key(self) -> str:
-        """A stable identifier: the same for every instant of this closed period, different for the next."""
+        """A stable identifier: the same for every instant of this closed period, different for the next.
+        It is made of the period's bounds, so changing the hours or holidays during a closed period may
+        change it (and let one more after-hours reply go out)."""
         start = iso(self.start) if self.start else "-"
         end = iso(self.end) if self.end else "-"
         return f"{start}/{end}"
