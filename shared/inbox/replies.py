@@ -14,17 +14,40 @@ fits two segments with a 40-character clinic name (``ClinicName``'s limit). The 
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from shared.core.segments import normalize_for_gsm
+from shared.core.segments import is_gsm7, normalize_for_gsm
+from shared.inbox.hours import BusinessHours, ClosedPeriod
 from shared.inbox.triage import Category
 
 _DAYS_EN: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DAYS_ES: Final = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
 _MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS_ES: Final = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic")
+
+
+def clinic_label(clinic_name: str) -> str:
+    """The clinic's name in GSM-7 where it can be: typographic punctuation normalized, and a letter GSM-7
+    lacks written without its accent ("Clinica San Jose" for "Clínica San José"), so one accent does not
+    turn the reply into UCS-2 and three segments. Other characters are kept."""
+    out = []
+    for ch in normalize_for_gsm(" ".join(clinic_name.split())):
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if not is_gsm7(ch) and base and is_gsm7(base) else ch)
+    return "".join(out)
+
+
+def after_hours_period(hours: BusinessHours, at: datetime, last_key: str | None) -> ClosedPeriod | None:
+    """The closed period a text at ``at`` should get the after-hours reply for, or None: open at ``at``,
+    or the conversation was already answered in this period (``last_key`` is the key recorded when the
+    last after-hours reply went out). The caller still checks consent: never to an opted-out number."""
+    period = hours.closed_period(at)
+    if period is None or period.key == last_key:
+        return None
+    return period
 
 
 def describe_opening(opening: datetime, now: datetime, zone: ZoneInfo, language: str = "en") -> str:
@@ -62,7 +85,7 @@ def after_hours_reply(
     language: str = "en",
 ) -> str:
     """The one after-hours reply; ``opening`` is :meth:`BusinessHours.next_opening` (None: not known)."""
-    clinic = normalize_for_gsm(clinic_name.strip())
+    clinic = clinic_label(clinic_name)
     when = describe_opening(opening, now, zone, language) if opening is not None else None
     if language == "es":
         back = f"Abrimos de nuevo {when} y le responderemos entonces." if when else "Le responderemos pronto."
@@ -75,7 +98,7 @@ def after_hours_reply(
 
 def urgent_reply(clinic_name: str, language: str = "en", category: Category | None = None) -> str:
     """The immediate reply to a text that reads as urgent, whatever the hour."""
-    clinic = normalize_for_gsm(clinic_name.strip())
+    clinic = clinic_label(clinic_name)
     crisis = category is Category.SELF_HARM
     if language == "es":
         line = " Si piensa en hacerse dano, llame o envie un texto al 988." if crisis else ""

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.core.segments import analyze
 from shared.inbox.hours import BusinessHours
@@ -91,3 +93,40 @@ def test_every_reply_is_gsm7_and_at_most_two_segments(text: str) -> None:
 
 def test_a_typographic_clinic_name_does_not_switch_to_ucs2() -> None:
     assert analyze(urgent_reply("Dr. O\u2019Neil\u2019s Clinic")).encoding == "GSM-7"
+
+
+def test_an_accented_clinic_name_stays_gsm7() -> None:
+    from shared.inbox.replies import clinic_label
+
+    assert clinic_label("Clínica  San José") == "Clinica San José"  # é is GSM-7, í is not
+    text = urgent_reply("Clínica Niños Sonrisa Feliz de la Montaña", "es", Category.SELF_HARM)
+    assert analyze(text).encoding == "GSM-7" and analyze(text).segments <= 2
+
+
+GSM_NAME_CHARACTERS = st.sampled_from(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 &'-.,éèñüöäÑÜÖÄáíóúçâêôÁÍÓÚ€[]{}|~^"
+)
+
+
+@given(st.text(GSM_NAME_CHARACTERS, min_size=1, max_size=40), st.sampled_from(["en", "es"]))
+def test_any_latin_clinic_name_up_to_40_characters_fits_two_gsm7_segments(name: str, language: str) -> None:
+    opening = datetime(2026, 12, 30, 12, 45, tzinfo=NY)
+    for text in (
+        urgent_reply(name, language, Category.SELF_HARM),
+        after_hours_reply(name, opening, FRIDAY_EVENING, NY, language),
+    ):
+        report = analyze(text)
+        assert report.encoding == "GSM-7", report.ucs2_culprits
+        assert report.segments <= 2
+
+
+def test_one_after_hours_reply_per_closed_period() -> None:
+    from shared.inbox.replies import after_hours_period
+
+    hours = BusinessHours.weekly(NY)
+    first = after_hours_period(hours, FRIDAY_EVENING, None)
+    assert first is not None
+    assert after_hours_period(hours, datetime(2026, 12, 6, 9, 0, tzinfo=NY), first.key) is None  # Sunday
+    assert after_hours_period(hours, datetime(2026, 12, 7, 9, 0, tzinfo=NY), first.key) is None  # open
+    monday_night = after_hours_period(hours, datetime(2026, 12, 7, 19, 0, tzinfo=NY), first.key)
+    assert monday_night is not None and monday_night.key != first.key
