@@ -18,6 +18,7 @@ validation, made to keep the rules of :mod:`shared.runtime.http`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from shared.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from shared.runtime.http import error_for, error_response, field_path, model_body, require_iam_caller
@@ -48,27 +49,21 @@ CLIENT_ERRORS: list[type[Exception]] = [InvalidInput, Unauthorized, NotFound, Co
 SIGV4: list[dict[str, list[str]]] = [{"sigv4": []}]
 
 
-def _error_model() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "field": {"type": "string"},
-                },
-            }
-        },
-    }
+class ErrorDetail(BaseModel):
+    code: str
+    message: str = Field(description="What was wrong and what to do; never the refused value")
+    field: str | None = Field(default=None, description="The field, header or parameter refused")
+
+
+class ErrorAnswer(BaseModel):
+    """Every refusal: ``{"error": {"code", "message", "field"}}``."""
+
+    error: ErrorDetail
 
 
 def refusal(description: str, media_type: str = JSON) -> OpenAPIResponse:
     """An OpenAPI response entry for an error answer."""
-    return {"description": description, "content": {media_type: {"schema": _error_model()}}}
+    return {"description": description, "content": {media_type: {"model": ErrorAnswer}}}
 
 
 BAD_REQUEST = refusal("Malformed or refused input (the field is named, never its value); nothing stored.")
@@ -85,7 +80,11 @@ BODY_REFUSALS: dict[int, OpenAPIResponse] = {
 
 
 def json_answer(status: int, body: Any, *, content_type: str = JSON) -> Response[Any]:
-    """An answer the resolver serializes (a pydantic model is validated against the route's return type)."""
+    """An answer the resolver serializes (a pydantic model is validated against the route's return type).
+    Powertools serializes only ``application/json`` bodies: any other JSON type (``application/fhir+json``)
+    is written here."""
+    if content_type != JSON and not isinstance(body, str | bytes):
+        body = json.dumps(body, default=str)
     return Response(status_code=status, content_type=content_type, body=body, headers=dict(NO_STORE))
 
 
