@@ -394,20 +394,14 @@ class OutboundPipeline:
         now = self._clock.now()
         ready: list[tuple[OutboundText, str, str]] = []  # text, body, phone
         for text in texts:
-            state = states[text.phone_hmac]
-            if not state.sendable:
-                done(text, book.stop(text, SKIPPED_OPTED_OUT, now, "consent_opted_out_at_send"))
-                continue
-            held = self._held(text, state, now)
-            if held is not None:
-                done(text, self._hold(book, text, held, now))
-                continue
-            body = self._body(text)
-            phone = text.phone or self._phone(text, state)
-            if not phone:
-                done(text, book.stop(text, NO_NUMBER, now, "no_number_on_record"))
-                continue
-            ready.append((text, body, phone))
+            try:
+                prepared = self._policy(text, book, states[text.phone_hmac], now)
+            except Exception as exc:  # this text only (a write that failed, a body that did not decrypt)
+                prepared = retry(f"policy failed: {type(exc).__name__}")
+            if isinstance(prepared, Outcome):
+                done(text, prepared)
+            else:
+                ready.append(prepared)
         if not ready:
             return
 
@@ -431,7 +425,10 @@ class OutboundPipeline:
         claimed = self._claim(ready, book, states, now, done)
         sent: list[_Sent] = []
         for claim in claimed:
-            outcome = self._publish_one(claim, book, states, now)
+            try:
+                outcome = self._publish_one(claim, book, states, now)
+            except Exception as exc:  # a release or close that failed: the claim stays and times out
+                outcome = retry(f"after Publish: {type(exc).__name__}")
             if isinstance(outcome, Outcome):
                 done(claim.text, outcome)
                 continue
@@ -444,6 +441,22 @@ class OutboundPipeline:
                 self._counter.count("OutboundMarkSentFailed")
                 done(claim.text, retry(f"bookkeeping failed after Publish: {type(exc).__name__}"))
         self._mark_sent(sent, done)
+
+    def _policy(
+        self, text: OutboundText, book: KindBook, state: NumberState, now: datetime
+    ) -> Outcome | tuple[OutboundText, str, str]:
+        """The kind's policy before the claim: the outcome when the text stops or is held here, else the
+        text with its body and number, ready to claim."""
+        if not state.sendable:
+            return book.stop(text, SKIPPED_OPTED_OUT, now, "consent_opted_out_at_send")
+        held = self._held(text, state, now)
+        if held is not None:
+            return self._hold(book, text, held, now)
+        body = self._body(text)
+        phone = text.phone or self._phone(state)
+        if not phone:
+            return book.stop(text, NO_NUMBER, now, "no_number_on_record")
+        return text, body, phone
 
     def _held(self, text: OutboundText, state: NumberState, now: datetime) -> tuple[datetime, bool] | None:
         """``(until, by_cap)`` when the kind's caps or quiet hours hold the text now, else None."""
@@ -475,7 +488,7 @@ class OutboundPipeline:
             raise ValueError("a sealed body needs the cipher")
         return str(self._cipher.decrypt(text.body.record_ref, text.body.ciphertext)[text.body.key])
 
-    def _phone(self, text: OutboundText, state: NumberState) -> str | None:
+    def _phone(self, state: NumberState) -> str | None:
         if state.sealed_phone is None or self._cipher is None:
             return None
         record_ref, ciphertext = state.sealed_phone

@@ -317,11 +317,12 @@ def test_a_staff_reply_to_an_opted_out_number_is_not_sent_and_a_throttled_one_co
     assert r.sms.sent == [] and r.store.claims == {}
 
 
-def test_a_kind_held_by_quiet_hours_without_a_zone_is_refused():
+def test_a_kind_held_by_quiet_hours_without_a_zone_is_refused_and_the_rest_of_its_group_goes():
     r = rig()
     broken = OutboundText(key="b", kind=BROADCAST, phone_hmac="hmac-1", body="hi", phone="+12065550001")
-    [outcome] = r.pipeline.send([broken], r.book)
-    assert outcome.retry and "ValueError" in outcome.detail and r.sms.sent == []
+    outcome, fine = r.pipeline.send([broken, text(2)], r.book)
+    assert outcome.retry and "ValueError" in outcome.detail
+    assert (fine.word, fine.retry) == ("sent", False) and r.sms.sent == [("+12065550002", text(2).body)]
 
 
 def test_the_fake_store_refuses_what_dynamodb_refuses():
