@@ -19,7 +19,7 @@ from shared.core.clock import SystemClock
 from shared.crypto.wiring import blind_index, cipher, fingerprint
 from shared.messaging.wiring import message_log
 from shared.outbound.pacing import pacer_key
-from shared.outbound.wiring import cap_ledger, send_pacer, sms_sender
+from shared.outbound.wiring import batch_reader, cap_ledger, send_pacer, sms_sender, transactions
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 from shared.templates.cache import CachedTemplates
@@ -76,6 +76,8 @@ def reminder_sender() -> ReminderSender:
             store=CachedTemplates(template_store(), ttl=settings.template_cache_seconds),
         ),
         clock=SystemClock(),
+        batch_reader=batch_reader(),
+        transactions=transactions(),
         origination=settings.origination_number,
         quiet_hours=settings.quiet_hours,
         default_time_zone=settings.default_time_zone,
@@ -86,6 +88,7 @@ def reminder_sender() -> ReminderSender:
             parts_per_second=settings.parts_per_second,
             max_wait=settings.pacer_max_wait_seconds,
         ),
+        parts_per_second=settings.parts_per_second,
     )
 
 
