@@ -14,6 +14,7 @@ from tests.integration.inbox_helpers import (
     Clock,
     clinic_departments,
     conversation_in,
+    relax_pacing,
     conversations,
     replies_to,
     text,
@@ -29,6 +30,7 @@ def clock(monkeypatch):  # type: ignore[no-untyped-def]
 
     clock = Clock(MONDAY_OPEN)
     monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
+    relax_pacing(monkeypatch)
     return clock
 
 
