@@ -71,8 +71,9 @@ def text(
     return stack.functions["InboundSmsFunction"].invoke(event)
 
 
-def sweep(stack: Stack, clock: Clock, at: datetime) -> Any:
-    clock.now = at
+def sweep(stack: Stack, clock: Clock, at: datetime, *, wall: datetime | None = None) -> Any:
+    """InboxSweepSchedule fires for the scheduled time ``at`` (the wall clock at ``wall``, else ``at``)."""
+    clock.now = wall or at
     props = dict(stack.schedules())["InboxSweepSchedule"]
     arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{stack.ref('InboxSweepSchedule')}"
     event = events.scheduler_event(props["Target"]["Input"], scheduled_time=at, schedule_arn=arn)

@@ -14,8 +14,8 @@ from tests.integration.inbox_helpers import (
     Clock,
     clinic_departments,
     conversation_in,
-    relax_pacing,
     conversations,
+    relax_pacing,
     replies_to,
     text,
 )
