@@ -149,3 +149,11 @@ def test_the_sweep_refuses_an_event_without_its_time(clinic, clock) -> None:
     with pytest.raises(InvalidInput) as raised:
         clinic.functions["InboxSweepFunction"].invoke({"detail": {}})
     assert raised.value.field == "time"
+
+
+def test_the_committed_sweep_sample_runs(clinic, clock) -> None:
+    from infra.local import make_events
+
+    event = json.loads((make_events.EVENTS_DIR / "inbox_sweep_scheduled.json").read_text(encoding="utf-8"))
+    result = clinic.functions["InboxSweepFunction"].invoke(event)
+    assert result == {"checked": 0, "overdue_flagged": 0, "escalated": 0, "escalation_ended": 0, "raced": 0}
