@@ -74,7 +74,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     ),
     "inbox_sweep_scheduled.json": (
         "InboxSweepFunction",
-        "What EventBridge Scheduler delivers: InboxSweepSchedule's Target Input with context attributes filled",
+        "EventBridge Scheduler's delivery: InboxSweepSchedule's Target Input with context attributes filled",
     ),
     "reminder_fanout_window.json": (
         "ReminderFanoutFunction",
