@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.integration.harness import plaintext_leaks
 from tests.integration.inbox_helpers import (
     PATIENT,
     Clock,
@@ -85,6 +86,7 @@ def test_an_urgent_text_in_hours_gets_911_is_flagged_and_pages_on_call_without_p
         assert secret not in everything
     logged = [i for i in clinic.table("MessagesTable").scan()["Items"] if i.get("kind") == "urgent_reply"]
     assert len(logged) == 1
+    assert plaintext_leaks(clinic, [PATIENT, BLEEDING, "incision is bleeding"]) == []
 
 
 def test_an_urgent_text_after_hours_gets_the_911_reply_instead_of_the_after_hours_one(clinic, clock) -> None:
