@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from shared.audit.domain import EMPTY_HEAD, GENESIS, AuditEvent, AuditRecord, ChainHead, seal
 from shared.audit.ports import MAX_PAGE, AuditPage, ChainPage
 from shared.core.clock import Clock, iso, parse_iso
-from shared.core.errors import ConcurrentChange, InvalidInput
+from shared.core.errors import ConcurrentChange, IntegrityError, InvalidInput
 from shared.core.metrics import Counter, NullCounter
 from shared.crypto.ports import PhiCipher
 from shared.runtime.observability import logger
@@ -101,6 +101,17 @@ class DynamoAuditLog:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" not in reasons:
                     raise
+                if reasons[:1] != ["ConditionalCheckFailed"]:
+                    # The head took the write but the position is taken: the head is behind its records
+                    # (deleted or rolled back). Retrying cannot help, and appending elsewhere would fork.
+                    self._counter.count("AuditHeadBehind")
+                    logger.error(
+                        "audit chain head is behind its records", extra={"sequence": record.sequence}
+                    )
+                    raise IntegrityError(
+                        "the audit chain head is behind its records; appends are stopped until an operator "
+                        "runs clinictext audit verify and repairs the head"
+                    ) from exc
                 self.retries += 1
                 self._counter.count("AuditAppendRetries")
                 logger.info("audit append lost a race; retrying", extra={"attempt": attempt + 1})

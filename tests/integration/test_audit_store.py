@@ -12,7 +12,7 @@ from shared.audit.domain import AuditAction, AuditEvent, verify
 from shared.audit.service import Verifier
 from shared.audit.store import DynamoAuditLog
 from shared.core.clock import FixedClock
-from shared.core.errors import ConcurrentChange, InvalidInput
+from shared.core.errors import ConcurrentChange, IntegrityError, InvalidInput
 from shared.crypto.kms import KmsEnvelopeCipher
 from tests.integration.harness import plaintext_leaks
 
@@ -291,6 +291,15 @@ def test_an_attribute_of_the_wrong_type_is_reported_not_fatal(stack, log, clock)
     fill(log, clock, 3)
     put_raw(stack, {**raw(stack, 2), "detail": "flattened", "at": 5})
     assert check(log).changed == (2,)
+
+
+def test_a_deleted_head_stops_appends_at_once_and_verify_reports_it(stack, log, clock):
+    fill(log, clock, 3)
+    stack.table("AuditTable").delete_item(Key={"pk": "CHAIN", "sk": 0})
+    with pytest.raises(IntegrityError):
+        log.append(event(4))
+    assert log.retries == 0 and len(log.chain()) == 3  # nothing overwritten, no retry storm
+    assert check(log).head_mismatch
 
 
 def test_a_damaged_head_stops_appends_instead_of_forking(stack, log, clock):
