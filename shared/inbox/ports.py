@@ -57,6 +57,7 @@ class Landing:
     reply_key: str | None = None
     language: str = "en"
     category: str | None = None
+    escalation_started: bool = False  # the text starts a new urgent escalation (written with it)
 
 
 @dataclass(frozen=True)

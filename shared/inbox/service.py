@@ -172,6 +172,7 @@ class PatientInbox:
                 reply_key=key,
                 language=verdict.language,
                 category=verdict.category.value if verdict.category else None,
+                escalation_started=new_escalation,
             )
             try:
                 self._store.land(updated, landing, expected_version=expected)

@@ -70,6 +70,19 @@ _CURSOR_FIELDS = {
 }
 
 
+# Attributes a conversation item may lack (None in the model, or nothing recorded yet).
+_OPTIONAL_ATTRIBUTES = (
+    "first_inbound_at",
+    "first_response_at",
+    "last_inbound_at",
+    "awaiting_reply_since",
+    "closed_at",
+    "after_hours_key",
+    "attention",
+)
+_ESCALATION_ATTRIBUTES = ("urgent_at", "escalations", "escalated_at", "escalation_ended", "urgent_category")
+
+
 def conversation_record_ref(conversation_id: str) -> str:
     return f"inbox-conversation#{conversation_id}"
 
@@ -231,16 +244,43 @@ class DynamoConversationStore:
             )
         return InboxConversation(conversation, item.get("after_hours_key"), escalation)
 
-    def _put_conversation(self, record: InboxConversation, expected_version: int | None) -> dict[str, Any]:
-        condition: dict[str, Any]
+    def _write_conversation(
+        self, record: InboxConversation, expected_version: int | None, *, escalation: bool = False
+    ) -> dict[str, Any]:
+        """The transaction item writing ``record``: a Put of a new conversation, else an Update on the
+        version read. An Update leaves the escalation's attributes alone unless ``escalation`` (a text
+        that starts a new one): the sweep records its attempts beside the version, and a write of the
+        thread must never put back the attempts it read."""
+        item = self._item(record)
         if expected_version is None:
-            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": expected_version},
+            return {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
             }
-        return {"Put": {"TableName": self._table.name, "Item": self._item(record), **condition}}
+        owned = set(item) - {"pk", "sk"} - (set() if escalation else set(_ESCALATION_ATTRIBUTES))
+        absent = (set(_OPTIONAL_ATTRIBUTES) | (set(_ESCALATION_ATTRIBUTES) if escalation else set())) - set(
+            item
+        )
+        names = {f"#n{i}": name for i, name in enumerate(sorted(owned | absent))}
+        index = {name: key for key, name in names.items()}
+        values: dict[str, Any] = {f":v{index[name][2:]}": item[name] for name in owned}
+        values[":expected"] = expected_version
+        expression = "SET " + ", ".join(f"{index[name]} = :v{index[name][2:]}" for name in sorted(owned))
+        if absent:
+            expression += " REMOVE " + ", ".join(index[name] for name in sorted(absent))
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"pk": item["pk"], "sk": item["sk"]},
+                "UpdateExpression": expression,
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     # -- reads -----------------------------------------------------------------------------------------
     def get(self, conversation_id: str) -> InboxConversation | None:
@@ -291,7 +331,7 @@ class DynamoConversationStore:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            self._put_conversation(record, expected_version),
+            self._write_conversation(record, expected_version, escalation=landing.escalation_started),
             {
                 "Put": {
                     "TableName": self._table.name,
@@ -328,12 +368,14 @@ class DynamoConversationStore:
             raise ConcurrentChange("the conversation changed while the text landed") from exc
 
     def save(self, record: InboxConversation, *, expected_version: int) -> None:
-        item = self._put_conversation(record, expected_version)["Put"]
+        update = self._write_conversation(record, expected_version)["Update"]
         try:
-            self._table.put_item(
-                Item=item["Item"],
-                ConditionExpression=item["ConditionExpression"],
-                ExpressionAttributeValues=item["ExpressionAttributeValues"],
+            self._table.update_item(
+                Key=update["Key"],
+                UpdateExpression=update["UpdateExpression"],
+                ConditionExpression=update["ConditionExpression"],
+                ExpressionAttributeNames=update["ExpressionAttributeNames"],
+                ExpressionAttributeValues=update["ExpressionAttributeValues"],
             )
         except ClientError as exc:
             if is_condition_failure(exc):

@@ -159,3 +159,29 @@ def test_the_committed_sweep_sample_runs(clinic, clock) -> None:
     event = json.loads((make_events.EVENTS_DIR / "inbox_sweep_scheduled.json").read_text(encoding="utf-8"))
     result = clinic.functions["InboxSweepFunction"].invoke(event)
     assert result == {"checked": 0, "overdue_flagged": 0, "escalated": 0, "escalation_ended": 0, "raced": 0}
+
+
+def test_a_write_of_the_thread_never_puts_back_the_escalation_attempts_it_read(clinic, clock) -> None:
+    """The sweep records a page beside the version; a staff or scheduler write made on an earlier read
+    must keep it (a lost attempt count would page again, or never stop)."""
+    from dataclasses import replace
+
+    from infra.local.stack import function_environment
+    from shared.inbox import wiring
+
+    text(clinic, clock, MON_1000, BLEEDING)
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    with function_environment(clinic.functions["InboxSweepFunction"].environment):
+        wiring.inbox_settings.cache_clear()
+        wiring.conversation_store.cache_clear()
+        store = wiring.conversation_store()
+        read = store.get(cid)
+        assert read is not None and read.escalation is not None and read.escalation.attempts == 1
+        paged = replace(read.escalation, attempts=2, last_at=MON_1000 + timedelta(minutes=10))
+        assert store.record_escalation(cid, paged, previous_attempts=1)  # the sweep, meanwhile
+        flagged = read.conversation.set_overdue(True, MON_1000 + timedelta(minutes=31))
+        store.save(replace(read, conversation=flagged), expected_version=read.conversation.version)
+    item = conversation_in(clinic, "nursing")
+    assert item["overdue"] is True and item["version"] == flagged.version
+    assert item["escalations"] == 2
+    assert item["escalated_at"] == "2027-03-01T18:10:00.000000Z"
