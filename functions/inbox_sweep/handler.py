@@ -29,7 +29,7 @@ def run_time(event: Any) -> Any:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = run_time(event)
-    result = wiring.patient_inbox().sweep(now)
+    result = wiring.inbox_sweeper().sweep(now)
     metrics.add_metric(name="InboxEscalated", unit="Count", value=result["escalated"])
     metrics.add_metric(name="InboxOverdueFlagged", unit="Count", value=result["overdue_flagged"])
     return result

@@ -97,8 +97,8 @@ class PatientInbox:
         *,
         store: ConversationStore,
         directory: DepartmentDirectory,
-        pipeline: OutboundPipeline,
-        reply_book: KindBook,
+        pipeline: OutboundPipeline | None,
+        reply_book: KindBook | None,
         pager: OnCallPager,
         clock: Clock,
         settings: InboxSettings,
@@ -267,6 +267,8 @@ class PatientInbox:
             phone=text.from_number,
             ref=(conversation_id, at + timedelta(milliseconds=2)),
         )
+        if self._pipeline is None or self._book is None:
+            raise RuntimeError("this inbox was built without the outbound pipeline (the sweep's)")
         try:
             word = self._pipeline.send_one(outbound, self._book)
         except RetryLater as exc:

@@ -1,29 +1,27 @@
 """The inbox's services, built once per container: the conversation store, the patient inbox (landing,
-automated replies, escalation) and the inbound service that hands texts to it."""
+automated replies, escalation), the sweep, and the inbound service that hands texts to the inbox.
+
+Each factory imports what it builds (issue 11, cold start): the sweep loads neither the consent ledger,
+the SMS sender nor the inbound service.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.consent.wiring import consent_ledger
 from shared.core.clock import SystemClock
-from shared.crypto.wiring import blind_index, cipher
-from shared.inbound import wiring as inbound_wiring
-from shared.inbound.domain import InboundService
-from shared.inbox.service import InboxSettings, PatientInbox
 from shared.inbox.settings import InboxFunctionSettings
-from shared.inbox.sns import SnsOnCallPager
-from shared.inbox.store import DynamoConversationStore, DynamoInboxReplyBook
-from shared.messaging.wiring import message_log
-from shared.outbound.pacing import pacer_key
-from shared.outbound.pipeline import NumberStates, OutboundPipeline
-from shared.outbound.wiring import batch_reader, carrier_optouts, send_pacer, sms_sender, transactions
 from shared.runtime import aws
 from shared.runtime.observability import MetricsCounter
 from shared.runtime.wiring import cached
-from shared.templates.wiring import reply_book
+
+if TYPE_CHECKING:
+    from shared.inbound.domain import InboundService
+    from shared.inbox.service import PatientInbox
+    from shared.inbox.store import DynamoConversationStore
+    from shared.outbound.pipeline import OutboundPipeline
 
 
 @cached
@@ -33,6 +31,10 @@ def inbox_settings() -> InboxFunctionSettings:
 
 @cached
 def conversation_store() -> DynamoConversationStore:
+    from shared.crypto.wiring import cipher
+    from shared.inbox.store import DynamoConversationStore
+    from shared.outbound.wiring import transactions
+
     return DynamoConversationStore(aws.table(inbox_settings().conversations_table), cipher(), transactions())
 
 
@@ -40,6 +42,13 @@ def conversation_store() -> DynamoConversationStore:
 def outbound_pipeline() -> OutboundPipeline:
     """The one outbound pipeline, as the inbox's automated replies use it (no caps or quiet hours apply
     to their kinds; consent, pacing, the claim and the log do)."""
+    from shared.consent.wiring import consent_ledger
+    from shared.crypto.wiring import cipher
+    from shared.messaging.wiring import message_log
+    from shared.outbound.pacing import pacer_key
+    from shared.outbound.pipeline import NumberStates, OutboundPipeline
+    from shared.outbound.wiring import batch_reader, send_pacer, sms_sender, transactions
+
     settings = inbox_settings()
     ledger = consent_ledger()
     return OutboundPipeline(
@@ -61,16 +70,22 @@ def outbound_pipeline() -> OutboundPipeline:
     )
 
 
-@cached
-def patient_inbox() -> PatientInbox:
+def _patient_inbox(*, sends: bool) -> PatientInbox:
+    from shared.inbox.service import InboxSettings, PatientInbox
+    from shared.inbox.sns import SnsOnCallPager
+    from shared.inbox.store import DynamoInboxReplyBook
+    from shared.outbound.wiring import transactions
+
     settings = inbox_settings()
     store = conversation_store()
     return PatientInbox(
         store=store,
         directory=store,
-        pipeline=outbound_pipeline(),
-        reply_book=DynamoInboxReplyBook(
-            aws.table(settings.conversations_table), transactions(), SystemClock()
+        pipeline=outbound_pipeline() if sends else None,
+        reply_book=(
+            DynamoInboxReplyBook(aws.table(settings.conversations_table), transactions(), SystemClock())
+            if sends
+            else None
         ),
         pager=SnsOnCallPager(aws.client("sns"), settings.on_call_topic_arn),
         clock=SystemClock(),
@@ -87,9 +102,29 @@ def patient_inbox() -> PatientInbox:
 
 
 @cached
+def patient_inbox() -> PatientInbox:
+    """Where inbound texts land; sends the automated replies through the outbound pipeline."""
+    return _patient_inbox(sends=True)
+
+
+@cached
+def inbox_sweeper() -> PatientInbox:
+    """The scheduled sweep's inbox: it pages on-call and flags overdue conversations, and sends no text."""
+    return _patient_inbox(sends=False)
+
+
+@cached
 def inbound_service() -> InboundService:
     """The inbound service with the inbox behind it: every text that is not a keyword or a reminder
     answer lands in a conversation."""
+    from shared.consent.wiring import consent_ledger
+    from shared.crypto.wiring import blind_index
+    from shared.inbound import wiring as inbound_wiring
+    from shared.inbound.domain import InboundService
+    from shared.messaging.wiring import message_log
+    from shared.outbound.wiring import carrier_optouts, sms_sender
+    from shared.templates.wiring import reply_book
+
     return InboundService(
         blind_index=blind_index(),
         consent=consent_ledger(),
@@ -108,4 +143,6 @@ def inbound_service() -> InboundService:
 def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     """``process(text=InboundText) -> dict``, once per provider message id, through
     :func:`inbound_service`."""
+    from shared.inbound import wiring as inbound_wiring
+
     return inbound_wiring.idempotent_process(inbound_service)
