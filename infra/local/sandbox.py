@@ -96,6 +96,7 @@ class Sandbox:
         log_path: Path | None = None,
         parameters: dict[str, str] | None = None,
         read_timeout: float = READ_TIMEOUT_SECONDS,
+        seed_staff: bool = False,
     ) -> None:
         self._aws_port = aws_port
         self.read_timeout = read_timeout
@@ -123,6 +124,9 @@ class Sandbox:
         self.aws_endpoint = ""
         self.api_url = ""
         self._jwt_authorizers: dict[str, JwtAuthorizer] = {}
+        self._seed_staff = seed_staff
+        # username -> (groups, generated password) of the staff seeded at start (seed_staff=True)
+        self.seeded_staff: dict[str, tuple[tuple[str, ...], str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -177,6 +181,8 @@ class Sandbox:
         ).provision()
         self._route_function_logs()
         self._tap_topics()
+        if self._seed_staff:
+            self.seeded_staff = self.seed_staff()
         self._serve_api()
         return self
 
@@ -645,6 +651,10 @@ class Sandbox:
         ok = {"Content-Type": "application/json"}
         if method == "GET" and path == "/_sandbox/outbox":
             return 200, ok, json.dumps(self.outbox()).encode()
+        if method == "GET" and path == "/_sandbox/staff-pool":  # where `clinictext staff` signs in
+            pool_id, client_id = self.staff_pool()
+            where = {"aws_endpoint": self.aws_endpoint, "region": REGION, "user_pool_id": pool_id}
+            return 200, ok, json.dumps({**where, "client_id": client_id}).encode()
         if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock
             return 200, ok, json.dumps({"now": self.clock.now().isoformat()}).encode()
         if method == "POST" and path == "/_sandbox/text":
