@@ -88,3 +88,45 @@ def test_departments_come_from_the_template_parameter(stack: Any) -> None:
     env = stack.functions["InboxApiFunction"].environment
     assert env["DEPARTMENTS"] == "front-desk,nursing,billing"
     assert env["STAFF_CLIENT_IDS"] == stack.ref("StaffAppClient")
+
+
+def put_settings(stack: Any, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
+    event = jwt_http_api_event(
+        "PUT",
+        "/inbox/departments/nursing",
+        claims=claims(stack, **{"cognito:groups": ["admin"]}),
+        route_key="PUT /inbox/departments/{department}",
+        path_parameters={"department": "nursing"},
+        body=body,
+        headers={"content-type": content_type},
+    )
+    answer = stack.functions["InboxApiFunction"].invoke(event)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"),
+    [
+        (b'{"time_zone": "UTC"}', "text/plain", 415, "content-type"),
+        (b'{"time_zone": "UTC", "time_zone": "America/Denver"}', "application/json", 400, None),
+        (
+            b'{"time_zone": "UTC", "first_response_minutes": "45"}',
+            "application/json",
+            400,
+            "first_response_minutes",
+        ),
+        (b'{"time_zone": "UTC", "x": 1}', "application/json", 400, "x"),
+        (b'{"time_zone": "Mars/Olympus"}', "application/json", 400, "time_zone"),
+        (b"[" * 40 + b"]" * 40, "application/json", 400, None),
+        (b'{"time_zone": "' + b"A" * 70_000 + b'"}', "application/json", 413, "body"),
+    ],
+)
+def test_settings_bodies_go_through_the_one_parser_and_a_refusal_stores_nothing(
+    stack: Any, body: bytes, content_type: str, status: int, field: str | None
+) -> None:
+    got, answer = put_settings(stack, body, content_type)
+    assert got == status, answer
+    if field is not None:
+        assert answer["error"]["field"] == field
+    assert "Mars" not in json.dumps(answer) and "AAAA" not in json.dumps(answer)
+    assert stack.table("InboxSettingsTable").scan()["Items"] == []
