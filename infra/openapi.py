@@ -41,6 +41,14 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "in": "header",
         "description": "AWS Signature Version 4 (execute-api), checked by API Gateway's IAM authorizer.",
     },
+    "staffJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A Cognito access token of the staff user pool, checked by API Gateway's JWT "
+        "authorizer "
+        "(StaffJwt) and again by the function (issuer, app client, expiry, token use, groups).",
+    },
     "twilioSignature": {
         "type": "apiKey",
         "name": "X-Twilio-Signature",

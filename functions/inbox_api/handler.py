@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ from shared.inbox.canned import CannedResponseRequest, sample_report
 from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
 from shared.inbox.service_staff import ListFilters, change_json
+from shared.runtime.api import BAD_REQUEST, TOO_LARGE, UNSUPPORTED, refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
 from shared.staff import wiring
@@ -32,6 +34,20 @@ from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
 
 app = APIGatewayHttpResolver()
+# The OpenAPI security requirement of a route behind the StaffJwt authorizer (infra/openapi.py declares it).
+STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]
+STAFF_REFUSALS: dict[int, OpenAPIResponse] = {
+    400: BAD_REQUEST,
+    401: refusal("The token's claims identify no staff member (the claim is named)."),
+    403: refusal("Not in any department, or the call is for admins only."),
+    404: refusal("No such conversation or department, or one the caller may not see (the same answer)."),
+}
+STAFF_WRITE_REFUSALS: dict[int, OpenAPIResponse] = {
+    **STAFF_REFUSALS,
+    409: refusal("The view is stale (what changed is listed) or the write makes no sense in this state."),
+    413: TOO_LARGE,
+    415: UNSUPPORTED,
+}
 MAX_QUERY_VALUE = 512
 
 
@@ -103,7 +119,7 @@ def record_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-@app.get("/inbox/me")
+@app.get("/inbox/me", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS})
 def who_am_i() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -119,7 +135,11 @@ def who_am_i() -> Response[Any]:
     )
 
 
-@app.get("/inbox/departments/<department>")
+@app.get(
+    "/inbox/departments/<department>",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_REFUSALS},
+)
 def get_department(department: str) -> Response[Any]:
     identity = _identity()
     department = _path("department")  # as API Gateway decoded it
@@ -130,7 +150,11 @@ def get_department(department: str) -> Response[Any]:
     )
 
 
-@app.put("/inbox/departments/<department>")
+@app.put(
+    "/inbox/departments/<department>",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def put_department(department: str) -> Response[Any]:
     identity = _identity()
     department = _path("department")  # as API Gateway decoded it
@@ -144,7 +168,11 @@ def put_department(department: str) -> Response[Any]:
     )
 
 
-@app.post("/inbox/canned-responses")
+@app.post(
+    "/inbox/canned-responses",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def create_canned() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -157,7 +185,9 @@ def create_canned() -> Response[Any]:
     return _answer(201, {"canned_response": canned_json(canned)})
 
 
-@app.get("/inbox/canned-responses")
+@app.get(
+    "/inbox/canned-responses", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS}
+)
 def list_canned() -> Response[Any]:
     identity = _identity()
     found = wiring.staff_console().list_canned(identity, _query("department"))
@@ -183,7 +213,7 @@ def _limit(default: int = 50) -> int:
     return int(value)
 
 
-@app.get("/inbox/audit")
+@app.get("/inbox/audit", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS})
 def read_audit() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -248,7 +278,7 @@ def _conversation(status: int, shown: dict[str, Any]) -> Response[Any]:
     return answer
 
 
-@app.get("/inbox/conversations")
+@app.get("/inbox/conversations", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS})
 def list_conversations() -> Response[Any]:
     identity = _identity()
     filters = ListFilters(
@@ -268,7 +298,11 @@ def list_conversations() -> Response[Any]:
     return _answer(200, {"conversations": items, "cursor": cursor})
 
 
-@app.get("/inbox/conversations/<conversation_id>")
+@app.get(
+    "/inbox/conversations/<conversation_id>",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_REFUSALS},
+)
 def show_conversation(conversation_id: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
@@ -307,27 +341,47 @@ def _staff_write(action: str) -> Response[Any]:
     return _conversation(200, shown)
 
 
-@app.post("/inbox/conversations/<conversation_id>/close")
+@app.post(
+    "/inbox/conversations/<conversation_id>/close",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def close_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("close")
 
 
-@app.post("/inbox/conversations/<conversation_id>/reopen")
+@app.post(
+    "/inbox/conversations/<conversation_id>/reopen",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def reopen_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("reopen")
 
 
-@app.post("/inbox/conversations/<conversation_id>/notes")
+@app.post(
+    "/inbox/conversations/<conversation_id>/notes",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def note_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("notes")
 
 
-@app.post("/inbox/conversations/<conversation_id>/labels")
+@app.post(
+    "/inbox/conversations/<conversation_id>/labels",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def label_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("labels")
 
 
-@app.post("/inbox/conversations/<conversation_id>/break-glass")
+@app.post(
+    "/inbox/conversations/<conversation_id>/break-glass",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
 def break_glass_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("break-glass")
 
