@@ -57,6 +57,8 @@ FORBIDDEN: dict[str, set[str]] = {
         "shared.outbound.sns",
         "shared.messaging",
     },
+    # The staff API reads and writes conversations and the trail: no inbound handling or SMS sender.
+    "functions.inbox_api.handler": INGEST | {"twilio", "shared.inbound", "shared.outbound.sns"},
 }
 
 _CHILD = (
