@@ -318,3 +318,16 @@ def test_an_appointment_stored_with_a_kms_fingerprint_is_still_recognised_unchan
     assert requests["counts"]["dynamodb:TransactWriteItems"] == 0
     # The one format-1 check (only an appointment stored before format 2 needs one).
     assert requests["counts"]["kms:GenerateMac"] == 1
+
+
+def test_one_appointment_twice_in_one_call_is_stored_in_order(stack: Any) -> None:
+    # Bundles and CSV files refuse a repeated id; the book still keeps its promise to any caller.
+    book = make_book(stack)
+    [(_, first)] = parse_bundle(json.dumps(reminder_bundle(day(), patients(1, 1)))).intakes
+    [(_, moved)] = parse_bundle(json.dumps(reminder_bundle(day(), patients(1, 1, hour=14)))).intakes
+
+    answers = book.upsert_many([first, moved])
+
+    assert [(a.outcome, a.version) for a in answers] == [("created", 1), ("updated", 2)]  # type: ignore[union-attr]
+    due = stored(stack, "RemindersTable")[plan.reminder_pk("appt-1", 120)]["due_at"]
+    assert due == iso(datetime.combine(day(), clock_time(14, 1), ZONE) - timedelta(minutes=120))
