@@ -54,9 +54,11 @@ def lose_first_answer(stack):  # type: ignore[no-untyped-def]
 
 
 def test_a_retried_message_log_write_is_not_a_conflict(stack, lose_first_answer):
-    """POST /consent logs its confirmation text; a lost answer to that PutItem used to turn a recorded
-    consent and a sent confirmation into a 409 "already recorded"."""
-    fault = lose_first_answer("MessagesTable", "put_item", "PutItem")
+    """POST /consent logs its confirmation text; a lost answer to that write used to turn a recorded
+    consent and a sent confirmation into a 409 "already recorded". The text SNS accepted is logged with
+    its delivery-status item in one TransactWriteItems; moto keeps no request tokens, so the retry meets
+    its own message (the stored item comes back with the cancellation) and must read it as its own."""
+    fault = lose_first_answer("MessagesTable", "transact_write_items", "TransactWriteItems")
     status, body = call(stack, consent_event(opt_in()))
     assert status == 201, body
     assert body["confirmation"] == "sent"
@@ -64,6 +66,8 @@ def test_a_retried_message_log_write_is_not_a_conflict(stack, lose_first_answer)
     [confirmation] = texts_to(PATIENT)
     logged = [m for m in stack.table("MessagesTable").scan()["Items"] if m["direction"] == "outbound"]
     assert len(logged) == 1 and logged[0]["kind"] == "consent_confirmation" and confirmation
+    [status] = stack.table("DeliveryTable").scan()["Items"]
+    assert status["pk"] == logged[0]["provider_message_id"] and status["message_sk"] == logged[0]["sk"]
 
 
 def test_a_retried_ledger_transaction_is_recorded_once(stack, lose_first_answer):
