@@ -350,3 +350,22 @@ def test_the_delivery_function_calls_only_what_its_policy_grants_and_never_the_m
     assert calls and set(calls) <= granted, set(calls) - granted
     assert stack.ref("MessagesTable") not in {table for _action, table in granted}
     assert ("dynamodb:BatchGetItem", stack.ref("DeliveryTable")) in set(calls)
+
+
+def test_a_text_logged_before_delivery_table_still_shows_the_status_on_its_record(stack):
+    """Texts logged before this change carry their delivery status on the message item itself."""
+    send_two_day_reminders(stack)
+    ids = {phone: mid for mid, phone in sent_ids().items()}
+    stack.table("DeliveryTable").delete_item(Key={"pk": ids[MAGGIE_MOBILE]})
+    messages = stack.table("MessagesTable")
+    [item] = [i for i in messages.scan()["Items"] if i.get("provider_message_id") == ids[MAGGIE_MOBILE]]
+    messages.update_item(
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="SET #s = :s, delivery_status = :s, delivery_at = :at, delivery_detail = :d",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "delivered", ":at": "2026-11-23T17:04:05.123Z", ":d": "accepted"},
+    )
+    [maggie] = lookup(stack, MAGGIE_MOBILE)
+    assert maggie["status"] == "delivered" and maggie["delivery"]["detail"] == "accepted"
+    [thanh] = lookup(stack, THANH_MOBILE)
+    assert thanh["status"] == "sent" and thanh["delivery"]["status"] is None
