@@ -38,22 +38,19 @@ from tests.template import cfn
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):  # type: ignore[no-untyped-def]
     from shared.messaging import store
+    from shared.outbound import store as pacing_store
 
     monkeypatch.setattr(store, "BACKOFF", (0.0,) * len(store.BACKOFF))
+    # The send pacer gives a slot up when it reaches it more than 30 ms late; on a loaded machine one moto
+    # UpdateItem takes longer than that, and the reminders these tests need were left for a redelivery.
+    # Pacing has its own tests; here only the texts matter.
+    monkeypatch.setattr(pacing_store, "LATE_TOLERANCE", 1.0)
 
 
 def send_two_day_reminders(stack) -> None:  # type: ignore[no-untyped-def]
-    """Maggie's and Thanh's reminders sent. On a loaded machine a cold sender invocation can use up its
-    time budget before the send slot (``RetryLater``: the message is left for SQS to redeliver), so a
-    message left over is delivered again, as SQS would."""
     post_bundle(stack, future_bundle())
     assert scheduled_run(stack, FIRST_RUN)["queued"] == 2
-    for message in receive(stack):
-        for _attempt in range(3):
-            if deliver(stack, [message]) == {"batchItemFailures": []}:
-                break
-        else:
-            raise AssertionError("a reminder was not sent in three deliveries")
+    assert deliver(stack, receive(stack)) == {"batchItemFailures": []}
     assert len(sent_ids()) == 2
 
 
