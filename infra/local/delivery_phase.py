@@ -152,6 +152,19 @@ def measure(texts: int, batch_sizes: Sequence[int]) -> tuple[list[Figures], Coun
 
 
 def main(argv: Sequence[str]) -> int:
+    import os
+
+    # Everything runs on moto in this process: fake credentials and a fixed region, never real AWS.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
+    }.items():
+        os.environ.setdefault(name, value)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
     texts = int(argv[0]) if argv else 500
     sizes = [int(a) for a in argv[1:]] or [1, 10, 100]
     figures, read, page = measure(texts, sizes)
