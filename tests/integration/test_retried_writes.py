@@ -20,16 +20,22 @@ from tests.integration.test_consent_api import PATIENT, call, consent_event, opt
 
 
 class AppliedThenLost:
-    """The first ``operation`` request is applied, then its answer lost; later attempts pass through."""
+    """The first ``operation`` request on ``table`` (a transaction: its first item's) is applied, then its
+    answer lost; later attempts pass through. The container shares one botocore session, so the hook sees
+    every table's requests: the others are left alone."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, table: str) -> None:
         self.operation = operation
+        self.table = table
         self.attempts = 0
 
     def __call__(self, request: Any, **_kwargs: Any) -> None:
+        params = json.loads(request.body)
+        first = next(iter((params.get("TransactItems") or [{}])[0].values()), {})
+        if self.table not in (params.get("TableName"), first.get("TableName")):
+            return None
         self.attempts += 1
         if self.attempts == 1:
-            params = json.loads(request.body)
             getattr(boto3.client("dynamodb"), self.operation)(**params)  # the write happens...
             raise ReadTimeoutError(endpoint_url=request.url)  # ...and its answer never arrives
         return None
@@ -43,7 +49,7 @@ def lose_first_answer(stack):  # type: ignore[no-untyped-def]
 
     def install(table_logical_id: str, operation: str, event: str) -> AppliedThenLost:
         client = aws.table(stack.ref(table_logical_id)).meta.client
-        fault = AppliedThenLost(operation)
+        fault = AppliedThenLost(operation, stack.ref(table_logical_id))
         client.meta.events.register_first(f"before-send.dynamodb.{event}", fault)
         installed.append((client, f"before-send.dynamodb.{event}", fault))
         return fault
