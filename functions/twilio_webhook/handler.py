@@ -15,6 +15,7 @@ from shared.core.errors import InvalidInput, Unauthorized
 from shared.core.models import Channel, InboundText
 from shared.inbound import wiring as inbound_wiring
 from shared.inbound.twilio import form_params, twiml, verify_signature
+from shared.inbox import wiring as inbox_wiring
 from shared.runtime import aws_errors as aws
 from shared.runtime import rejections
 from shared.runtime.api import BAD_REQUEST, TOO_LARGE, UNSUPPORTED, ClinicResolver, as_response, refusal
@@ -87,7 +88,7 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
         received_at=_received_at(event),
     )
     try:
-        outcome = inbound_wiring.idempotent_inbound()(text=text)
+        outcome = inbox_wiring.idempotent_inbound()(text=text)
     except Exception as exc:
         return _failed(event, text, exc)
     if outcome["replayed"]:
