@@ -71,7 +71,7 @@ class HttpCounter:
         """Count every HTTP attempt any botocore client makes while inside this block."""
         from botocore.endpoint import Endpoint
 
-        original = Endpoint._do_get_response
+        original = Endpoint._do_get_response  # type: ignore[attr-defined]
         counter = self
 
         def counted(endpoint: Any, request: Any, operation_model: Any, context: Any) -> Any:
@@ -81,8 +81,8 @@ class HttpCounter:
             counter.record(operation_model.service_model.service_name, operation_model.name, parsed)
             return result
 
-        Endpoint._do_get_response = counted  # type: ignore[method-assign]
+        Endpoint._do_get_response = counted  # type: ignore[attr-defined]
         try:
             yield self
         finally:
-            Endpoint._do_get_response = original  # type: ignore[method-assign]
+            Endpoint._do_get_response = original  # type: ignore[attr-defined]
