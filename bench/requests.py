@@ -603,10 +603,43 @@ def esm_lines(r: RateRun) -> str:
     )
 
 
+MODEL = """\
+### How this is counted
+
+* **HTTP attempts.** Every request any botocore client makes is counted where botocore sends it
+  (`Endpoint._do_get_response`, where moto answers), so SDK retries count;
+  `tests/unit/test_bench_httpcount.py` proves a throttled first attempt counts 2. Harness set-up
+  (provisioning the stack) is not counted.
+* **All in** = fan-out + sender + Lambda's SQS polling + delivery status, per delivered reminder (SNS
+  Publish accepted). Ingest is its own target, per appointment.
+* **Virtual time.** The domain clock, the pacer's and the sender's `time`/`sleep` (also where bound as
+  default arguments), the Lambda context's remaining time, moto's SQS visibility clock and the Encryption
+  SDK's cache age read one virtual clock (the list is printed below). Concurrent senders are cooperative
+  tasks that switch only where a real sender waits (the pacer's sleep), so the pacing code runs as
+  deployed and a 1 part/s run takes no longer than a 100 parts/s one.
+* **Containers.** Each poller's invocations run in their own simulated Lambda container: own wiring
+  caches (so its own PHI data-key cache) and own handler module. KMS is counted per container and cache
+  window, as AWS would bill it.
+* **Lambda's SQS event source mapping** (billed as SQS requests): pollers = `SenderConcurrency`
+  (`ScalingConfig.MaximumConcurrency`), each running one invocation at a time with a batch of up to 10.
+  A poller long-polls (`ReceiveMessage`, 20 s): visible messages are returned at once; messages that
+  become visible within the 20 s (a failed item's visibility timeout ends) are returned by the same
+  request; otherwise it is one empty receive and it polls again. After an invocation: one
+  `DeleteMessageBatch` for the items that succeeded and one `ChangeMessageVisibility` per failed item
+  (conservative: Lambda may instead let the visibility timeout run out). The run lasts from the first
+  fan-out until the queue is empty, each poller's last empty receive included. Between runs the pollers
+  keep polling an empty queue whatever is sent; that idle cost is printed per hour, not per reminder.
+* **Fan-out** runs at the start and again every 5 minutes (`ReminderScheduleRate`) while the send lasts.
+* **Delivery status.** For each text moto recorded, SNS's delivery-status log line (the shape of
+  `events/delivery_status.json`, `infra.local.events.sns_delivery_log`), 1.5 s after its Publish, fed to
+  DeliveryStatusFunction in CloudWatch Logs subscription batches of the lines of each second (at most
+  10,000 a batch)."""
+
+
 def table(runs: list[RateRun]) -> str:
     out = [
-        "Counted at the HTTP layer (every botocore attempt, retries included); time is virtual; "
-        f"{runs[0].reminders if runs else 0} reminders per rate. See bench/requests.py for the model.",
+        "Counted at the HTTP layer (every botocore attempt, retries included), on a virtual clock; "
+        f"{runs[0].reminders if runs else 0} reminders per rate.",
         "",
         "### Against the issue's targets",
         "",
@@ -635,6 +668,7 @@ def table(runs: list[RateRun]) -> str:
             + "; ".join(sorted(set(runs[0].patched)))
             + ".",
         ]
+    out += ["", MODEL]
     return "\n".join(out)
 
 
