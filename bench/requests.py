@@ -103,6 +103,7 @@ class RateRun:
     polling_seconds: float = 0.0  # until the pollers' last long polls of the run ended
     wall_seconds: dict[str, float] = field(default_factory=dict)
     texts_per_container: Counter[str] = field(default_factory=Counter)
+    kms_per_container: Counter[str] = field(default_factory=Counter)
     delivery_batches: int = 0
     delivery_outcomes: Counter[str] = field(default_factory=Counter)
     patched: list[str] = field(default_factory=list)
@@ -275,6 +276,8 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     published: dict[str, float] = {}
 
     def on_publish(service: str, operation: str, parsed: Any) -> None:
+        if service == "kms":
+            result.kms_per_container[clock.container()] += 1
         if service == "sns" and operation == "Publish" and parsed and parsed.get("MessageId"):
             published[parsed["MessageId"]] = clock.time()
             result.texts_per_container[clock.container()] += 1
@@ -581,7 +584,10 @@ def esm_lines(r: RateRun) -> str:
     e = r.esm
     idle_per_hour = e.pollers * 3600 / LONG_POLL_SECONDS
     containers = sorted(k for k in r.texts_per_container if k.startswith("sender-"))
-    spread = ", ".join(str(r.texts_per_container[k]) for k in containers)
+    spread = ", ".join(f"{r.texts_per_container[k]} ({r.kms_per_container[k]} KMS)" for k in containers)
+    others = ", ".join(
+        f"{k} {n}" for k, n in sorted(r.kms_per_container.items()) if not k.startswith("sender-") and n
+    )
     return "\n".join(
         [
             f"* {e.pollers} pollers; the send took {r.virtual_seconds:.1f} s of virtual time "
@@ -592,7 +598,9 @@ def esm_lines(r: RateRun) -> str:
             f"sender invocations {e.invocations}; failed items returned to the queue {e.failed_items}; "
             f"messages received more than once {e.redeliveries}; invocations longer than the function "
             f"timeout {e.over_timeout}.",
-            f"* Texts per sender container: {spread or 'none'} (KMS is paid per container and cache window).",
+            f"* Texts (and KMS requests) per sender container: {spread or 'none'}; KMS elsewhere: "
+            f"{others or 'none'}. KMS is paid per container and cache window, so it falls per text as "
+            "each container sends more.",
             f"* Delivery status: {r.delivery_batches} subscription batches; outcomes "
             + ", ".join(f"{k} {v}" for k, v in sorted(r.delivery_outcomes.items()) if v)
             + ".",
