@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     import contextlib
     import io
 
-    from bench import coldstart, fanout, pacing, requests
+    from bench import coldstart, fanout, inbox, pacing, requests
 
     sections = [
         f"Machine: {machine()}",
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: fanout.table(fanout.run()),
         ),
         ("Cold start: import time and resident memory per handler", lambda: coldstart.table(coldstart.run())),
+        ("Inbox domain: triage, business hours, metrics (pure Python)", lambda: inbox.table(inbox.run())),
         (
             "Pacing accuracy (achieved vs configured send rate)",
             lambda: pacing.table(pacing.run_all(args.pacing_scale)),

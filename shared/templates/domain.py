@@ -108,9 +108,15 @@ def check_name(name: str) -> str:
     return name
 
 
-def placeholders_of(body: str) -> tuple[str, ...]:
-    """The ``{placeholder}`` names in ``body``, in order, each once. Refuses malformed or unknown ones."""
-    if body.count("[") != body.count("]") or _OPTIONAL.sub("", body).count("[") or "[[" in body:
+def placeholders_of(
+    body: str, *, allowed: Mapping[str, str] = PLACEHOLDERS, optional_parts: bool = True
+) -> tuple[str, ...]:
+    """The ``{placeholder}`` names in ``body``, in order, each once. Refuses malformed ones and any not in
+    ``allowed`` (a reminder's :data:`PLACEHOLDERS` unless told). With ``optional_parts`` square brackets
+    mark optional parts and must pair up; without, they are plain text."""
+    if optional_parts and (
+        body.count("[") != body.count("]") or _OPTIONAL.sub("", body).count("[") or "[[" in body
+    ):
         raise InvalidInput(
             "square brackets mark optional parts and must come in pairs, not nested", field="body"
         )
@@ -126,14 +132,17 @@ def placeholders_of(body: str) -> tuple[str, ...]:
             continue
         if spec or conversion:
             raise InvalidInput(f"placeholder {{{name}}} may not carry a format or conversion", field="body")
-        if name not in PLACEHOLDERS:
-            raise InvalidInput(
-                f"unknown placeholder {{{name}}}; allowed: "
-                + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS),
-                field="body",
-            )
         if name not in names:
             names.append(name)
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise InvalidInput(
+            f"unknown placeholder{'s' if len(unknown) > 1 else ''} "
+            + ", ".join(f"{{{name}}}" for name in unknown)
+            + "; allowed: "
+            + ", ".join(f"{{{known}}}" for known in allowed),
+            field="body",
+        )
     return tuple(names)
 
 

@@ -1,0 +1,334 @@
+"""The audit trail's records, their chain and its verification (HIPAA 164.312(b) audit controls and
+164.312(c) integrity). Pure Python over ``hashlib``: a trail exported from the table verifies offline.
+
+Every look at or change to a conversation, and every look at the trail, is one :class:`AuditRecord`.
+Records are numbered 1, 2, 3, ... without gaps and chained::
+
+    hash(n) = SHA-256( bytes.fromhex(hash(n - 1)) || canonical(record n) )     hash(0) = GENESIS
+
+where ``canonical`` is the record's fields (everything but ``hash``, ``previous_hash`` included) as
+sorted-key, compact UTF-8 JSON. Changing any field of a record changes its hash; removing one leaves a
+gap in the numbering; moving one breaks its position; cutting records off the end leaves the trail short
+of the chain head the store keeps. :func:`verify` reports each of these precisely.
+
+Records carry no PHI: ids (user, conversation, message), the action, time, source address and client.
+``detail`` holds short id-like values only (checked), so no message text can be put in it by mistake. The
+one free text, a break-glass ``reason``, is written by staff and may mention a patient: the store keeps it
+encrypted; the hash covers the text itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.core.clock import iso, parse_iso
+
+GENESIS = "0" * 64
+MAX_USER_AGENT = 256
+MAX_DETAIL_ITEMS = 16
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_DETAIL_VALUE = re.compile(r"^[A-Za-z0-9_.:#@/+=,-]{0,128}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AuditAction(StrEnum):
+    READ = "read"  # a conversation's thread was shown
+    LIST = "list"  # a conversation list was shown
+    START = "start"
+    REPLY = "reply"
+    ASSIGN = "assign"
+    NOTE = "note"
+    LABEL = "label"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    BREAK_GLASS = "break_glass"
+    EXPORT = "export"
+    AUDIT_READ = "audit_read"  # someone looked at the trail itself
+    AUDIT_VERIFY = "audit_verify"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What happened, as the service reports it; the store numbers, stamps and chains it.
+
+    ``detail`` values must look like ids (letters, digits and ``_.:#@/+=,-``), never message text.
+    """
+
+    user_id: str
+    username: str
+    action: AuditAction
+    source_ip: str
+    user_agent: str
+    conversation_id: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    client_id: str = ""  # the Cognito app client the token was issued to ("" outside the HTTP API)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, AuditAction):
+            raise ValueError("action must be an AuditAction")
+        for name in ("user_id",):
+            if not _ID.fullmatch(getattr(self, name) or ""):
+                raise ValueError(f"{name} must be an id")
+        if not self.username or len(self.username) > 128 or not self.username.isprintable():
+            raise ValueError("username must be printable, 1 to 128 characters")
+        if self.client_id and not _ID.fullmatch(self.client_id):
+            raise ValueError("client_id must be an id")
+        if self.conversation_id is not None and not _ID.fullmatch(self.conversation_id):
+            raise ValueError("conversation_id must be an id")
+        _check_ip(self.source_ip)
+        if len(self.user_agent) > MAX_USER_AGENT or not self.user_agent.isprintable():
+            raise ValueError("user_agent must be printable and at most 256 characters")
+        if len(self.detail) > MAX_DETAIL_ITEMS:
+            raise ValueError("detail holds at most 16 items")
+        for key, value in self.detail.items():
+            if (
+                not _DETAIL_KEY.fullmatch(key)
+                or not isinstance(value, str)
+                or not _DETAIL_VALUE.fullmatch(value)
+            ):
+                raise ValueError(
+                    f"detail {key!r} must be an id-like value (no free text in the audit detail)"
+                )
+        if (self.reason is not None) is not (self.action is AuditAction.BREAK_GLASS):
+            raise ValueError("a reason is required for break_glass and only for it")
+        if self.reason is not None and (not self.reason or not self.reason.isprintable()):
+            raise ValueError("reason must be printable text")
+
+
+def _check_ip(value: str) -> None:
+    if value == "":
+        return  # not over HTTP (a scheduled run, the CLI)
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise ValueError("source_ip must be an IP address") from exc
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One numbered, chained record. ``hash`` covers every other field, ``previous_hash`` included."""
+
+    sequence: int
+    at: str  # the instant as iso() writes it (text, so a record read back verifies byte for byte)
+    user_id: str
+    username: str
+    action: str  # an AuditAction value; kept as text so a record written by a newer release still verifies
+    source_ip: str
+    user_agent: str
+    conversation_id: str | None
+    detail: tuple[tuple[str, str], ...]
+    reason: str | None
+    previous_hash: str
+    hash: str
+    client_id: str = ""
+
+    @property
+    def at_instant(self) -> datetime:
+        return parse_iso(self.at)
+
+    def body(self) -> dict[str, Any]:
+        """The hashed fields, as plain JSON values."""
+        return {
+            "sequence": self.sequence,
+            "at": self.at,
+            "user_id": self.user_id,
+            "username": self.username,
+            "action": self.action,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+            "client_id": self.client_id,
+            "conversation_id": self.conversation_id,
+            "detail": dict(self.detail),
+            "reason": self.reason,
+            "previous_hash": self.previous_hash,
+        }
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    """Sorted-key, compact, UTF-8 JSON: the same record always serializes to the same bytes."""
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def chain_hash(previous_hash: str, body: Mapping[str, Any]) -> str:
+    if not _HASH.fullmatch(previous_hash):
+        raise ValueError("previous_hash must be 64 lowercase hex digits")
+    return hashlib.sha256(bytes.fromhex(previous_hash) + canonical(body)).hexdigest()
+
+
+def seal(event: AuditEvent, *, sequence: int, previous_hash: str, at: datetime) -> AuditRecord:
+    """The record ``event`` becomes at ``sequence``, after the record whose hash is ``previous_hash``."""
+    if sequence < 1:
+        raise ValueError("sequence starts at 1")
+    unsealed = AuditRecord(
+        sequence=sequence,
+        at=iso(at),
+        user_id=event.user_id,
+        username=event.username,
+        action=event.action.value,
+        source_ip=event.source_ip,
+        user_agent=event.user_agent,
+        client_id=event.client_id,
+        conversation_id=event.conversation_id,
+        detail=tuple(sorted(event.detail.items())),
+        reason=event.reason,
+        previous_hash=previous_hash,
+        hash="",
+    )
+    return _with_hash(unsealed)
+
+
+def _with_hash(record: AuditRecord) -> AuditRecord:
+    return replace(record, hash=chain_hash(record.previous_hash, record.body()))
+
+
+def recomputed_hash(record: AuditRecord) -> str | None:
+    """The hash the record's fields give (None when a field cannot even be serialized)."""
+    try:
+        return chain_hash(record.previous_hash, record.body())
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The store's own note of the last record: its sequence and hash (sequence 0: an empty trail)."""
+
+    sequence: int
+    hash: str
+
+
+EMPTY_HEAD = ChainHead(0, GENESIS)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify` found. Sequences are listed ascending; an intact trail has every list empty.
+
+    * ``changed``: records whose fields no longer give their stored hash (a field was edited);
+    * ``broken_links``: records whose ``previous_hash`` is not the stored hash of the record before them
+      (that record was rewritten with a fresh hash, or this one was re-chained);
+    * ``missing``: sequence numbers absent between the first expected and the last present record;
+    * ``reordered``: records found out of sequence order (moved or swapped);
+    * ``duplicated``: sequence numbers present more than once;
+    * ``truncated``: sequence numbers after the last record up to the chain head (cut off the end), and
+      ``head_mismatch`` when the last record's hash is not the one the head recorded.
+    """
+
+    checked: int
+    first_sequence: int | None
+    last_sequence: int | None
+    changed: tuple[int, ...] = ()
+    broken_links: tuple[int, ...] = ()
+    missing: tuple[int, ...] = ()
+    reordered: tuple[int, ...] = ()
+    duplicated: tuple[int, ...] = ()
+    truncated: tuple[int, ...] = ()
+    head_mismatch: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return not (
+            self.changed
+            or self.broken_links
+            or self.missing
+            or self.reordered
+            or self.duplicated
+            or self.truncated
+            or self.head_mismatch
+        )
+
+
+MAX_LISTED = 10_000  # a report lists at most this many missing or truncated numbers
+
+
+def _absent(present: Mapping[int, Any], low: int, high: int) -> list[int]:
+    """The numbers from ``low`` to ``high`` not in ``present``, walking the gaps (a forged sequence of
+    10**12 costs no more than a real one), at most :data:`MAX_LISTED` of them."""
+    absent: list[int] = []
+    cursor = low
+    for sequence in sorted(s for s in present if low <= s <= high):
+        absent.extend(range(cursor, min(sequence, cursor + MAX_LISTED - len(absent))))
+        cursor = sequence + 1
+        if len(absent) >= MAX_LISTED:
+            return absent
+    absent.extend(range(cursor, min(high + 1, cursor + MAX_LISTED - len(absent))))
+    return absent
+
+
+def verify(
+    records: Iterable[AuditRecord],
+    *,
+    head: ChainHead | None = None,
+    after: ChainHead = EMPTY_HEAD,
+) -> VerifyReport:
+    """Check ``records`` as stored (in the order the store returned them, which is by position).
+
+    ``after`` is the last record already verified (sequence and hash) when checking a range; by default
+    the trail is checked from its first record, which must be number 1 and follow :data:`GENESIS`.
+    ``head`` is the store's chain head; with it, records cut off the end are found too.
+    """
+    stored = list(records)
+    by_sequence = sorted(stored, key=lambda r: r.sequence)
+    reordered = sorted(
+        {
+            r.sequence
+            for r, expected in zip(stored, by_sequence, strict=True)
+            if r.sequence != expected.sequence
+        }
+    )
+    seen: dict[int, AuditRecord] = {}
+    duplicated: set[int] = set()
+    for record in by_sequence:
+        if record.sequence in seen:
+            duplicated.add(record.sequence)
+        else:
+            seen[record.sequence] = record
+    changed = [s for s, r in seen.items() if recomputed_hash(r) != r.hash]
+    broken: list[int] = []
+    for sequence, record in seen.items():
+        previous = seen.get(sequence - 1)
+        if previous is not None:
+            expected_previous = previous.hash
+        elif sequence - 1 == after.sequence:
+            expected_previous = after.hash
+        else:
+            continue  # the record before it is missing: reported as missing, not as a broken link
+        if record.previous_hash != expected_previous:
+            broken.append(sequence)
+    last = max(seen) if seen else None
+    expected_first = after.sequence + 1
+    upper = last if last is not None else after.sequence
+    missing = _absent(seen, expected_first, upper)
+    truncated: list[int] = []
+    head_mismatch = False
+    if head is not None:
+        end = last if last is not None else after.sequence
+        truncated = _absent({}, end + 1, head.sequence)
+        if last is not None and last == head.sequence:
+            head_mismatch = seen[last].hash != head.hash
+        elif last is not None and last > head.sequence:
+            head_mismatch = True  # records beyond the head: appended around the store
+    return VerifyReport(
+        checked=len(stored),
+        first_sequence=min(seen) if seen else None,
+        last_sequence=last,
+        changed=tuple(sorted(changed)),
+        broken_links=tuple(sorted(broken)),
+        missing=tuple(missing),
+        reordered=tuple(reordered),
+        duplicated=tuple(sorted(duplicated)),
+        truncated=tuple(truncated),
+        head_mismatch=head_mismatch,
+    )

@@ -1,0 +1,1 @@
+"""The staff inbox: access, conversations, routing, hours, triage, SLA, canned responses."""
