@@ -83,7 +83,10 @@ class KmsEnvelopeCipher:
         cache_capacity: int = CACHE_CAPACITY,
         max_cache_age_seconds: float = MAX_CACHE_AGE_SECONDS,
         max_messages_encrypted: int = MAX_MESSAGES_PER_DATA_KEY,
+        botocore_session: Any = None,
     ) -> None:
+        """``botocore_session``: the container's session (``shared.runtime.aws``), so the SDK's KMS
+        client reuses its parsed models and credentials instead of building its own session."""
         # Imported lazily: the Encryption SDK is heavy and only functions touching PHI need it.
         import botocore.session
         from aws_encryption_sdk import (
@@ -101,7 +104,7 @@ class KmsEnvelopeCipher:
             max_encrypted_data_keys=1,  # every ciphertext here has exactly one: refuse crafted ones
         )
         provider = StrictAwsKmsMasterKeyProvider(
-            key_ids=[key_arn], botocore_session=botocore.session.Session()
+            key_ids=[key_arn], botocore_session=botocore_session or botocore.session.Session()
         )
         self._materials = CachingCryptoMaterialsManager(
             master_key_provider=provider,

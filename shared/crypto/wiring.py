@@ -16,6 +16,7 @@ def cipher() -> KmsEnvelopeCipher:
         cache_capacity=settings.phi_cache_capacity,
         max_cache_age_seconds=settings.phi_cache_max_age_seconds,
         max_messages_encrypted=settings.phi_cache_max_messages_per_key,
+        botocore_session=aws.botocore_session(),
     )
 
 
