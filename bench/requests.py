@@ -249,11 +249,16 @@ class VirtualContext:
 def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) -> RateRun:
     import importlib
 
+    # Import every function's handler (and so every package it wires) first: the time sources and
+    # the per-container caches are patched where these modules hold them.
+    import pkgutil
+
     import boto3
     from moto import mock_aws
     from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
 
+    import shared
     from bench.containers import Containers
     from infra.demo import reminder_bundle
     from infra.local import events
@@ -262,10 +267,11 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     from shared.core.segments import analyze
     from shared.runtime import wiring
 
-    # Import every function's handler (and so every package it wires) first: the time sources and
-    # the per-container caches are patched where these modules hold them.
     for _logical, spec in Stack().resources("AWS::Serverless::Function"):
         importlib.import_module(str(spec["Properties"]["Handler"]).rsplit(".", 1)[0])
+    # Handlers import some modules at first use (cold start): import the whole package up front.
+    for module in pkgutil.walk_packages(shared.__path__, "shared."):
+        importlib.import_module(module.name)
     result = RateRun(label=label, parts_per_second=parts_per_second, reminders=reminders)
     result.esm.pollers = pollers
     day = (datetime.now(ZONE) + timedelta(days=5)).date()
