@@ -66,6 +66,8 @@ class _DueIndex:
         self.updates += 1
         return {}
 
+    name = "RemindersTable"
+
     @property
     def meta(self) -> Any:
         """What a boto3 Table exposes: ``meta.client`` (the fan-out marks a group in one transaction)."""
