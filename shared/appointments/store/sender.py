@@ -363,7 +363,7 @@ class ReminderSender:
                         "ExpressionAttributeValues": {":sent": plan.SENT, ":now": iso(now)},
                     }
                 },
-                self._messages.put_request(record),
+                *self._messages.put_requests(record),
             ]
         )
 
