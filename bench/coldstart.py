@@ -1,47 +1,306 @@
-"""Cold-start cost of each handler: import time and resident memory of a fresh interpreter that imports
-the handler module (what Lambda's init phase does), next to a minimal Powertools "hello" handler measured
-in the same run, as a ratio. Each is measured ``runs`` times in a new process; the median is reported.
+"""Cold start of each function in template.yaml: Lambda's init phase (import the handler module) plus the
+first invocation (which builds settings, the boto3 session, clients and services, and makes the function's
+first AWS requests), next to a Powertools Logger + Metrics + Tracer "hello" handler measured in the same
+run, as a ratio.
+
+Every measurement is a fresh interpreter that sees the function's environment as the template resolves it,
+talking to a moto server in this process (never AWS). Before each one the server is reset and the stack
+provisioned again from template.yaml, and the state a sample needs is seeded (the sample bundle ingested
+for the fan-out and the sender; the Twilio sample's token stored), so every run of a function does the same
+work. The event is the function's sample from ``events/``. Reported: the median over ``runs`` of the init
+time, the first invocation's time, their sum, the share of the invocation spent waiting on moto's answers
+(the requests a real first invocation makes too, but moto's latency is not AWS's), the AWS requests made,
+and the process's peak resident memory.
+
+    python -m bench.coldstart [--runs 5]
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
+import logging
 import os
 import statistics
 import subprocess  # nosec B404 - runs this interpreter on fixed code
 import sys
+import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
 HELLO = "hello (Powertools Logger + Metrics + Tracer)"
-# What Lambda runs in the init phase: import the module and build module-level objects.
+MARKER = "COLDSTART-RESULT "
+TARGET_RATIO = 1.3
+
+# The event each function's first invocation handles: its sample from events/, or (for the fan-out and the
+# sender, whose samples name past times) a live one the seeding writes: a reminder due now for an opted-in
+# patient, found by the fan-out's window, or queued for the sender.
+SAMPLES: dict[str, str] = {
+    "AppointmentsApiFunction": "appointments_ingest.json",
+    "ConsentApiFunction": "consent_api_record.json",
+    "DeliveryStatusFunction": "delivery_status.json",
+    "InboundSmsFunction": "inbound_sms.json",
+    "MessagesApiFunction": "messages_api_lookup.json",
+    "ReminderFanoutFunction": "live: a window holding one due reminder",
+    "ReminderSenderFunction": "live: one queued reminder, due now, patient opted in",
+    "TwilioWebhookFunction": "twilio_webhook.json",
+}
+LIVE_PHONE = "+12065550123"  # fictional 555-01xx
+
+# Lambda's init phase is the module import (plus, for hello, building its three Powertools objects); the
+# invocation is one call of the handler with the sample event. Wire time: botocore's HTTP send, patched
+# after the import so the import is measured untouched.
 _CHILD = r"""
-import json, sys, time
+import importlib, json, sys, time, uuid
+
+spec = json.loads(sys.argv[1])
 started = time.perf_counter()
-if sys.argv[1] == "hello":
+if spec["module"] == "hello":
     from aws_lambda_powertools import Logger, Metrics, Tracer
+
     logger, metrics, tracer = Logger(), Metrics(), Tracer()
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
     def handler(event, context):
-        return "hello"
+        logger.info("hello")
+        metrics.add_metric(name="Hello", unit="Count", value=1)
+        return {"statusCode": 200, "body": "hello"}
 else:
-    __import__(sys.argv[1])
-elapsed = time.perf_counter() - started
-# VmHWM: this process's peak resident set. ru_maxrss would not do: Linux keeps it across exec, so a child
-# of a large benchmark process would report the parent's size.
+    handler = getattr(importlib.import_module(spec["module"]), "lambda_handler")
+initialised = time.perf_counter()
+
+wire = {"seconds": 0.0, "requests": 0}
+if "botocore.httpsession" in sys.modules:
+    from botocore.httpsession import URLLib3Session
+
+    _send = URLLib3Session.send
+
+    def send(self, request):
+        begun = time.perf_counter()
+        try:
+            return _send(self, request)
+        finally:
+            wire["seconds"] += time.perf_counter() - begun
+            wire["requests"] += 1
+
+    URLLib3Session.send = send
+
+
+class Context:
+    function_name = spec["function"]
+    function_version = "1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + spec["function"] + ":live"
+    memory_limit_in_mb = 512
+    aws_request_id = str(uuid.uuid4())
+    log_group_name = "/aws/lambda/" + spec["function"]
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self):
+        return 20000
+
+
+event = json.loads(open(spec["event"], encoding="utf-8").read()) if spec["event"] else {}
+invoking = time.perf_counter()
+result = handler(event, Context())
+done = time.perf_counter()
+if isinstance(result, dict) and "statusCode" in result:
+    outcome = "HTTP %s" % result["statusCode"]
+elif isinstance(result, dict) and "batchItemFailures" in result:
+    outcome = "%d failed" % len(result["batchItemFailures"])
+else:
+    outcome = ", ".join("%s=%s" % (k, v) for k, v in (result or {}).items() if isinstance(v, (int, str)))[:60]
 peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"seconds": elapsed, "rss_kib": peak}))
-"""
+print(__MARKER__ + json.dumps({
+    "init": initialised - started, "invoke": done - invoking, "wire": wire["seconds"],
+    "requests": wire["requests"], "rss_kib": peak, "outcome": outcome,
+}), flush=True)
+""".replace("__MARKER__", repr(MARKER))
 
 
 @dataclass(frozen=True)
 class ColdStart:
     name: str
-    seconds: float
+    init: float
+    invoke: float
+    wire: float
+    requests: int
     rss_mib: float
+    outcome: str
+
+    @property
+    def total(self) -> float:
+        return self.init + self.invoke
 
 
-def _handlers() -> list[tuple[str, str]]:
+class _Moto:
+    """A moto server in this process and template.yaml provisioned into it, fresh for every measurement."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",  # moto accepts any key; no AWS is reached  # nosec B105
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
+                "POWERTOOLS_SERVICE_NAME": "bench",
+            }
+        )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+
+    def fresh_stack(self, logical: str, scratch: Path) -> tuple[Any, Path]:
+        """An empty AWS with template.yaml provisioned, seeded for ``logical``'s event; that event's file."""
+        import boto3
+
+        from infra.local import make_events
+        from infra.local.stack import Stack
+        from shared.runtime import wiring
+
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()  # the local moto server  # nosec B310
+        wiring.reset()  # new keys and queues: this process's seeding must not reuse the last stack's clients
+        secret = boto3.session.Session().client("secretsmanager", region_name="us-east-1")
+        secret_arn = secret.create_secret(
+            Name="clinictext/twilio-auth-token", SecretString=make_events.SAMPLE_TWILIO_AUTH_TOKEN
+        )["ARN"]
+        stack = Stack(parameters={"TwilioAuthTokenSecretArn": secret_arn}).provision()
+        if not SAMPLES[logical].startswith("live"):
+            return stack, EVENTS / SAMPLES[logical]
+        with contextlib.redirect_stdout(io.StringIO()):  # the seeding functions' JSON logs
+            event = _seed_due_reminder(stack, queue=logical == "ReminderSenderFunction")
+        path = scratch / f"{logical}.json"
+        path.write_text(json.dumps(event), encoding="utf-8")
+        return stack, path
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _seed_due_reminder(stack: Any, *, queue: bool) -> dict[str, Any]:
+    """Ingest one appointment whose two-hour reminder falls due a few minutes ago and opt its patient in
+    (with this process's clock set back, as an EHR export arrives before the reminder is due); for the
+    sender, run the fan-out too and return the SQS batch it queued, else return the fan-out's window."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import boto3
+
+    from infra.demo import reminder_bundle
+    from infra.local import events
+    from shared.core.clock import SystemClock, iso
+
+    zone = ZoneInfo("America/Los_Angeles")
+    now = datetime.now(UTC)
+    due = now - timedelta(minutes=5)
+    start = (due + timedelta(minutes=120)).astimezone(zone).replace(second=0, microsecond=0)
+    patient = ("pat-cold", "Sam", "Coldstart", LIVE_PHONE, "appt-cold", start.time())
+    saved = SystemClock.now
+    SystemClock.now = lambda _self: due - timedelta(minutes=30)  # type: ignore[method-assign, assignment]
+    try:
+        consent = events.http_api_event(
+            "POST",
+            "/consent",
+            body=json.dumps(
+                {
+                    "phone": LIVE_PHONE,
+                    "action": "opt_in",
+                    "source": "intake_form",
+                    "consented_at": iso(due - timedelta(days=1)),
+                    "reference": "bench/coldstart",
+                }
+            ),
+            headers={"content-type": "application/json"},
+            iam_caller="arn:aws:iam::123456789012:user/bench",
+            base64_body=False,
+        )
+        bundle = events.http_api_event(
+            "POST",
+            "/appointments",
+            body=json.dumps(reminder_bundle(start.date(), [patient])),
+            headers={"content-type": "application/fhir+json"},
+            iam_caller="arn:aws:iam::123456789012:user/bench",
+            base64_body=False,
+        )
+        for function, event in (("ConsentApiFunction", consent), ("AppointmentsApiFunction", bundle)):
+            response = stack.functions[function].invoke(event)
+            if response["statusCode"] not in (200, 201):
+                raise RuntimeError(f"seeding {function} failed: {response['body'][:300]}")
+        window = {"window": {"start": iso(due - timedelta(minutes=5)), "end": iso(now)}}
+        if not queue:
+            return window
+        SystemClock.now = lambda _self: now  # type: ignore[method-assign, assignment]
+        ran = stack.functions["ReminderFanoutFunction"].invoke(window)
+        if ran.get("queued") != 1:
+            raise RuntimeError(f"seeding the sender: the fan-out queued {ran.get('queued')} reminders, not 1")
+    finally:
+        SystemClock.now = saved  # type: ignore[method-assign]
+    sqs = boto3.session.Session().client("sqs", region_name="us-east-1")
+    got = sqs.receive_message(
+        QueueUrl=stack.ref("ReminderQueue"), MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
+    return events.sqs_event(stack.arn("ReminderQueue"), got["Messages"])
+
+
+def _child(spec: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
+    env = {
+        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
+        **environment,
+        "PYTHONPATH": str(REPO),
+        "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",  # nosec B105 - moto's placeholder
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": spec["function"],
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    env.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
+    env["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    done = subprocess.run(  # our interpreter, fixed child code  # nosec B603
+        [sys.executable, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{spec['function']} failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return dict(json.loads(lines[-1][len(MARKER) :]))
+
+
+def _summary(name: str, figures: list[dict[str, Any]]) -> ColdStart:
+    def median(key: str) -> float:
+        return float(statistics.median(f[key] for f in figures))
+
+    return ColdStart(
+        name,
+        median("init"),
+        median("invoke"),
+        median("wire"),
+        int(median("requests")),
+        median("rss_kib") / 1024,
+        statistics.mode(f["outcome"] for f in figures),
+    )
+
+
+def _functions() -> list[tuple[str, str]]:
     from infra.local.cfn_yaml import load_template
 
     resources = load_template(REPO / "template.yaml")["Resources"]
@@ -52,48 +311,55 @@ def _handlers() -> list[tuple[str, str]]:
     )
 
 
-def measure(target: str, runs: int) -> tuple[float, float]:
-    env = {
-        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
-        "PYTHONPATH": str(REPO),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "bench",
-        "POWERTOOLS_METRICS_NAMESPACE": "ClinicText",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    seconds, rss = [], []
-    for _ in range(runs):
-        done = subprocess.run(  # our interpreter, fixed child code  # nosec B603
-            [sys.executable, "-c", _CHILD, target], capture_output=True, text=True, env=env, check=True
-        )
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
-        seconds.append(figures["seconds"])
-        rss.append(figures["rss_kib"] / 1024)
-    return statistics.median(seconds), statistics.median(rss)
-
-
 def run(runs: int = 5) -> list[ColdStart]:
-    results = [ColdStart(HELLO, *measure("hello", runs))]
-    for logical, module in _handlers():
-        results.append(ColdStart(logical, *measure(module, runs)))
-    return results
+    moto = _Moto()
+    try:
+        hello = [_child({"module": "hello", "function": "hello", "event": ""}, {}) for _ in range(runs)]
+        results = [_summary(HELLO, hello)]
+        with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+            for logical, module in _functions():
+                if logical not in SAMPLES:
+                    raise RuntimeError(f"{logical} has no cold-start event in bench/coldstart.py SAMPLES")
+                figures = []
+                for _ in range(runs):
+                    stack, event = moto.fresh_stack(logical, Path(scratch))
+                    spec = {"module": module, "function": logical, "event": str(event)}
+                    figures.append(_child(spec, stack.functions[logical].environment))
+                results.append(_summary(logical, figures))
+        return results
+    finally:
+        moto.stop()
 
 
-def table(results: list[ColdStart]) -> str:
+def table(results: list[ColdStart], runs: int = 5) -> str:
     hello = results[0]
     lines = [
-        f"Median of 5 fresh interpreters each (Python {sys.version.split()[0]}); ratios against {HELLO}.",
+        f"Median of {runs} fresh interpreters each (Python {sys.version.split()[0]}), each function on a "
+        f"freshly provisioned moto stack with its sample event; ratios against {HELLO}'s init + first "
+        f"invocation (target <= {TARGET_RATIO}x). 'wire': the part of the invocation spent waiting on "
+        "moto's answers.",
         "",
-        "| handler | import s | x hello | peak RSS MiB | x hello |",
-        "|---|---|---|---|---|",
+        "| function | init ms | 1st invoke ms | (wire ms) | AWS requests | init + 1st ms | x hello "
+        "| x hello w/o wire | peak RSS MiB | x hello | 1st invocation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.name} | {r.seconds:.3f} | {r.seconds / hello.seconds:.1f} | {r.rss_mib:.1f} | "
-            f"{r.rss_mib / hello.rss_mib:.2f} |"
+            f"| {r.name} | {r.init * 1000:.0f} | {r.invoke * 1000:.0f} | {r.wire * 1000:.0f} | {r.requests} "
+            f"| {r.total * 1000:.0f} | {r.total / hello.total:.2f} | {(r.total - r.wire) / hello.total:.2f} "
+            f"| {r.rss_mib:.1f} | {r.rss_mib / hello.rss_mib:.2f} | {r.outcome} |"
         )
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.coldstart")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per function (median)")
+    args = parser.parse_args(argv)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    print(table(run(args.runs), args.runs))
+    return 0
+
+
 if __name__ == "__main__":
-    print(table(run()))
+    sys.exit(main())

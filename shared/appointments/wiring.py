@@ -2,28 +2,26 @@
 
 They use the other packages' wiring (consent ledger, cipher, message log, sender, pacer, caps ledger,
 templates), never those packages' adapters. Cached with :func:`shared.runtime.wiring.cached`.
+
+Each factory imports what it builds: a function imports this module for one of them, and the fan-out
+must not load the sender's consent, KMS and SNS code, nor the sender the FHIR book's (issue 11, cold start).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared.appointments.settings import ReminderSettings
-from shared.appointments.store.book import AppointmentBook
-from shared.appointments.store.fanout import ReminderFanout
-from shared.appointments.store.replies import ReminderReplyRouter
-from shared.appointments.store.sender import ReminderSender
-from shared.appointments.wording import ReminderTemplate
-from shared.consent.wiring import consent_ledger
 from shared.core.clock import SystemClock
-from shared.crypto.wiring import blind_index, cipher, fingerprint
-from shared.messaging.wiring import message_log
-from shared.outbound.pacing import pacer_key
-from shared.outbound.wiring import cap_ledger, send_pacer, sms_sender
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
-from shared.templates.cache import CachedTemplates
-from shared.templates.wiring import reply_book, template_store
+
+if TYPE_CHECKING:
+    from shared.appointments.store.book import AppointmentBook
+    from shared.appointments.store.fanout import ReminderFanout
+    from shared.appointments.store.replies import ReminderReplyRouter
+    from shared.appointments.store.sender import ReminderSender
 
 
 def reminder_settings() -> ReminderSettings:
@@ -34,6 +32,9 @@ def reminder_settings() -> ReminderSettings:
 
 @cached
 def appointment_book() -> AppointmentBook:
+    from shared.appointments.store.book import AppointmentBook
+    from shared.crypto.wiring import blind_index, cipher, fingerprint
+
     settings = reminder_settings()
     return AppointmentBook(
         appointments=aws.table(settings.appointments_table),
@@ -48,6 +49,8 @@ def appointment_book() -> AppointmentBook:
 
 @cached
 def reminder_fanout() -> ReminderFanout:
+    from shared.appointments.store.fanout import ReminderFanout
+
     settings = reminder_settings()
     return ReminderFanout(
         reminders=aws.table(settings.reminders_table),
@@ -61,6 +64,16 @@ def reminder_fanout() -> ReminderFanout:
 
 @cached
 def reminder_sender() -> ReminderSender:
+    from shared.appointments.store.sender import ReminderSender
+    from shared.appointments.wording import ReminderTemplate
+    from shared.consent.wiring import consent_ledger
+    from shared.crypto.wiring import cipher
+    from shared.messaging.wiring import message_log
+    from shared.outbound.pacing import pacer_key
+    from shared.outbound.wiring import cap_ledger, send_pacer, sms_sender
+    from shared.templates.cache import CachedTemplates
+    from shared.templates.wiring import template_store
+
     settings = reminder_settings()
     return ReminderSender(
         reminders=aws.table(settings.reminders_table),
@@ -91,6 +104,9 @@ def reminder_sender() -> ReminderSender:
 
 @cached
 def reminder_reply_router() -> ReminderReplyRouter:
+    from shared.appointments.store.replies import ReminderReplyRouter
+    from shared.templates.wiring import reply_book
+
     return ReminderReplyRouter(
         appointments=aws.table(core_settings().appointments_table), replies=reply_book()
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.crypto.kms import KmsEnvelopeCipher, KmsFingerprint, KmsHmacBlindIndex
+from shared.crypto.kms import KmsDerivedFingerprint, KmsEnvelopeCipher, KmsHmacBlindIndex
 from shared.crypto.settings import CipherSettings
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
@@ -16,6 +16,7 @@ def cipher() -> KmsEnvelopeCipher:
         cache_capacity=settings.phi_cache_capacity,
         max_cache_age_seconds=settings.phi_cache_max_age_seconds,
         max_messages_encrypted=settings.phi_cache_max_messages_per_key,
+        botocore_session=aws.botocore_session(),
     )
 
 
@@ -25,6 +26,6 @@ def blind_index() -> KmsHmacBlindIndex:
 
 
 @cached
-def fingerprint() -> KmsFingerprint:
-    """Keyed hash of an appointment intake, under the blind-index key (its own purpose prefix)."""
-    return KmsFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)
+def fingerprint() -> KmsDerivedFingerprint:
+    """Keyed hash of an appointment intake, under a key derived once per container (blind-index key)."""
+    return KmsDerivedFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)

@@ -40,6 +40,7 @@ import functools
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 _STANDARD = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=3, read_timeout=5)
@@ -54,16 +55,39 @@ def config_for(service: str) -> Config:
 
 
 @functools.cache
+def botocore_session() -> botocore.session.Session:
+    """The container's one botocore session. It holds the parsed service models, endpoint rules and the
+    credential chain; every client below is made from it, and so is the Encryption SDK's KMS client
+    (``shared.crypto.kms``). A session per client would parse botocore's data again for each one.
+    Made on the first call (an invocation), never at import: it reads the environment's credentials."""
+    return botocore.session.Session()
+
+
+@functools.cache
+def session() -> boto3.session.Session:
+    """The boto3 face of :func:`botocore_session` (same models, same credentials)."""
+    return boto3.session.Session(botocore_session=botocore_session())
+
+
+@functools.cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=config_for(service))  # type: ignore[call-overload]
+    # Not the tables' client for "dynamodb": a resource's client translates Python values to attribute
+    # values, and low-level callers (Powertools idempotency) pass attribute values already.
+    return session().client(service, config=config_for(service))  # type: ignore[call-overload]
+
+
+@functools.cache
+def dynamodb() -> Any:
+    """The container's one DynamoDB resource; every :func:`table` shares its client."""
+    return session().resource("dynamodb", config=config_for("dynamodb"))
 
 
 @functools.cache
 def table(name: str) -> Any:
-    return boto3.session.Session().resource("dynamodb", config=config_for("dynamodb")).Table(name)
+    return dynamodb().Table(name)
 
 
 def reset() -> None:
-    """Forget cached clients (tests switch endpoints and mocks between cases)."""
-    client.cache_clear()
-    table.cache_clear()
+    """Forget the session and cached clients (tests switch endpoints and mocks between cases)."""
+    for cache in (client, table, dynamodb, session, botocore_session):
+        cache.cache_clear()

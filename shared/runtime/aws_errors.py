@@ -106,3 +106,22 @@ def is_transient(exc: BaseException) -> bool:
             return True
         pending += [current.__cause__, current.__context__]
     return False
+
+
+# -- cancelled transactions -----------------------------------------------------------------------------
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def cancellation_codes(exc: BaseException) -> list[str] | None:
+    """The per-item codes of a cancelled ``TransactWriteItems`` (``"None"`` for an item that was fine),
+    in the order the items were sent; ``None`` when the error is not a cancellation with reasons."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    if (response.get("Error") or {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = response.get("CancellationReasons") or []
+    if not reasons:
+        return None
+    return [str(reason.get("Code") or "None") for reason in reasons]

@@ -283,3 +283,29 @@ def test_sandbox_clock_maps_wall_time_onto_the_story() -> None:
     assert clock.story_time(wall) - wall >= timedelta(days=2) - timedelta(seconds=1)
     clock.advance_to(wall)  # never back
     assert clock.now() >= wall + timedelta(days=2) - timedelta(seconds=1)
+
+
+def test_the_sandboxs_transactions_back_up_items_not_whole_tables(sandbox: Any, monkeypatch) -> None:
+    """moto copies every table a transaction touches before it runs, so a sandbox transaction got
+    slower as its tables grew (a 500-entry bundle ran past its 20 s budget and was answered 503). The
+    sandbox's moto runs in this process, with item-level backups (infra.local.moto_speed)."""
+    import boto3
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    copied: list[str] = []
+    real = models.copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            copied.append(value.name)
+        return real(value, memo)
+
+    monkeypatch.setattr(models.copy, "deepcopy", counting)
+    table = sandbox.stack.ref("RemindersTable")
+    client = boto3.client("dynamodb", endpoint_url=sandbox.aws_endpoint, region_name="us-east-1")
+    client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "sandbox-speed-check"}}}}]
+    )
+    client.delete_item(TableName=table, Key={"pk": {"S": "sandbox-speed-check"}})
+    assert copied == []

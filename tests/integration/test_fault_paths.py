@@ -3,6 +3,7 @@ fan-out run, and a sender whose claim cannot be given back at once does not stra
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from botocore.client import BaseClient
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from tests.integration.harness import outbox
 from tests.integration.test_reminders import (
     FIRST_RUN,
+    START,
     deliver,
     future_bundle,
     pinned_clock,  # noqa: F401 - autouse: the functions' clock is pinned
@@ -46,20 +48,66 @@ class FailNext:
         monkeypatch.setattr(BaseClient, "_make_api_call", call)
 
 
-def test_a_throttled_write_leaves_that_reminder_for_the_next_run_and_the_run_goes_on(stack, monkeypatch):
-    post_bundle(stack, future_bundle())
-    # The run record's UpdateItem passes; the first pending->queued write is throttled.
-    FailNext("UpdateItem", skip=1).install(monkeypatch)
-    first = scheduled_run(stack, FIRST_RUN)
-    assert first["found"] == 2 and first["queued"] == 1 and first["left_for_next_run"] == 1
-    assert sorted(r["status"] for r in reminders(stack).values() if r["offset_minutes"] == 2880) == [
-        "pending",
-        "queued",
+def _twelve_appointments() -> dict[str, Any]:
+    """Twelve patients whose two-day reminders all fall due by FIRST_RUN: two fan-out groups of ten."""
+    from zoneinfo import ZoneInfo
+
+    from infra.demo import reminder_bundle
+
+    zone = ZoneInfo("America/Los_Angeles")
+    local = [(START + timedelta(minutes=5 * i)).astimezone(zone) for i in range(12)]
+    patients = [
+        (f"pat-f{i}", "Sam", f"Fault{i}", f"+1206555{1000 + i:04d}", f"appt-f{i}", at.time())
+        for i, at in enumerate(local)
     ]
-    second = scheduled_run(stack, FIRST_RUN)  # the next scheduled run queues it
-    assert second["queued"] == 1 and second["left_for_next_run"] == 0
+    return reminder_bundle(local[0].date(), patients)
+
+
+def test_a_throttled_write_leaves_that_group_for_the_next_run_and_the_run_goes_on(stack, monkeypatch):
+    status, _ = post_bundle(stack, _twelve_appointments())
+    assert status == 200
+    # The fan-out marks each group of ten pending -> queued in one transaction; the first group's is
+    # throttled beyond the SDK's retries. The run goes on with the second group.
+    FailNext("TransactWriteItems").install(monkeypatch)
+    first = scheduled_run(stack, FIRST_RUN)
+    assert first["found"] == 12 and first["queued"] == 2 and first["left_for_next_run"] == 10
+    two_day = [r["status"] for r in reminders(stack).values() if r["offset_minutes"] == 2880]
+    assert sorted(two_day) == ["pending"] * 10 + ["queued"] * 2
+    second = scheduled_run(stack, FIRST_RUN)  # the next scheduled run queues the rest, and only them
+    assert second["queued"] == 10 and second["already_queued"] == 2 and second["left_for_next_run"] == 0
     assert deliver(stack, receive(stack)) == {"batchItemFailures": []}
-    assert len(outbox()) == 2
+    assert len(outbox()) == 12
+
+
+def test_a_group_with_reminders_queued_elsewhere_marks_the_others_in_a_second_transaction(stack, monkeypatch):
+    """A cancelled group transaction names the items whose condition failed: only the others are
+    retried, without reading anything back."""
+    post_bundle(stack, future_bundle())
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def call(client: Any, operation: str, params: Any) -> Any:
+        calls.append(operation)
+        return original(client, operation, params)
+
+    first = scheduled_run(stack, FIRST_RUN)
+    assert first["queued"] == 2
+    # Make one of the two queued reminders pending again: an overlapping run now finds one still queued
+    # (its condition fails) and one to queue.
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(stack.ref("RemindersTable"))
+    pk = next(pk for pk, r in reminders(stack).items() if r["offset_minutes"] == 2880)
+    table.update_item(
+        Key={"pk": pk},
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": "pending"},
+    )
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    again = scheduled_run(stack, FIRST_RUN)
+    assert again["found"] == 2 and again["queued"] == 1 and again["already_queued"] == 1
+    assert calls.count("TransactWriteItems") == 2 and "GetItem" not in calls
 
 
 def test_sns_throttling_then_no_send_slot_gives_the_claim_back(stack, monkeypatch):

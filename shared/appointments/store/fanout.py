@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from shared.appointments import plan
 from shared.appointments.fanout import RunCounts, RunWindow
 from shared.core.clock import Clock, iso
-from shared.runtime.aws_errors import is_condition_failure
+from shared.runtime.aws_errors import CONDITION_FAILED, cancellation_codes
 
 SQS_BATCH = 10
 RUN_RECORD_DAYS = 400
@@ -41,6 +41,7 @@ class ReminderFanout:
         page_size: int = 100,
     ) -> None:
         self._reminders = reminders
+        self._client = reminders.meta.client
         self._control = control
         self._sqs = sqs
         self._queue_url = queue_url
@@ -53,25 +54,15 @@ class ReminderFanout:
         counts = RunCounts(buckets=len(plan.hour_buckets(window.start, window.end)))
         counts.run_id = f"{run_pk}/{uuid.uuid4()}"
         self._record_start(run_pk, window)
-        batch: list[dict[str, Any]] = []
+        group: list[dict[str, Any]] = []
         for item in self._due(window):
             counts.found += 1
-            try:
-                marked = self._mark_queued(item, window, counts.run_id)
-            except ClientError:
-                # One throttled write must not stop the run for everyone else: the reminder is still
-                # pending and due, so the next run (ReminderScheduleRate) queues it.
-                counts.left_for_next_run += 1
-                continue
-            if not marked:
-                counts.already_queued += 1
-                continue
-            batch.append(item)
-            if len(batch) == SQS_BATCH:
-                self._enqueue(batch, counts)
-                batch = []
-        if batch:
-            self._enqueue(batch, counts)
+            group.append(item)
+            if len(group) == SQS_BATCH:
+                self._queue_group(group, window, counts)
+                group = []
+        if group:
+            self._queue_group(group, window, counts)
         self._record_finish(run_pk, counts)
         return {"window": {"start": iso(window.start), "end": iso(window.end)}, **counts.as_dict()}
 
@@ -92,31 +83,71 @@ class ReminderFanout:
                     break
                 args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _mark_queued(self, item: dict[str, Any], window: RunWindow, run_id: str) -> bool:
-        now = self._clock.now()
-        try:
-            self._reminders.update_item(
-                Key={"pk": item["pk"]},
-                UpdateExpression="SET #s = :queued, queued_at = :now, run_id = :run",
-                ConditionExpression="attribute_exists(due_bucket) AND due_at <= :end "
-                "AND appointment_version = :v "
-                "AND (#s = :pending OR (#s = :queued AND queued_at < :stale))",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":queued": plan.QUEUED,
-                    ":pending": plan.PENDING,
-                    ":now": iso(now),
-                    ":run": run_id,
-                    ":end": iso(window.end),
-                    ":v": item["appointment_version"],
-                    ":stale": iso(now - self._requeue_after),
-                },
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+    def _queue_group(self, group: list[dict[str, Any]], window: RunWindow, counts: RunCounts) -> None:
+        """Mark a group pending -> queued in one transaction, then enqueue the ones marked."""
+        marked, already, left = self._mark_queued(group, window, counts.run_id)
+        counts.already_queued += already
+        # A throttled write must not stop the run for everyone else: those reminders are still pending
+        # and due, so the next run (ReminderScheduleRate) queues them.
+        counts.left_for_next_run += left
+        if marked:
+            self._enqueue(marked, counts)
+
+    def _mark_queued(
+        self, group: list[dict[str, Any]], window: RunWindow, run_id: str
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """One ``TransactWriteItems`` for the group (the due index lists each reminder once, so no item
+        appears twice); returns (marked, already queued or changed, left for the next run).
+
+        A cancelled transaction says per item which condition failed, without a re-read: those
+        reminders were queued by an overlapping run or changed meanwhile and are dropped, and the others
+        are tried once more in a second transaction."""
+        candidates, already = list(group), 0
+        for _attempt in range(2):
+            if not candidates:
+                break
+            now = self._clock.now()
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Update": self._queue_update(item, window, run_id, now)} for item in candidates
+                    ]
+                )
+                return candidates, already, 0
+            except ClientError as exc:
+                codes = cancellation_codes(exc)
+                if codes is None or len(codes) != len(candidates):
+                    return [], already, len(candidates)  # throttled or failed whole: next run
+                failed = [
+                    item for item, code in zip(candidates, codes, strict=True) if code == CONDITION_FAILED
+                ]
+                already += len(failed)
+                candidates = [
+                    item for item, code in zip(candidates, codes, strict=True) if code != CONDITION_FAILED
+                ]
+        return [], already, len(candidates)
+
+    def _queue_update(
+        self, item: dict[str, Any], window: RunWindow, run_id: str, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self._reminders.name,
+            "Key": {"pk": item["pk"]},
+            "UpdateExpression": "SET #s = :queued, queued_at = :now, run_id = :run",
+            "ConditionExpression": "attribute_exists(due_bucket) AND due_at <= :end "
+            "AND appointment_version = :v "
+            "AND (#s = :pending OR (#s = :queued AND queued_at < :stale))",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":queued": plan.QUEUED,
+                ":pending": plan.PENDING,
+                ":now": iso(now),
+                ":run": run_id,
+                ":end": iso(window.end),
+                ":v": item["appointment_version"],
+                ":stale": iso(now - self._requeue_after),
+            },
+        }
 
     def _enqueue(self, batch: list[dict[str, Any]], counts: RunCounts) -> None:
         entries = [

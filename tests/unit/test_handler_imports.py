@@ -1,0 +1,88 @@
+"""Issue 11 §4: each handler imports what it uses and nothing more (Lambda's init phase is the import).
+
+Every handler in template.yaml is imported in a fresh interpreter, which lists the modules it loaded. A
+module listed here for a handler must not be among them: the FHIR and CSV ingest belong to the
+appointments API, Twilio's library to the Twilio webhook, and the fan-out queues reminders without any of
+the sender's consent, KMS, SNS or wording code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess  # nosec B404 - runs this interpreter on fixed code
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from infra.local.cfn_yaml import load_template
+
+REPO = Path(__file__).resolve().parents[2]
+INGEST = {
+    "fhir",
+    "fhir_core",
+    "yaml",
+    "shared.appointments.ingest",
+    "shared.appointments.csv_import",
+    "shared.appointments.fhir",
+}
+SENDING = {
+    "shared.appointments.store.sender",
+    "shared.consent",
+    "shared.crypto",
+    "shared.messaging",
+    "shared.outbound.sns",
+    "shared.templates",
+    "aws_encryption_sdk",
+}
+FORBIDDEN: dict[str, set[str]] = {
+    "functions.reminder_sender.handler": INGEST
+    | {"twilio", "shared.appointments.store.book", "shared.appointments.store.replies"},
+    "functions.reminder_fanout.handler": INGEST | SENDING | {"twilio", "shared.appointments.store.book"},
+    "functions.delivery_status.handler": INGEST | {"twilio", "shared.outbound", "shared.templates"},
+    "functions.inbound_sms.handler": INGEST | {"twilio"},
+    "functions.consent_api.handler": INGEST | {"twilio"},
+    "functions.messages_api.handler": INGEST | {"twilio", "shared.consent"},
+    "functions.twilio_webhook.handler": INGEST,
+    "functions.appointments_api.handler": {"twilio", "shared.appointments.store.sender"},
+    "functions.inbox_api.handler": INGEST
+    | {"twilio", "shared.consent", "shared.messaging", "shared.outbound.sns", "shared.appointments"},
+}
+
+_CHILD = (
+    "import importlib, json, sys\nimportlib.import_module(sys.argv[1])\nprint(json.dumps([*sys.modules]))\n"
+)
+
+
+def _handlers() -> list[str]:
+    resources = load_template(REPO / "template.yaml")["Resources"]
+    return sorted(
+        str(spec["Properties"]["Handler"]).rsplit(".", 1)[0]
+        for spec in resources.values()
+        if spec["Type"] == "AWS::Serverless::Function"
+    )
+
+
+@cache
+def _loaded(module: str) -> frozenset[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POWERTOOLS_TRACE_DISABLED": "true"}
+    done = subprocess.run(  # our interpreter, fixed child code  # nosec B603
+        [sys.executable, "-c", _CHILD, module], capture_output=True, text=True, env=env, check=True
+    )
+    return frozenset(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_every_handler_in_the_template_has_its_list() -> None:
+    assert sorted(FORBIDDEN) == _handlers()
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_a_handler_does_not_import_what_it_does_not_use(module: str) -> None:
+    loaded = _loaded(module)
+    assert module in loaded  # the child did import the handler
+    unwanted = sorted(
+        name for name in loaded for top in FORBIDDEN[module] if name == top or name.startswith(f"{top}.")
+    )
+    assert unwanted == []
