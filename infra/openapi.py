@@ -45,9 +45,11 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "A Cognito access token of the staff user pool, checked by API Gateway's JWT "
-        "authorizer "
-        "(StaffJwt) and again by the function (issuer, app client, expiry, token use, groups).",
+        "description": (
+            "A Cognito access token of StaffUserPool issued to StaffAppClient (scope "
+            "aws.cognito.signin.user.admin), checked by API Gateway's StaffJwt authorizer and again by the "
+            'function. A refused token is 401 {"message":"Unauthorized"}.'
+        ),
     },
     "twilioSignature": {
         "type": "apiKey",

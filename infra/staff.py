@@ -171,13 +171,16 @@ def cmd_add_department(args: argparse.Namespace) -> int:
     return 0
 
 
-def staff_call(sandbox_dir: Path, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def _staff_call(
+    sandbox_dir: Path, method: str, path: str, body: Any = None, *, api: str | None = None
+) -> tuple[int, Any]:
+    """Call the inbox API as the logged-in staff member (at ``api``, default the one logged in to)."""
     tokens = read_tokens(token_path(sandbox_dir))
     if int(tokens.get("expires_at", 0)) <= time.time():
         raise SystemExit("the staff token has expired: log in again (`clinictext staff login`)")
     status, text = call_api(
         method,
-        f"{tokens['api']}{path}",
+        f"{api or tokens['api']}{path}",
         body,
         extra_headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
@@ -195,20 +198,24 @@ def _show(status: int, answer: Any) -> int:
 
 def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
     command = args.inbox_command
+
+    def staff_call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return _staff_call(sandbox_dir, method, path, body, api=args.api)
+
     if command == "me":
-        return _show(*staff_call(sandbox_dir, "GET", "/inbox/me"))
+        return _show(*staff_call("GET", "/inbox/me"))
     if command == "department":
         path = f"/inbox/departments/{quote(args.name, safe='')}"
         if args.set:
             settings = json.loads(Path(args.set).read_text(encoding="utf-8"))
-            return _show(*staff_call(sandbox_dir, "PUT", path, settings))
-        return _show(*staff_call(sandbox_dir, "GET", path))
+            return _show(*staff_call("PUT", path, settings))
+        return _show(*staff_call("GET", path))
     if command == "canned":
         if args.add:
             body = {"department": args.department, "name": args.add[0], "body": args.add[1]}
-            return _show(*staff_call(sandbox_dir, "POST", "/inbox/canned-responses", body))
+            return _show(*staff_call("POST", "/inbox/canned-responses", body))
         query = f"?{urlencode({'department': args.department})}" if args.department else ""
-        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/canned-responses{query}"))
+        return _show(*staff_call("GET", f"/inbox/canned-responses{query}"))
     if command == "audit":
         filters = {
             key: value
@@ -220,7 +227,7 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
             )
             if value
         }
-        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/audit?{urlencode(filters)}"))
+        return _show(*staff_call("GET", f"/inbox/audit?{urlencode(filters)}"))
     if command == "list":
         filters = {
             key: value
@@ -236,15 +243,15 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
             if value
         }
         query = f"?{urlencode(filters)}" if filters else ""
-        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/conversations{query}"))
+        return _show(*staff_call("GET", f"/inbox/conversations{query}"))
     conversation = f"/inbox/conversations/{quote(args.conversation_id, safe='')}"
     if command == "show":
-        return _show(*staff_call(sandbox_dir, "GET", conversation))
+        return _show(*staff_call("GET", conversation))
     if command in {"close", "reopen"}:
-        return _show(*staff_call(sandbox_dir, "POST", f"{conversation}/{command}", {"version": args.version}))
+        return _show(*staff_call("POST", f"{conversation}/{command}", {"version": args.version}))
     if command == "note":
         body = {"version": args.version, "body": args.body}
-        return _show(*staff_call(sandbox_dir, "POST", f"{conversation}/notes", body))
+        return _show(*staff_call("POST", f"{conversation}/notes", body))
     raise SystemExit(f"unknown inbox command {command}")
 
 
@@ -266,7 +273,7 @@ def add_parsers(sub: Any, default_api: str) -> None:
 
     inbox = sub.add_parser("inbox", help="the staff inbox API, as the logged-in staff member")
     inbox_sub = inbox.add_subparsers(dest="inbox_command", required=True)
-    inbox_sub.add_parser("me", help="who you are and what you may see")
+    me = inbox_sub.add_parser("me", help="who you are and what you may see")
     department = inbox_sub.add_parser("department", help="a department's settings (--set FILE: admins)")
     department.add_argument("name")
     department.add_argument("--set", metavar="FILE", help="JSON settings to store")
@@ -288,14 +295,18 @@ def add_parsers(sub: Any, default_api: str) -> None:
     listing.add_argument("--cursor")
     show = inbox_sub.add_parser("show", help="one conversation: notes, labels, assignments, version")
     show.add_argument("conversation_id")
+    writes = []
     for name in ("close", "reopen"):
         write = inbox_sub.add_parser(name, help=f"{name} a conversation (at the version you saw)")
         write.add_argument("conversation_id")
         write.add_argument("--version", type=int, required=True)
+        writes.append(write)
     note = inbox_sub.add_parser("note", help="add a private note (at the version you saw)")
     note.add_argument("conversation_id")
     note.add_argument("--version", type=int, required=True)
     note.add_argument("--body", required=True)
+    for command in (me, department, canned, audit, listing, show, note, *writes):
+        command.add_argument("--api", default=None, help="the API (default: the one you logged in to)")
 
 
 def run(args: argparse.Namespace, sandbox_dir: Path) -> int:

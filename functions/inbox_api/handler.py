@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -26,7 +25,7 @@ from shared.inbox.canned import CannedResponseRequest, sample_report
 from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
 from shared.inbox.service_staff import ListFilters, change_json
-from shared.runtime.api import BAD_REQUEST, TOO_LARGE, UNSUPPORTED, refusal
+from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
 from shared.staff import wiring
@@ -34,19 +33,22 @@ from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
 
 app = APIGatewayHttpResolver()
-# The OpenAPI security requirement of a route behind the StaffJwt authorizer (infra/openapi.py declares it).
-STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]
-STAFF_REFUSALS: dict[int, OpenAPIResponse] = {
-    400: BAD_REQUEST,
-    401: refusal("The token's claims identify no staff member (the claim is named)."),
-    403: refusal("Not in any department, or the call is for admins only."),
-    404: refusal("No such conversation or department, or one the caller may not see (the same answer)."),
+STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
+REFUSALS: dict[int, Any] = {
+    400: refusal("Malformed input (the field is named, never its value); nothing stored."),
+    401: refusal("Claims that identify no staff member (the claim is named)."),
+    403: refusal("No department and not an admin, or a route for admins only."),
+    404: refusal("Not one of the caller's departments, or no such department (answered alike)."),
 }
-STAFF_WRITE_REFUSALS: dict[int, OpenAPIResponse] = {
-    **STAFF_REFUSALS,
+BODY_REFUSALS: dict[int, Any] = {
+    **REFUSALS,
+    413: refusal("The body is over 64 KiB (field body); nothing stored."),
+    415: refusal("Missing or other Content-Type (field content-type); nothing stored."),
+}
+STAFF_REFUSALS = REFUSALS
+STAFF_WRITE_REFUSALS: dict[int, Any] = {
+    **BODY_REFUSALS,
     409: refusal("The view is stale (what changed is listed) or the write makes no sense in this state."),
-    413: TOO_LARGE,
-    415: UNSUPPORTED,
 }
 MAX_QUERY_VALUE = 512
 
@@ -119,7 +121,12 @@ def record_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-@app.get("/inbox/me", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS})
+@app.get(
+    "/inbox/me",
+    summary="Who the caller is: departments, admin, the departments they may see.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def who_am_i() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -137,8 +144,9 @@ def who_am_i() -> Response[Any]:
 
 @app.get(
     "/inbox/departments/<department>",
+    summary="A department's settings (defaults until set); another department's is 404.",
     security=STAFF_JWT,
-    responses={200: {"description": "OK"}, **STAFF_REFUSALS},
+    responses=REFUSALS,
 )
 def get_department(department: str) -> Response[Any]:
     identity = _identity()
@@ -152,8 +160,9 @@ def get_department(department: str) -> Response[Any]:
 
 @app.put(
     "/inbox/departments/<department>",
+    summary="Set a department's hours, holidays, routing keywords and numbers, target (admins).",
     security=STAFF_JWT,
-    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+    responses=BODY_REFUSALS,
 )
 def put_department(department: str) -> Response[Any]:
     identity = _identity()
@@ -170,8 +179,9 @@ def put_department(department: str) -> Response[Any]:
 
 @app.post(
     "/inbox/canned-responses",
+    summary="Create a canned response for a department (admins); allowlisted placeholders only.",
     security=STAFF_JWT,
-    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+    responses=BODY_REFUSALS,
 )
 def create_canned() -> Response[Any]:
     identity = _identity()
@@ -186,7 +196,10 @@ def create_canned() -> Response[Any]:
 
 
 @app.get(
-    "/inbox/canned-responses", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS}
+    "/inbox/canned-responses",
+    summary="Canned responses of the caller's departments (every department for an admin).",
+    security=STAFF_JWT,
+    responses=REFUSALS,
 )
 def list_canned() -> Response[Any]:
     identity = _identity()
@@ -213,7 +226,12 @@ def _limit(default: int = 50) -> int:
     return int(value)
 
 
-@app.get("/inbox/audit", security=STAFF_JWT, responses={200: {"description": "OK"}, **STAFF_REFUSALS})
+@app.get(
+    "/inbox/audit",
+    summary="The audit trail (admins) by conversation_id, user or period; the look is recorded first.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def read_audit() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()

@@ -57,8 +57,8 @@ FORBIDDEN: dict[str, set[str]] = {
         "shared.outbound.sns",
         "shared.messaging",
     },
-    # The staff API reads and writes conversations and the trail: no inbound handling or SMS sender.
-    "functions.inbox_api.handler": INGEST | {"twilio", "shared.inbound", "shared.outbound.sns"},
+    "functions.inbox_api.handler": INGEST
+    | {"twilio", "shared.consent", "shared.messaging", "shared.outbound.sns", "shared.appointments"},
 }
 
 _CHILD = (
