@@ -346,6 +346,12 @@ def _staff_write(action: str) -> Response[Any]:
         shown = inbox.close(identity, origin, cid, version)
     elif action == "reopen":
         shown = inbox.reopen(identity, origin, cid, version)
+    elif action == "assign":
+        if "user" in body:
+            raise InvalidInput(
+                "assigning to one staff member is not available yet; assign a department", field="user"
+            )
+        shown = inbox.assign_department(identity, origin, cid, version, body.get("department"))
     elif action == "notes":
         shown = inbox.add_note(identity, origin, cid, version, body.get("body"))
     else:
@@ -375,6 +381,15 @@ def close_conversation(conversation_id: str) -> Response[Any]:
 )
 def reopen_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("reopen")
+
+
+@app.post(
+    "/inbox/conversations/<conversation_id>/assign",
+    security=STAFF_JWT,
+    responses={200: {"description": "OK"}, **STAFF_WRITE_REFUSALS},
+)
+def assign_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("assign")
 
 
 @app.post(

@@ -286,6 +286,27 @@ class StaffInbox:
             ),
         )
 
+    def assign_department(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int, department: str
+    ) -> dict[str, Any]:
+        """Hand the conversation to a department's queue: its own (unassigns a person) or another (a
+        transfer). Assigning to one staff member needs the staff directory and is not served yet."""
+        now = self.clock.now()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.ASSIGN,
+            transition=lambda c: c.assign_department(
+                by=identity.user_id,
+                expected_version=version,
+                department=department,
+                at=now,
+                known=self.departments,
+            ),
+            detail={"department": department} if isinstance(department, str) and department.isascii() else {},
+        )
+
     def break_glass(
         self, identity: StaffIdentity, origin: RequestOrigin, cid: str, reason: Any
     ) -> tuple[dict[str, Any], AccessDecision]:

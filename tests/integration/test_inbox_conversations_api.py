@@ -220,3 +220,17 @@ def test_no_phi_in_the_staff_routes_logs(clinic, clock, capsys) -> None:
     logs = capsys.readouterr()
     assert "Mrs Smith" not in logs.out + logs.err and "incision" not in logs.out + logs.err
     assert not plaintext_leaks(clinic, ["Called Mrs Smith"])
+
+
+def test_a_transfer_to_billing_moves_it_out_of_nursings_sight_and_is_recorded(clinic, clock) -> None:
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    v = int(conversation_in(clinic, "nursing")["version"])
+    path = f"/inbox/conversations/{cid}/assign"
+    status, _h, body = call(clinic, clock, "nurse", "POST", path, {"version": v, "department": "pharmacy"})
+    assert status == 400 and json.loads(body)["error"]["field"] == "department"
+    status, _h, body = call(clinic, clock, "nurse", "POST", path, {"version": v, "department": "billing"})
+    assert status == 200 and json.loads(body)["conversation"]["department"] == "billing"
+    assert call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}")[0] == 404
+    assert call(clinic, clock, "billing", "GET", f"/inbox/conversations/{cid}")[0] == 200
+    [record] = [r for r in audit(clinic) if r["action"] == "assign"]
+    assert record["conversation_id"] == cid
