@@ -342,6 +342,19 @@ def _staff_write(action: str) -> Response[Any]:
         logger.info("break-glass access", extra={"user_id": identity.user_id, "conversation_id": cid})
         return _conversation(200, shown)
     version = _expected_version(body)
+    if action == "messages":
+        if "canned_response_id" in body:
+            raise InvalidInput(
+                "canned responses in replies are not available yet; send body", field="canned_response_id"
+            )
+        shown, sent = inbox.reply(identity, origin, cid, version, body.get("body"))
+        logger.info(
+            "staff reply sent",
+            extra={"user_id": identity.user_id, "conversation_id": cid, "segments": sent["segments"]},
+        )
+        answer = _conversation(201, shown)
+        answer.body = {"conversation": shown, "sent": sent}
+        return answer
     if action == "close":
         shown = inbox.close(identity, origin, cid, version)
     elif action == "reopen":
@@ -381,6 +394,15 @@ def close_conversation(conversation_id: str) -> Response[Any]:
 )
 def reopen_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("reopen")
+
+
+@app.post(
+    "/inbox/conversations/<conversation_id>/messages",
+    security=STAFF_JWT,
+    responses={201: {"description": "Sent"}, **STAFF_WRITE_REFUSALS},
+)
+def reply_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("messages")
 
 
 @app.post(

@@ -23,7 +23,8 @@ from typing import Any
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, InvalidInput
+from shared.core.errors import ConcurrentChange, Conflict, InvalidInput
+from shared.core.segments import analyze
 from shared.inbox.access import (
     AccessDecision,
     RequestOrigin,
@@ -34,8 +35,21 @@ from shared.inbox.access import (
 )
 from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
 from shared.inbox.ports import ConversationStore, InboxConversation
+from shared.outbound.kinds import STAFF_REPLY
+from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 
 MAX_LIST = 100
+MAX_REPLY_CHARS = 1600  # ten concatenated GSM-7 parts
+
+
+class PatientOptedOut(Conflict):
+    """The patient opted out: nothing is sent to them until they text START (409)."""
+
+
+class ReplyNotSent(Conflict):
+    """The reply did not go out (another reply was sent on this view, or the provider refused it)."""
+
+
 ASSIGNEE_FILTERS = ("me", "unassigned")
 
 
@@ -108,6 +122,7 @@ class StaffInbox:
     departments: frozenset[str]
     clock: Clock
     new_note_id: Callable[[], str] = new_note_id
+    send: Callable[[OutboundText], str] | None = None  # the outbound pipeline's send_one with its book
 
     # -- audit ---------------------------------------------------------------------------------------
     def _record(
@@ -321,3 +336,77 @@ class StaffInbox:
         else:
             self._record(identity, origin, AuditAction.READ, cid, detail={"via": decision.via.value})
         return detail_json(record, identity), decision
+
+    def reply(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int, body: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A staff reply through the outbound pipeline's ``staff_reply`` kind.
+
+        The version is checked before anything is sent (a stale view is 409 with what changed); the text's
+        idempotency key is the conversation and that version, so two staff answering the same view claim
+        the same key and only one text goes out: the other is refused 409. An opted-out patient is 409
+        and nothing is sent. The thread then records the reply (re-applied on the newest version when a
+        patient text landed meanwhile: the text went out, so it must be on the record)."""
+        if not isinstance(body, str) or not body.strip():
+            raise InvalidInput("body must be the reply's text", field="body")
+        if len(body) > MAX_REPLY_CHARS:
+            raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+        if self.send is None:
+            raise RuntimeError("this staff inbox was built without the outbound pipeline")
+        record, decision = self._open(identity, cid)
+        current, now = record.conversation, self.clock.now()
+        current.staff_reply(by=identity.user_id, expected_version=version, at=now)  # refuses a stale view
+        self._record(
+            identity,
+            origin,
+            AuditAction.REPLY,
+            cid,
+            detail={"via": decision.via.value, "version": str(version)},
+        )
+        text = OutboundText(
+            key=f"staff.{cid}.{version}",
+            kind=STAFF_REPLY,
+            phone_hmac=current.phone_hmac,
+            body=body.strip(),
+            ref=(cid, now),
+            department=current.department,
+        )
+        try:
+            word = self.send(text)
+        except RetryLater as exc:
+            raise ConcurrentChange("the reply could not be sent just now; try again") from exc
+        if word == SKIPPED_OPTED_OUT:
+            raise PatientOptedOut("the patient opted out (texted STOP): nothing was sent")
+        if word == "already_claimed":
+            raise ReplyNotSent("another staff member already answered this version; reload the conversation")
+        if word != SENT:
+            raise ReplyNotSent(f"the reply was not sent ({word})")
+        written = self._record_reply(record, identity, version, now)
+        report = analyze(text.body if isinstance(text.body, str) else "")
+        sent = {
+            "status": word,
+            "segments": report.segments,
+            "encoding": report.encoding,
+            "ucs2_culprits": report.ucs2_culprits,
+        }
+        return detail_json(written, identity), sent
+
+    def _record_reply(
+        self, record: InboxConversation, identity: StaffIdentity, version: int, at: Any
+    ) -> InboxConversation:
+        for _attempt in range(3):
+            current = record.conversation
+            expected = version if current.version == version else current.version
+            written = replace(
+                record,
+                conversation=current.staff_reply(by=identity.user_id, expected_version=expected, at=at),
+            )
+            try:
+                self.store.save(written, expected_version=current.version)
+                return written
+            except ConcurrentChange:
+                fresh = self.store.get(current.conversation_id)
+                if fresh is None:
+                    raise
+                record = fresh
+        raise ConcurrentChange("the reply was sent but the thread kept changing; reload it")

@@ -159,3 +159,19 @@ def notify_admins(notice: AdminNotice) -> None:
         user_id=notice.user_id,
         username=notice.username,
     )
+
+
+def staff_reply_sender() -> Callable[[Any], str]:
+    """A staff reply's one send: the outbound pipeline (consent, pacing, claim, log) with the inbox's
+    reply book, built on the first reply (a read-only look at the inbox loads none of it)."""
+
+    def send(text: Any) -> str:
+        from shared.inbox.store import DynamoInboxReplyBook
+        from shared.outbound.wiring import transactions
+
+        book = DynamoInboxReplyBook(
+            aws.table(inbox_settings().conversations_table), transactions(), SystemClock()
+        )
+        return outbound_pipeline().send_one(text, book)
+
+    return send

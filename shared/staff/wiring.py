@@ -41,10 +41,11 @@ def staff_inbox() -> StaffInbox:
     """The staff side of the conversations (list, open, close, notes, labels, break-glass)."""
     from shared.audit.wiring import audit_log
     from shared.inbox.service_staff import StaffInbox
-    from shared.inbox.wiring import conversation_store
+    from shared.inbox.wiring import conversation_store, staff_reply_sender
 
     return StaffInbox(
         store=conversation_store(),
+        send=staff_reply_sender(),
         audit=audit_log(),
         departments=staff_settings().department_names,
         clock=SystemClock(),

@@ -234,3 +234,57 @@ def test_a_transfer_to_billing_moves_it_out_of_nursings_sight_and_is_recorded(cl
     assert call(clinic, clock, "billing", "GET", f"/inbox/conversations/{cid}")[0] == 200
     [record] = [r for r in audit(clinic) if r["action"] == "assign"]
     assert record["conversation_id"] == cid
+
+
+def _opt_in(stack: Any, clock: Clock) -> None:
+    """The patient texts START: consent on record (with the number, encrypted)."""
+    text(stack, clock, MONDAY_OPEN, "START")
+
+
+def test_a_staff_reply_goes_out_through_the_pipeline_with_its_segment_count(clinic, clock) -> None:
+    from tests.integration.inbox_helpers import PATIENT, replies_to
+
+    _opt_in(clinic, clock)
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    v = int(conversation_in(clinic, "nursing")["version"])
+    before = len(replies_to(PATIENT))
+    body = {"version": v, "body": "Some redness is normal \u2014 call us if it spreads."}
+    status, headers, raw = call(clinic, clock, "nurse", "POST", f"/inbox/conversations/{cid}/messages", body)
+    assert status == 201, raw
+    answer = json.loads(raw)
+    assert answer["sent"]["encoding"] == "UCS-2" and answer["sent"]["ucs2_culprits"] == ["\u2014"]
+    assert answer["sent"]["segments"] == 1 and answer["conversation"]["staff_replies"] == 1
+    assert headers["ETag"] == f'"{answer["conversation"]["version"]}"'
+    assert replies_to(PATIENT)[before:] == ["Some redness is normal \u2014 call us if it spreads."]
+    assert [r["action"] for r in audit(clinic) if r.get("conversation_id") == cid][-1] == "reply"
+
+
+def test_two_staff_replying_on_one_version_send_one_text_the_other_is_409(clinic, clock) -> None:
+    from tests.integration.inbox_helpers import PATIENT, replies_to
+
+    _opt_in(clinic, clock)
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    v = int(conversation_in(clinic, "nursing")["version"])
+    before = len(replies_to(PATIENT))
+    path = f"/inbox/conversations/{cid}/messages"
+    first = call(clinic, clock, "nurse", "POST", path, {"version": v, "body": "Yes, that is normal."})
+    second = call(clinic, clock, "nurse2", "POST", path, {"version": v, "body": "Please send a photo."})
+    assert sorted([first[0], second[0]]) == [201, 409]
+    assert json.loads(second[2])["error"] == "stale_version"
+    assert replies_to(PATIENT)[before:] == ["Yes, that is normal."]
+
+
+def test_a_reply_to_an_opted_out_patient_is_409_and_sends_nothing(clinic, clock) -> None:
+    from tests.integration.inbox_helpers import PATIENT, replies_to
+
+    _opt_in(clinic, clock)
+    text(clinic, clock, MONDAY_OPEN, "STOP")
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    v = int(conversation_in(clinic, "nursing")["version"])
+    before = len(replies_to(PATIENT))
+    status, _h, raw = call(
+        clinic, clock, "nurse", "POST", f"/inbox/conversations/{cid}/messages", {"version": v, "body": "Hi"}
+    )
+    assert status == 409 and "opted out" in json.loads(raw)["error"]["message"]
+    assert replies_to(PATIENT)[before:] == []
+    assert conversation_in(clinic, "nursing")["staff_replies"] == 0
