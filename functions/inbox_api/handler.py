@@ -11,6 +11,7 @@ staff member in no department who is not an admin is 403; another department is 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -329,6 +330,13 @@ def show_conversation(conversation_id: str) -> Response[Any]:
     return _conversation(200, shown)
 
 
+def _canned_request(identity: StaffIdentity, wanted: Any) -> CannedResponseRequest:
+    for canned in wiring.staff_console().list_canned(identity):
+        if canned.id == wanted:
+            return canned.request
+    raise InvalidInput("canned_response_id is not a canned response you may use", field="canned_response_id")
+
+
 def _staff_write(action: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
@@ -343,11 +351,12 @@ def _staff_write(action: str) -> Response[Any]:
         return _conversation(200, shown)
     version = _expected_version(body)
     if action == "messages":
+        canned = None
         if "canned_response_id" in body:
-            raise InvalidInput(
-                "canned responses in replies are not available yet; send body", field="canned_response_id"
-            )
-        shown, sent = inbox.reply(identity, origin, cid, version, body.get("body"))
+            if "body" in body:
+                raise InvalidInput("give body or canned_response_id, not both", field="canned_response_id")
+            canned = partial(_canned_request, identity, body["canned_response_id"])
+        shown, sent = inbox.reply(identity, origin, cid, version, body.get("body"), canned=canned)
         logger.info(
             "staff reply sent",
             extra={"user_id": identity.user_id, "conversation_id": cid, "segments": sent["segments"]},

@@ -33,6 +33,7 @@ from shared.inbox.access import (
     break_glass,
     conversation_not_found,
 )
+from shared.inbox.canned import CannedContext, CannedResponseRequest, render
 from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
 from shared.inbox.ports import ConversationStore, InboxConversation
 from shared.outbound.kinds import STAFF_REPLY
@@ -123,6 +124,8 @@ class StaffInbox:
     clock: Clock
     new_note_id: Callable[[], str] = new_note_id
     send: Callable[[OutboundText], str] | None = None  # the outbound pipeline's send_one with its book
+    clinic_name: str = ""
+    clinic_phone: str = ""
 
     # -- audit ---------------------------------------------------------------------------------------
     def _record(
@@ -338,7 +341,14 @@ class StaffInbox:
         return detail_json(record, identity), decision
 
     def reply(
-        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int, body: Any
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        cid: str,
+        version: int,
+        body: Any,
+        *,
+        canned: Callable[[], CannedResponseRequest] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A staff reply through the outbound pipeline's ``staff_reply`` kind.
 
@@ -347,14 +357,29 @@ class StaffInbox:
         the same key and only one text goes out: the other is refused 409. An opted-out patient is 409
         and nothing is sent. The thread then records the reply (re-applied on the newest version when a
         patient text landed meanwhile: the text went out, so it must be on the record)."""
-        if not isinstance(body, str) or not body.strip():
-            raise InvalidInput("body must be the reply's text", field="body")
-        if len(body) > MAX_REPLY_CHARS:
+        if canned is None and (not isinstance(body, str) or not body.strip()):
+            raise InvalidInput("body must be the reply's text (or give canned_response_id)", field="body")
+        if canned is None and len(body) > MAX_REPLY_CHARS:
             raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
         if self.send is None:
             raise RuntimeError("this staff inbox was built without the outbound pipeline")
         record, decision = self._open(identity, cid)
         current, now = record.conversation, self.clock.now()
+        if canned is not None:
+            chosen = canned()  # looked up after access is decided: another department's thread is 404 first
+            if chosen.department != current.department:
+                raise InvalidInput(
+                    "canned_response_id is not one of this conversation's department",
+                    field="canned_response_id",
+                )
+            body = render(
+                chosen,
+                CannedContext(
+                    clinic_name=self.clinic_name,
+                    department=current.department,
+                    clinic_phone=self.clinic_phone,
+                ),
+            )
         current.staff_reply(by=identity.user_id, expected_version=version, at=now)  # refuses a stale view
         self._record(
             identity,

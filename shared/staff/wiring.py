@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
-from shared.runtime.wiring import cached
+from shared.runtime.wiring import cached, core_settings
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
 from shared.staff.store import DynamoCannedResponses, DynamoDepartmentDirectory
@@ -46,6 +46,8 @@ def staff_inbox() -> StaffInbox:
     return StaffInbox(
         store=conversation_store(),
         send=staff_reply_sender(),
+        clinic_name=core_settings().clinic_name,
+        clinic_phone=core_settings().clinic_phone,
         audit=audit_log(),
         departments=staff_settings().department_names,
         clock=SystemClock(),

@@ -288,3 +288,29 @@ def test_a_reply_to_an_opted_out_patient_is_409_and_sends_nothing(clinic, clock)
     assert status == 409 and "opted out" in json.loads(raw)["error"]["message"]
     assert replies_to(PATIENT)[before:] == []
     assert conversation_in(clinic, "nursing")["staff_replies"] == 0
+
+
+def test_a_nurse_answers_with_a_canned_response_rendered_without_a_known_first_name(clinic, clock) -> None:
+    from tests.integration.inbox_helpers import PATIENT, replies_to
+
+    _opt_in(clinic, clock)
+    canned = {
+        "department": "nursing",
+        "name": "callback",
+        "body": "Hi {first_name}, thanks for texting {clinic_name}. A nurse will call you today.",
+    }
+    status, _h, raw = call(clinic, clock, "admin", "POST", "/inbox/canned-responses", canned)
+    assert status == 201, raw
+    canned_id = json.loads(raw)["canned_response"]["id"]
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    v = int(conversation_in(clinic, "nursing")["version"])
+    path = f"/inbox/conversations/{cid}/messages"
+    refused = call(clinic, clock, "billing", "POST", path, {"version": v, "canned_response_id": canned_id})
+    assert refused[0] == 404  # billing cannot answer nursing's patient
+    status, _h, raw = call(
+        clinic, clock, "nurse", "POST", path, {"version": v, "canned_response_id": canned_id}
+    )
+    assert status == 201, raw
+    [sent] = replies_to(PATIENT)[-1:]
+    assert sent.startswith("Hi there, thanks for texting ") and sent.endswith("A nurse will call you today.")
+    assert "{" not in sent
