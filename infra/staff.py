@@ -249,6 +249,16 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
         return _show(*staff_call("GET", conversation))
     if command in {"close", "reopen"}:
         return _show(*staff_call("POST", f"{conversation}/{command}", {"version": args.version}))
+    if command == "reply":
+        reply: dict[str, Any] = {"version": args.version}
+        if args.canned:
+            reply["canned_response_id"] = args.canned
+        else:
+            reply["body"] = args.body
+        return _show(*staff_call("POST", f"{conversation}/messages", reply))
+    if command == "assign":
+        body = {"version": args.version, "department": args.department}
+        return _show(*staff_call("POST", f"{conversation}/assign", body))
     if command == "note":
         body = {"version": args.version, "body": args.body}
         return _show(*staff_call("POST", f"{conversation}/notes", body))
@@ -301,6 +311,19 @@ def add_parsers(sub: Any, default_api: str) -> None:
         write.add_argument("conversation_id")
         write.add_argument("--version", type=int, required=True)
         writes.append(write)
+    reply = inbox_sub.add_parser(
+        "reply", help="text the patient (at the version you saw): --body or --canned"
+    )
+    reply.add_argument("conversation_id")
+    reply.add_argument("--version", type=int, required=True)
+    what = reply.add_mutually_exclusive_group(required=True)
+    what.add_argument("--body")
+    what.add_argument("--canned", metavar="ID", help="a canned response id (clinictext inbox canned)")
+    assign = inbox_sub.add_parser("assign", help="hand the conversation to a department's queue")
+    assign.add_argument("conversation_id")
+    assign.add_argument("--version", type=int, required=True)
+    assign.add_argument("--department", required=True)
+    writes.extend([reply, assign])
     note = inbox_sub.add_parser("note", help="add a private note (at the version you saw)")
     note.add_argument("conversation_id")
     note.add_argument("--version", type=int, required=True)

@@ -126,6 +126,7 @@ def test_front_desk_lists_shows_notes_and_closes_a_conversation_from_the_termina
         stdin="Tess-Pass-4242!x\n",
     )
     assert code == 0, out
+    sandbox.text("+12065550177", "START")
     sandbox.text("+12065550177", "Can I move my visit to Friday?")
     code, out = run(monkeypatch, capsys, "inbox", "list", "--department", "front-desk", "--unread")
     assert code == 0, out
@@ -141,5 +142,17 @@ def test_front_desk_lists_shows_notes_and_closes_a_conversation_from_the_termina
     assert "called\nback" not in out  # a newline inside the note is printed escaped, never raw
     code, out = run(monkeypatch, capsys, "inbox", "close", item["id"], "--version", str(version))
     assert code == 1 and "stale_version" in out  # the note moved the thread on since that view
-    code, out = run(monkeypatch, capsys, "inbox", "close", item["id"], "--version", str(version + 1))
+    code, out = run(
+        monkeypatch,
+        capsys,
+        "inbox",
+        "reply",
+        item["id"],
+        "--version",
+        str(version + 1),
+        "--body",
+        "Yes, Friday works.",
+    )
+    assert code == 0 and json.loads(out)["sent"]["segments"] == 1
+    code, out = run(monkeypatch, capsys, "inbox", "close", item["id"], "--version", str(version + 2))
     assert code == 0 and json.loads(out)["conversation"]["status"] == "closed"
