@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from infra.client import request as call_api
 from infra.terminal import printable
 
-TOKEN_FILE = "staff-tokens.json"  # noqa: S105  # a file name, not a secret
+TOKEN_FILE = "staff-tokens.json"  # noqa: S105  # a file name, not a secret  # nosec B105
 
 
 def token_path(sandbox_dir: Path) -> Path:

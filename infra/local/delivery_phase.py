@@ -157,7 +157,7 @@ def main(argv: Sequence[str]) -> int:
     # Everything runs on moto in this process: fake credentials and a fixed region, never real AWS.
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any key; no AWS is reached  # nosec B105
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -308,7 +308,7 @@ def inbox_api_me() -> dict[str, Any]:
         "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{SAMPLE_STAFF_POOL}",
         "client_id": SAMPLE_STAFF_CLIENT,
         "origin_jti": "0b7f3c1e-5a2d-4f60-8c9b-2e4d6a8f0c13",
-        "token_use": "access",
+        "token_use": "access",  # a claim value, not a secret  # nosec B105
         "scope": "aws.cognito.signin.user.admin",
         "auth_time": issued,
         "iat": issued,

@@ -107,5 +107,6 @@ class AuditReader:
             return self.log.by_conversation(conversation_id, start=start, end=end, limit=limit, cursor=cursor)
         if user_id is not None:
             return self.log.by_user(user_id, start=start, end=end, limit=limit, cursor=cursor)
-        assert start is not None and end is not None  # checked above
+        if start is None or end is None:  # checked above; kept explicit for optimised byte code
+            raise ValueError("a period needs from and to")
         return self.log.by_period(start, end, limit=limit, cursor=cursor)

@@ -30,8 +30,9 @@ def conversation_router() -> Any:
     return reminder_reply_router()
 
 
-@cached
-def inbound_service() -> InboundService:
+def build_inbound_service(*, inbox: Any = None) -> InboundService:
+    """The inbound service; ``inbox`` (the inbox package's, which sits above this one) receives every
+    text that is not a keyword or a reminder answer."""
     return InboundService(
         blind_index=blind_index(),
         consent=consent_ledger(),
@@ -41,8 +42,14 @@ def inbound_service() -> InboundService:
         replies=reply_book(),
         clock=SystemClock(),
         router=conversation_router(),
+        inbox=inbox,
         counter=MetricsCounter(),
     )
+
+
+@cached
+def inbound_service() -> InboundService:
+    return build_inbound_service()
 
 
 IDEMPOTENCY_WINDOW_SECONDS = 7 * 24 * 3600

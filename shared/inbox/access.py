@@ -48,7 +48,7 @@ MAX_USERNAME_LENGTH = 128
 BREAK_GLASS_MIN_REASON = 10
 BREAK_GLASS_MAX_REASON = 500
 EXPIRY_LEEWAY = timedelta(seconds=60)  # the authorizer checked expiry; allow for clocks and latency only
-ACCEPTED_TOKEN_USE = "access"  # noqa: S105 (a claim value, not a secret)
+ACCEPTED_TOKEN_USE = "access"  # noqa: S105  # a claim value, not a secret  # nosec B105
 _NOT_FOUND = "conversation not found"
 
 

@@ -118,26 +118,9 @@ def inbox_sweeper() -> PatientInbox:
 def inbound_service() -> InboundService:
     """The inbound service with the inbox behind it: every text that is not a keyword or a reminder
     answer lands in a conversation."""
-    from shared.consent.wiring import consent_ledger
-    from shared.crypto.wiring import blind_index
     from shared.inbound import wiring as inbound_wiring
-    from shared.inbound.domain import InboundService
-    from shared.messaging.wiring import message_log
-    from shared.outbound.wiring import carrier_optouts, sms_sender
-    from shared.templates.wiring import reply_book
 
-    return InboundService(
-        blind_index=blind_index(),
-        consent=consent_ledger(),
-        messages=message_log(),
-        sender=sms_sender(),
-        carrier_optouts=carrier_optouts(),
-        replies=reply_book(),
-        clock=SystemClock(),
-        router=inbound_wiring.conversation_router(),
-        inbox=patient_inbox(),
-        counter=MetricsCounter(),
-    )
+    return inbound_wiring.build_inbound_service(inbox=patient_inbox())
 
 
 @cached

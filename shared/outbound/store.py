@@ -22,6 +22,10 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 BATCH_GET_ATTEMPTS = 5
 
 
+# The furthest ahead a late sender books its next slot (a round trip slower than this is an outage).
+MAX_AHEAD = 2.0
+
+
 @dataclass(frozen=True)
 class Reservation:
     slot_us: int
@@ -60,18 +64,27 @@ class DynamoSendPacer:
             raise ValueError("a text has at least one part")
         return (2 * parts - 1) * self.part_us()
 
-    def reserve(self, parts: int, *, max_wait: float | None = None) -> Reservation:
-        """Book the earliest slot for ``parts`` parts: one conditional write, two when idle."""
+    def reserve(self, parts: int, *, max_wait: float | None = None, ahead: float = 0.0) -> Reservation:
+        """Book the earliest slot for ``parts`` parts: one conditional write, two when idle.
+
+        ``ahead`` (seconds) puts the slot at least that far after the request: a sender whose last
+        booking's round trip made it late asks for a slot it can reach in time. A schedule that ends
+        before ``now + ahead`` counts as idle, so the booked interval still never overlaps another.
+        """
         cost = self.cost_us(parts)
         lead = (parts - 1) * self.part_us()  # booked before the slot
         after = parts * self.part_us()  # booked from the slot on
         limit = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
         if limit < 0:
             raise PacerBusy(0.0)
+        ahead_us = max(0, int(ahead * MICROS))
+        if ahead_us > limit:  # the slot it could reach is further off than it may wait
+            raise PacerBusy(ahead_us / MICROS)
         for _ in range(8):
-            now = int(self._now() * MICROS)
+            clock = int(self._now() * MICROS)
+            now = clock + ahead_us  # the earliest slot this sender can reach
             earliest = now - lead  # a schedule ending before this leaves room for the lead: idle
-            horizon = now + limit - lead
+            horizon = clock + limit - lead
             expires = now // MICROS + 86_400
             try:
                 response = self._table.update_item(
@@ -105,7 +118,7 @@ class DynamoSendPacer:
             item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
             tat = int(item.get("tat", 0))
             if tat > horizon:
-                raise PacerBusy((tat + lead - now) / MICROS)
+                raise PacerBusy((tat + lead - clock) / MICROS)
         raise PacerBusy(0.0)
 
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
@@ -115,8 +128,10 @@ class DynamoSendPacer:
         process) would crowd the texts booked after it, so it gives that slot up and books another.
         """
         waited = 0.0
+        ahead = 0.0
         for _ in range(4):
-            reservation = self.reserve(parts, max_wait=max_wait)
+            asked = self._now()
+            reservation = self.reserve(parts, max_wait=max_wait, ahead=ahead)
             wait = (reservation.slot_us - int(self._now() * MICROS)) / MICROS
             if wait > 0:
                 self._sleep(wait)
@@ -124,6 +139,9 @@ class DynamoSendPacer:
             late = (int(self._now() * MICROS) - reservation.slot_us) / MICROS
             if late <= LATE_TOLERANCE:
                 return waited
+            # The booking itself took longer than the tolerance (slow storage): book the next slot at
+            # least twice that round trip ahead, so it can be reached in time.
+            ahead = min(MAX_AHEAD, max(ahead, 2 * (self._now() - asked)))
         raise PacerBusy(0.0)
 
 

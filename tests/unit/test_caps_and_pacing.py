@@ -248,3 +248,36 @@ def test_origination_types_have_their_documented_rates_and_keys_hide_the_number(
     key = pacer_key("TollFree", "+18005550100")
     assert "5550100" not in key and key.startswith("TollFree#")
     assert pacer_key("TenDLC", "") == "TenDLC#default"
+
+
+class SlowTable:
+    """Every write takes ``seconds`` of the fake clock: a storage round trip longer than the pacer's
+    late tolerance (moto on a loaded machine; DynamoDB in a latency spike)."""
+
+    def __init__(self, table, clock, seconds: float) -> None:
+        self._table, self._clock, self._seconds = table, clock, seconds
+
+    def get_item(self, **kwargs):
+        self._clock.sleep(self._seconds)
+        return self._table.get_item(**kwargs)
+
+    def update_item(self, **kwargs):
+        self._clock.sleep(self._seconds)
+        return self._table.update_item(**kwargs)
+
+
+def test_a_booking_slower_than_the_late_tolerance_books_its_next_slot_that_far_ahead(control):
+    """An idle schedule's slot was the moment the booking was asked for, so a round trip longer than
+    LATE_TOLERANCE made every attempt late and the text was never sent (PacerBusy after four tries):
+    the reminder suites failed on a loaded machine. A late attempt now books its next slot ahead by
+    the round trip it saw, and still never crowds a text booked after it."""
+    clock = FakeTime()
+    slow = SlowTable(control, clock, 0.04)
+    pacer = DynamoSendPacer(slow, number_key="slow", parts_per_second=100, now=clock.now, sleep=clock.sleep)
+    slots = []
+    for _ in range(5):
+        pacer.acquire(1)
+        slots.append(clock.now())
+    # released in order, never two in less than one part's time (the schedule stays exact)
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert all(gap >= pacer.part_us() / MICROS - 1e-6 for gap in gaps)

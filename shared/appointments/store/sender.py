@@ -245,7 +245,8 @@ class ReminderSender:
                 else:
                     self._stop(reminder, verdict.write, now)
             return Outcome(verdict.word)
-        assert appointment is not None  # triage let it through
+        if appointment is None:  # triage lets a text through only with its appointment
+            raise RuntimeError("reminder triage passed a text without its appointment")
         # Decrypt before the claim: the recipient's zone may come from the number, and the window
         # between claim and Publish stays as short as possible.
         contact = self._cipher.decrypt(
