@@ -690,8 +690,113 @@ def delivery_story(story: Story) -> None:
     story.check("delivery statuses stored without any number or name in clear", not leaks)
 
 
+STAFF_PATIENT = "+12065550131"
+ALL_DAY = {day: [["00:00", "23:59"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def staff_api(story: Story, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    status, text = call_api(
+        method, f"{story.sandbox.api_url}{path}", body, extra_headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def staff_token(story: Story, username: str, groups: tuple[str, ...]) -> str:
+    import secrets
+
+    password = "Demo-" + secrets.token_urlsafe(12) + "9!a"
+    story.sandbox.add_staff(username, groups, password=password)
+    return str(story.sandbox.staff_tokens(username, password)["AccessToken"])
+
+
+def staff_story(story: Story) -> None:
+    """The staff inbox: nursing answers with a canned response, billing cannot open it, urgent and
+    after-hours texts, and the audit trail shows each look."""
+    sandbox = story.sandbox
+    story.heading("Staff sign in: an admin, a nurse and a billing clerk (Cognito groups are departments)")
+    admin = staff_token(story, "demo.admin", ("admin",))
+    nurse = staff_token(story, "demo.nurse", ("nursing",))
+    billing = staff_token(story, "demo.billing", ("billing",))
+    zone = "America/Los_Angeles"
+    nursing = {"time_zone": zone, "hours": ALL_DAY, "keywords": ["incision", "refill"]}
+    closed = {"time_zone": zone, "hours": {}, "keywords": ["bill", "invoice"]}
+    ok = staff_api(story, admin, "PUT", "/inbox/departments/nursing", nursing)[0] == 200
+    ok = ok and staff_api(story, admin, "PUT", "/inbox/departments/billing", closed)[0] == 200
+    story.check("admin set nursing's hours and routing words, and billing's (closed today)", ok)
+    status, created = staff_api(
+        story,
+        admin,
+        "POST",
+        "/inbox/canned-responses",
+        {
+            "department": "nursing",
+            "name": "redness",
+            "body": "Hi {first_name}, some redness is normal. "
+            "If it spreads or you have a fever, call {clinic_name}.",
+        },
+    )
+    story.check("admin created a canned response for nursing", status == 201)
+
+    story.heading("A patient question lands in nursing; a nurse answers with the canned response")
+    story.patient_texts(STAFF_PATIENT, "START")
+    story.patient_texts(STAFF_PATIENT, "My incision is a bit red, is that normal?")
+    _status, listed = staff_api(story, nurse, "GET", "/inbox/conversations?department=nursing&unread=true")
+    items = listed.get("conversations", []) if isinstance(listed, dict) else []
+    story.check("the nurse sees one unread conversation in nursing", len(items) == 1)
+    cid = items[0]["id"] if items else "c_AAAAAAAAAAAAAAAAAAAAAA"
+    _status, shown = staff_api(story, nurse, "GET", f"/inbox/conversations/{cid}")
+    version = shown.get("conversation", {}).get("version", 1) if isinstance(shown, dict) else 1
+    status, replied = staff_api(
+        story,
+        nurse,
+        "POST",
+        f"/inbox/conversations/{cid}/messages",
+        {"version": version, "canned_response_id": created["canned_response"]["id"]},
+    )
+    story.show_new_texts()
+    segments = replied.get("sent", {}).get("segments") if isinstance(replied, dict) else None
+    story.say(f"reply answered {status}: {segments} segment(s)")
+    story.check("the canned reply went out through the outbound pipeline", status == 201)
+
+    story.heading("Billing cannot open nursing's conversation: the same 404 as one that does not exist")
+    hidden = staff_api(story, billing, "GET", f"/inbox/conversations/{cid}")
+    missing = staff_api(story, billing, "GET", "/inbox/conversations/c_AAAAAAAAAAAAAAAAAAAAAA")
+    story.say(f"billing got {hidden[0]} for nursing's thread and {missing[0]} for a missing one")
+    story.check(
+        "billing's 404 is identical to a missing conversation's", hidden == missing and hidden[0] == 404
+    )
+
+    story.heading("An urgent text gets the 911 reply at once and pages on-call (no PHI in the page)")
+    pages = len(sandbox.on_call_pages())
+    story.patient_texts(STAFF_PATIENT, "my incision is bleeding a lot and I feel faint")
+    story.check("on-call was paged", len(sandbox.on_call_pages()) > pages)
+
+    story.heading("Billing is closed: a bill question gets one after-hours reply, a second text none")
+    before = len(sandbox.outbox())
+    story.patient_texts(STAFF_PATIENT, "Question about my bill from March")
+    first = len(sandbox.outbox()) - before
+    story.patient_texts(STAFF_PATIENT, "Also, is the invoice due this week?")
+    story.check("exactly one after-hours reply", first == 1 and len(sandbox.outbox()) - before == 1)
+
+    story.heading("The audit trail shows each look and write (admins only)")
+    status, trail = staff_api(story, admin, "GET", f"/inbox/audit?conversation_id={cid}")
+    records = trail.get("records", []) if isinstance(trail, dict) else []
+    for record in records:
+        story.say(f"{record['at']}  {printable(record['username'])}  {record['action']}")
+    actions = {record["action"] for record in records}
+    story.check("the nurse's read and reply are on the record", {"read", "reply"} <= actions)
+    story.check(
+        "a nurse may not read the trail",
+        staff_api(story, nurse, "GET", f"/inbox/audit?conversation_id={cid}")[0] == 403,
+    )
+
+
 STORIES: list[Callable[[Story], None]] = [
     core_story,
+    staff_story,  # before the reminder story moves the sandbox's clock past the tokens' lifetime
     reminder_story,
     cost_story,
     template_story,

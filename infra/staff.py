@@ -228,6 +228,40 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
             if value
         }
         return _show(*staff_call("GET", f"/inbox/audit?{urlencode(filters)}"))
+    if command == "list":
+        filters = {
+            key: value
+            for key, value in (
+                ("department", args.department),
+                ("status", args.status),
+                ("assignee", args.assignee),
+                ("urgent", "true" if args.urgent else None),
+                ("overdue", "true" if args.overdue else None),
+                ("unread", "true" if args.unread else None),
+                ("cursor", args.cursor),
+            )
+            if value
+        }
+        query = f"?{urlencode(filters)}" if filters else ""
+        return _show(*staff_call("GET", f"/inbox/conversations{query}"))
+    conversation = f"/inbox/conversations/{quote(args.conversation_id, safe='')}"
+    if command == "show":
+        return _show(*staff_call("GET", conversation))
+    if command in {"close", "reopen"}:
+        return _show(*staff_call("POST", f"{conversation}/{command}", {"version": args.version}))
+    if command == "reply":
+        reply: dict[str, Any] = {"version": args.version}
+        if args.canned:
+            reply["canned_response_id"] = args.canned
+        else:
+            reply["body"] = args.body
+        return _show(*staff_call("POST", f"{conversation}/messages", reply))
+    if command == "assign":
+        body = {"version": args.version, "department": args.department}
+        return _show(*staff_call("POST", f"{conversation}/assign", body))
+    if command == "note":
+        body = {"version": args.version, "body": args.body}
+        return _show(*staff_call("POST", f"{conversation}/notes", body))
     raise SystemExit(f"unknown inbox command {command}")
 
 
@@ -261,7 +295,40 @@ def add_parsers(sub: Any, default_api: str) -> None:
     audit.add_argument("--user", help="a staff member's user id (Cognito sub)")
     audit.add_argument("--from", dest="start")
     audit.add_argument("--to", dest="end")
-    for command in (me, department, canned, audit):
+    listing = inbox_sub.add_parser("list", help="your departments' conversations, newest activity first")
+    listing.add_argument("--department")
+    listing.add_argument("--status", choices=["open", "closed"])
+    listing.add_argument("--assignee", help="me, unassigned or a user id")
+    listing.add_argument("--urgent", action="store_true")
+    listing.add_argument("--overdue", action="store_true")
+    listing.add_argument("--unread", action="store_true")
+    listing.add_argument("--cursor")
+    show = inbox_sub.add_parser("show", help="one conversation: notes, labels, assignments, version")
+    show.add_argument("conversation_id")
+    writes = []
+    for name in ("close", "reopen"):
+        write = inbox_sub.add_parser(name, help=f"{name} a conversation (at the version you saw)")
+        write.add_argument("conversation_id")
+        write.add_argument("--version", type=int, required=True)
+        writes.append(write)
+    reply = inbox_sub.add_parser(
+        "reply", help="text the patient (at the version you saw): --body or --canned"
+    )
+    reply.add_argument("conversation_id")
+    reply.add_argument("--version", type=int, required=True)
+    what = reply.add_mutually_exclusive_group(required=True)
+    what.add_argument("--body")
+    what.add_argument("--canned", metavar="ID", help="a canned response id (clinictext inbox canned)")
+    assign = inbox_sub.add_parser("assign", help="hand the conversation to a department's queue")
+    assign.add_argument("conversation_id")
+    assign.add_argument("--version", type=int, required=True)
+    assign.add_argument("--department", required=True)
+    writes.extend([reply, assign])
+    note = inbox_sub.add_parser("note", help="add a private note (at the version you saw)")
+    note.add_argument("conversation_id")
+    note.add_argument("--version", type=int, required=True)
+    note.add_argument("--body", required=True)
+    for command in (me, department, canned, audit, listing, show, note, *writes):
         command.add_argument("--api", default=None, help="the API (default: the one you logged in to)")
 
 

@@ -36,3 +36,26 @@ class SnsOnCallPager:
                 "attempt": {"DataType": "Number", "StringValue": str(attempt)},
             },
         )
+
+
+class SnsAdminNotifier:
+    """Tells the admins (OnCallTopic) about a break-glass access: ids only, never the reason or any PHI."""
+
+    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+        self._sns = sns_client
+        self._topic_arn = topic_arn
+
+    def break_glass(self, *, conversation_id: str, department: str, user_id: str, username: str) -> None:
+        message = {
+            "type": "break_glass",
+            "department": department,
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "username": username,
+        }
+        self._sns.publish(
+            TopicArn=self._topic_arn,
+            Subject=f"Break-glass access - {department}"[:100],
+            Message=json.dumps(message),
+            MessageAttributes={"type": {"DataType": "String", "StringValue": "break_glass"}},
+        )

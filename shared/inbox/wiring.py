@@ -19,6 +19,7 @@ from shared.runtime.wiring import cached
 
 if TYPE_CHECKING:
     from shared.inbound.domain import InboundService
+    from shared.inbox.access import AdminNotice
     from shared.inbox.service import PatientInbox
     from shared.inbox.store import DynamoConversationStore
     from shared.outbound.pipeline import OutboundPipeline
@@ -129,3 +130,31 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     from shared.inbound import wiring as inbound_wiring
 
     return inbound_wiring.idempotent_process(inbound_service)
+
+
+def notify_admins(notice: AdminNotice) -> None:
+    """A break-glass access, published to OnCallTopic (ids only, never the reason or any PHI)."""
+    from shared.inbox.sns import SnsAdminNotifier
+
+    SnsAdminNotifier(aws.client("sns"), inbox_settings().on_call_topic_arn).break_glass(
+        conversation_id=notice.conversation_id,
+        department=notice.department,
+        user_id=notice.user_id,
+        username=notice.username,
+    )
+
+
+def staff_reply_sender() -> Callable[[Any], str]:
+    """A staff reply's one send: the outbound pipeline (consent, pacing, claim, log) with the inbox's
+    reply book, built on the first reply (a read-only look at the inbox loads none of it)."""
+
+    def send(text: Any) -> str:
+        from shared.inbox.store import DynamoInboxReplyBook
+        from shared.outbound.wiring import transactions
+
+        book = DynamoInboxReplyBook(
+            aws.table(inbox_settings().conversations_table), transactions(), SystemClock()
+        )
+        return outbound_pipeline().send_one(text, book)
+
+    return send

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
-from shared.runtime.wiring import cached
+from shared.runtime.wiring import cached, core_settings
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
 from shared.staff.store import DynamoCannedResponses, DynamoDepartmentDirectory
+
+if TYPE_CHECKING:
+    from shared.inbox.access import AdminNotice
+    from shared.inbox.service_staff import StaffInbox
 
 
 @cached
@@ -28,3 +34,28 @@ def staff_console() -> StaffConsole:
         default_time_zone=settings.default_time_zone,
         clock=SystemClock(),
     )
+
+
+@cached
+def staff_inbox() -> StaffInbox:
+    """The staff side of the conversations (list, open, close, notes, labels, break-glass)."""
+    from shared.audit.wiring import audit_log
+    from shared.inbox.service_staff import StaffInbox
+    from shared.inbox.wiring import conversation_store, staff_reply_sender
+
+    return StaffInbox(
+        store=conversation_store(),
+        send=staff_reply_sender(),
+        clinic_name=core_settings().clinic_name,
+        clinic_phone=core_settings().clinic_phone,
+        audit=audit_log(),
+        departments=staff_settings().department_names,
+        clock=SystemClock(),
+    )
+
+
+def notify_admins(notice: AdminNotice) -> None:
+    """A break-glass access, published to OnCallTopic by the inbox's wiring (ids only)."""
+    from shared.inbox.wiring import notify_admins as publish
+
+    publish(notice)

@@ -20,12 +20,18 @@ def test_demo_story_passes_and_logs_hold_no_phi(tmp_path: Path, capsys: pytest.C
     assert "checks passed" in shown and "FAILED" not in shown
     assert "Hi Ana, reminder of your appointment" in shown  # the reminder story played
     assert "skipped_opted_out" in shown
+    # the staff story: nursing answers with a canned response, billing's 404, urgent, after-hours, audit
+    assert "[ok] the canned reply went out through the outbound pipeline" in shown
+    assert "[ok] billing's 404 is identical to a missing conversation's" in shown
+    assert "[ok] on-call was paged" in shown and "[ok] exactly one after-hours reply" in shown
+    assert "demo.nurse  read" in shown and "demo.nurse  reply" in shown
 
     log = log_path.read_text(encoding="utf-8")
     assert log.count('"level"') >= 5  # the functions did log, through Powertools
     assert not re.search(r"\+?1?206\s?555\s?01\d\d|2065550\d{3}", log), "a phone number reached the logs"
     phi_values = ("Dana", "Whitfield", "parking", "Saturdays", "Petrova", "Okonkwo", "Lindqvist", "Raman")
-    for phi in (*phi_values, "chemotherapy", "Oncology", "port flush", "medication list"):
+    staff_story = ("incision", "bleeding", "faint", "redness", "invoice")
+    for phi in (*phi_values, *staff_story, "chemotherapy", "Oncology", "port flush", "medication list"):
         assert phi not in log, f"{phi!r} reached the logs"
 
 

@@ -106,3 +106,53 @@ def test_a_token_file_others_can_read_is_refused(
     with pytest.raises(SystemExit) as refused:
         cli.main(["inbox", "me"])
     assert "readable by others" in str(refused.value)
+
+
+def test_front_desk_lists_shows_notes_and_closes_a_conversation_from_the_terminal(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "SANDBOX_DIR", tmp_path)
+    api = ("--api", sandbox.api_url)
+    sandbox.add_staff("tess.desk", ("front-desk",), password="Tess-Pass-4242!x")
+    code, out = run(
+        monkeypatch,
+        capsys,
+        "staff",
+        "login",
+        "--user",
+        "tess.desk",
+        "--password-stdin",
+        *api,
+        stdin="Tess-Pass-4242!x\n",
+    )
+    assert code == 0, out
+    sandbox.text("+12065550177", "START")
+    sandbox.text("+12065550177", "Can I move my visit to Friday?")
+    code, out = run(monkeypatch, capsys, "inbox", "list", "--department", "front-desk", "--unread")
+    assert code == 0, out
+    [item] = json.loads(out)["conversations"]
+    assert item["department"] == "front-desk" and "5550177" not in out
+    code, out = run(monkeypatch, capsys, "inbox", "show", item["id"])
+    assert code == 0, out
+    version = json.loads(out)["conversation"]["version"]
+    code, out = run(
+        monkeypatch, capsys, "inbox", "note", item["id"], "--version", str(version), "--body", "called\nback"
+    )
+    assert code == 0 and json.loads(out)["conversation"]["notes"][0]["id"].startswith("n_")
+    assert "called\nback" not in out  # a newline inside the note is printed escaped, never raw
+    code, out = run(monkeypatch, capsys, "inbox", "close", item["id"], "--version", str(version))
+    assert code == 1 and "stale_version" in out  # the note moved the thread on since that view
+    code, out = run(
+        monkeypatch,
+        capsys,
+        "inbox",
+        "reply",
+        item["id"],
+        "--version",
+        str(version + 1),
+        "--body",
+        "Yes, Friday works.",
+    )
+    assert code == 0 and json.loads(out)["sent"]["segments"] == 1
+    code, out = run(monkeypatch, capsys, "inbox", "close", item["id"], "--version", str(version + 2))
+    assert code == 0 and json.loads(out)["conversation"]["status"] == "closed"
