@@ -10,6 +10,9 @@ clinictext template check TEXT       segments, encoding, UCS-2 culprits; placeho
 clinictext template save NAME TEXT   store a new template version in the running sandbox
 clinictext template show NAME        the stored template and its versions
 clinictext messages --phone NUMBER   one number's message records with their delivery status
+clinictext staff login --user NAME   sign in as a staff member (tokens kept 0600 under .sandbox/)
+clinictext staff add --user NAME --department D [--admin]   create a staff member (admin)
+clinictext inbox me | department D [--set FILE] | canned [--add NAME BODY] | audit [...]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra import staff
 from infra.client import mask
 from infra.client import request as call_api
 
@@ -235,7 +239,12 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from infra.local.sandbox import SANDBOX_TWILIO_TOKEN, Sandbox
 
-    sandbox = Sandbox(aws_port=args.aws_port, api_port=args.api_port, log_path=SANDBOX_DIR / "functions.log")
+    sandbox = Sandbox(
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        log_path=SANDBOX_DIR / "functions.log",
+        seed_staff=True,
+    )
     sandbox.start()
     print(f"ClinicText sandbox is up. Embedded AWS (moto): {sandbox.aws_endpoint}   API: {sandbox.api_url}")
     print(f"Function logs: {SANDBOX_DIR / 'functions.log'}   Twilio auth token: {SANDBOX_TWILIO_TOKEN}")
@@ -251,6 +260,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(
         '       -d \'{"phone":"+12065550123","source":"intake_form","consented_at":"' + consented_at + "\"}'"
     )
+    seeded = sandbox.seeded_staff
+    print("Staff of the sandbox's Cognito pool (passwords generated now, shown once, kept nowhere):")
+    for username, (groups, password) in seeded.items():
+        print(f"  {username:<16} {','.join(groups):<12} {password}")
+    print(f"  clinictext staff login --user nina.nurse{api}   # asks for the password above")
+    print("  clinictext inbox me   # then: inbox department nursing, inbox canned, inbox audit")
     print("Ctrl-C stops it.")
     try:
         sandbox.pump_forever()
@@ -325,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = template_sub.add_parser("show", help="the stored template and its earlier versions")
     show.add_argument("name")
     show.add_argument("--api", default=DEFAULT_API)
+    staff.add_parsers(sub, DEFAULT_API)
     return parser
 
 
@@ -339,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "run-reminders": cmd_run_reminders,
         "messages": cmd_messages,
+        "staff": lambda a: staff.run(a, SANDBOX_DIR),
+        "inbox": lambda a: staff.run(a, SANDBOX_DIR),
     }
     started = time.monotonic()
     try:

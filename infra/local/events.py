@@ -148,6 +148,37 @@ def http_api_event(
     return event
 
 
+def api_gateway_claims(payload: Mapping[str, Any]) -> dict[str, str]:
+    """JWT claims as an HTTP API JWT authorizer hands them over: every value a string, an array
+    flattened to ``"[a b]"`` (``cognito:groups`` becomes ``"[nursing admin]"``)."""
+    shown: dict[str, str] = {}
+    for key, value in payload.items():
+        if isinstance(value, list | tuple):
+            shown[key] = "[" + " ".join(str(item) for item in value) + "]"
+        elif isinstance(value, bool):
+            shown[key] = "true" if value else "false"
+        else:
+            shown[key] = str(value)
+    return shown
+
+
+def jwt_http_api_event(
+    method: str,
+    path: str,
+    *,
+    claims: Mapping[str, Any],
+    scopes: Sequence[str] | None = ("aws.cognito.signin.user.admin",),
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """An HTTP API event for a route behind a JWT authorizer: ``claims`` (a token's payload, or claims
+    already flattened) arrive as ``requestContext.authorizer.jwt.claims`` the way API Gateway shows them."""
+    event = http_api_event(method, path, **kwargs)
+    event["requestContext"]["authorizer"] = {
+        "jwt": {"claims": api_gateway_claims(claims), "scopes": list(scopes) if scopes else None}
+    }
+    return event
+
+
 def twilio_webhook_event(
     auth_token: str,
     *,

@@ -92,7 +92,14 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "MessagesApiFunction",
         "HTTP API v2 POST /messages/lookup: one number's messages and their delivery status",
     ),
+    "inbox_api_me.json": (
+        "InboxApiFunction",
+        "HTTP API v2 GET /inbox/me with StaffJwt authorizer context: a nurse's access-token claims",
+    ),
 }
+# The sample's Cognito pool and app client (a deployed stack's are StaffUserPoolId / StaffAppClientId).
+SAMPLE_STAFF_POOL = "us-east-1_EXAMPLE"
+SAMPLE_STAFF_CLIENT = "exampleinboxclient0000000"
 SAMPLE_SNS_MESSAGE_ID = "34d9b400-c6dd-5444-820d-fbeb0f1f54cf"
 
 
@@ -276,6 +283,32 @@ def messages_api_lookup() -> dict[str, Any]:
     return _pin_http(event, "Vf1sWqP4IAMEVkA=")
 
 
+def inbox_api_me() -> dict[str, Any]:
+    issued = int(AT.timestamp())
+    claims = {
+        "sub": "3f1c2a9e-0d4b-4c8e-9a51-7d2e6b0f1a23",
+        "cognito:groups": ["nursing"],
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{SAMPLE_STAFF_POOL}",
+        "client_id": SAMPLE_STAFF_CLIENT,
+        "origin_jti": "0b7f3c1e-5a2d-4f60-8c9b-2e4d6a8f0c13",
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": issued,
+        "iat": issued,
+        "exp": issued + 1800,
+        "jti": "6c2e9a4f-1b3d-4e7a-9f08-5d1c3b7e2a64",
+        "username": "nina.nurse",
+    }
+    event = events.jwt_http_api_event(
+        "GET",
+        "/inbox/me",
+        claims=claims,
+        headers={"authorization": "Bearer eyJ...(the access token)"},
+        host=API_HOST,
+    )
+    return _pin_http(event, "Vf1sXrQ6JWTEVmB=")
+
+
 BUILDERS = {
     "inbound_sms.json": inbound_sms,
     "twilio_webhook.json": twilio_webhook,
@@ -289,6 +322,7 @@ BUILDERS = {
     "delivery_status.json": delivery_status,
     "messages_api_template_save.json": messages_api_template_save,
     "messages_api_lookup.json": messages_api_lookup,
+    "inbox_api_me.json": inbox_api_me,
 }
 
 

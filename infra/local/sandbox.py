@@ -33,6 +33,8 @@ from urllib.parse import urlencode, urlsplit
 import boto3
 
 from infra.local import events
+from infra.local.jwt_authorizer import JwtAuthorizer, jwks_from
+from infra.local.jwt_authorizer import Refused as JwtRefused
 from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
 
 SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token-not-a-secret"  # noqa: S105  # sandbox only  # nosec B105
@@ -40,6 +42,21 @@ LOCAL_CALLER = f"arn:aws:iam::{ACCOUNT}:user/sandbox-clinic-staff"
 MAX_REQUEST_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload quota: 413 beyond it
 MAX_LAMBDA_RESPONSE = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
 READ_TIMEOUT_SECONDS = 10.0  # a request (line, headers, then body) must arrive within this
+
+
+SEED_STAFF: dict[str, tuple[str, ...]] = {
+    "nina.nurse": ("nursing",),
+    "frank.frontdesk": ("front-desk",),
+    "bill.billing": ("billing",),
+    "ada.admin": ("admin",),
+}
+
+
+def generated_password() -> str:
+    """A password the pool's policy accepts (14+ characters, upper, lower, digit, symbol)."""
+    import secrets
+
+    return "Ct-" + secrets.token_urlsafe(15) + "9a!"
 
 
 class SandboxClock:
@@ -79,6 +96,7 @@ class Sandbox:
         log_path: Path | None = None,
         parameters: dict[str, str] | None = None,
         read_timeout: float = READ_TIMEOUT_SECONDS,
+        seed_staff: bool = False,
     ) -> None:
         self._aws_port = aws_port
         self.read_timeout = read_timeout
@@ -106,6 +124,10 @@ class Sandbox:
         self.stack: Stack
         self.aws_endpoint = ""
         self.api_url = ""
+        self._jwt_authorizers: dict[str, JwtAuthorizer] = {}
+        self._seed_staff = seed_staff
+        # username -> (groups, generated password) of the staff seeded at start (seed_staff=True)
+        self.seeded_staff: dict[str, tuple[tuple[str, ...], str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -166,6 +188,8 @@ class Sandbox:
         ).provision()
         self._route_function_logs()
         self._tap_topics()
+        if self._seed_staff:
+            self.seeded_staff = self.seed_staff()
         self._serve_api()
         return self
 
@@ -505,6 +529,40 @@ class Sandbox:
             for mid, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items()
         ]
 
+    # -- staff (the emulated Cognito user pool) ------------------------------------------------------
+    def staff_pool(self) -> tuple[str, str]:
+        """(user pool id, app client id) of the template's StaffUserPool and StaffAppClient."""
+        return self.stack.ref("StaffUserPool"), self.stack.ref("StaffAppClient")
+
+    def add_staff(self, username: str, groups: tuple[str, ...], password: str | None = None) -> str:
+        """Create a staff member (as an admin would: AdminCreateUser) with a permanent password, in
+        ``groups``; returns the password (generated when not given, never stored)."""
+        pool_id, _client = self.staff_pool()
+        idp = self.stack.client("cognito-idp")
+        password = password or generated_password()
+        idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+        for group in groups:
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+        return password
+
+    def seed_staff(self) -> dict[str, tuple[tuple[str, ...], str]]:
+        """The demo's staff: a nurse, a front-desk person, a billing clerk and an admin, each with a
+        generated password (username -> (groups, password)), to be shown once and not kept."""
+        return {
+            username: (groups, self.add_staff(username, groups)) for username, groups in SEED_STAFF.items()
+        }
+
+    def staff_tokens(self, username: str, password: str) -> dict[str, Any]:
+        """InitiateAuth USER_PASSWORD_AUTH (the sandbox's app client allows it): the AuthenticationResult."""
+        _pool, client_id = self.staff_pool()
+        result = self.stack.client("cognito-idp").initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return dict(result["AuthenticationResult"])
+
     # -- the HTTP API ----------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, bool, LocalFunction]]:
         return [
@@ -512,6 +570,29 @@ class Sandbox:
             for function in self.stack.functions.values()
             for method, path, iam in function.http_routes()
         ]
+
+    def _route_auth(self, function: LocalFunction, method: str, path: str) -> tuple[str, list[str]]:
+        for route_method, route_path, auth, scopes in function.http_route_auth():
+            if (route_method, route_path) == (method, path):
+                return auth, scopes
+        return "AWS_IAM", []
+
+    def jwt_authorizer(self, name: str) -> JwtAuthorizer:
+        """The named JWT authorizer of the template's HTTP API, its JWKS served by the emulated Cognito
+        (the issuer's ``/.well-known/jwks.json``, under the local endpoint)."""
+        if name not in self._jwt_authorizers:
+            config = self.stack.http_authorizers()[name]["JwtConfiguration"]
+            issuer = str(config["issuer"])
+            pool_id = issuer.rstrip("/").rsplit("/", 1)[1]
+            url = f"{self.aws_endpoint}/{pool_id}/.well-known/jwks.json"
+
+            def fetch() -> Any:
+                with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310  # local moto  # nosec B310
+                    return jwks_from(answer.read().decode())
+
+            audience = config.get("audience") or []
+            self._jwt_authorizers[name] = JwtAuthorizer(issuer, list(audience), fetch)
+        return self._jwt_authorizers[name]
 
     def handle_http(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -526,10 +607,17 @@ class Sandbox:
             if route_method != method or not match:
                 continue
             caller = None
+            authorizer = None
+            auth, scopes = self._route_auth(function, route_method, route_path)
             if iam:
                 if not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
                     return 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}'
                 caller = LOCAL_CALLER
+            elif auth != "NONE":
+                try:
+                    authorizer = self.jwt_authorizer(auth).authorize(headers.get("authorization"), scopes)
+                except JwtRefused as refused:
+                    return refused.answer
             event = events.http_api_event(
                 method,
                 path,
@@ -542,6 +630,8 @@ class Sandbox:
                 host=headers.get("host", "127.0.0.1"),
                 at=self.clock.now(),  # the request arrives on the story's clock, as every record does
             )
+            if authorizer is not None:
+                event["requestContext"]["authorizer"] = authorizer
             result = self.invoke(function, event)
             self.pump()
             if len(json.dumps(result, default=str).encode()) > MAX_LAMBDA_RESPONSE:
@@ -571,6 +661,10 @@ class Sandbox:
         ok = {"Content-Type": "application/json"}
         if method == "GET" and path == "/_sandbox/outbox":
             return 200, ok, json.dumps(self.outbox()).encode()
+        if method == "GET" and path == "/_sandbox/staff-pool":  # where `clinictext staff` signs in
+            pool_id, client_id = self.staff_pool()
+            where = {"aws_endpoint": self.aws_endpoint, "region": REGION, "user_pool_id": pool_id}
+            return 200, ok, json.dumps({**where, "client_id": client_id}).encode()
         if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock
             return 200, ok, json.dumps({"now": self.clock.now().isoformat()}).encode()
         if method == "POST" and path == "/_sandbox/text":

@@ -39,9 +39,13 @@ DEFAULT_PARAMETERS = {
     "TwilioAuthTokenSecretArn": "",
     "TwilioAuthTokenParameterName": "",
     "PublicBaseUrl": "",
+    # moto's Cognito cannot run a TOTP challenge interactively: the local pool runs without MFA and lets
+    # the sandbox's CLI sign in with USER_PASSWORD_AUTH (template.yaml, StaffSandbox).
+    "StaffSandbox": "true",
 }
 
 INVOKE_LOCK = threading.RLock()
+_NO_VALUE = object()  # AWS::NoValue, once resolved: dropped from the enclosing object or list
 
 
 class UnsupportedTemplate(Exception):
@@ -89,12 +93,24 @@ class LocalFunction:
 
     def http_routes(self) -> list[tuple[str, str, bool]]:
         """(method, path, requires_iam) for each HttpApi event."""
+        return [(method, path, auth == "AWS_IAM") for method, path, auth, _scopes in self.http_route_auth()]
+
+    def http_route_auth(self) -> list[tuple[str, str, str, list[str]]]:
+        """(method, path, authorizer, scopes) for each HttpApi event: ``AWS_IAM`` (the API's default),
+        ``NONE``, or the name of one of the API's authorizers (``StaffJwt``)."""
         routes = []
         for event in self.events.values():
             if event.get("Type") == "HttpApi":
                 props = event.get("Properties", {})
-                auth = (props.get("Auth") or {}).get("Authorizer", "AWS_IAM")
-                routes.append((props["Method"].upper(), props["Path"], auth != "NONE"))
+                auth = props.get("Auth") or {}
+                routes.append(
+                    (
+                        props["Method"].upper(),
+                        props["Path"],
+                        str(auth.get("Authorizer", "AWS_IAM")),
+                        [str(scope) for scope in auth.get("AuthorizationScopes") or []],
+                    )
+                )
         return routes
 
 
@@ -180,9 +196,14 @@ class Stack:
         return bool(self.resolve(self.template["Conditions"][name]))
 
     def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":  # what an Fn::If branch may give: the property is left out
+            return _NO_VALUE
         if name.startswith("AWS::"):
             return self._pseudo(name)
         if name in self.parameters:
+            spec = (self.template.get("Parameters") or {}).get(name) or {}
+            if spec.get("Type") == "CommaDelimitedList":
+                return [part.strip() for part in str(self.parameters[name]).split(",")]
             return self.parameters[name]
         if name in self.physical:
             return self.physical[name]["Ref"]
@@ -196,7 +217,8 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value if item != {"Ref": "AWS::NoValue"}]
+            items = [self.resolve(item) for item in value if item != {"Ref": "AWS::NoValue"}]
+            return [item for item in items if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -232,7 +254,8 @@ class Stack:
                 return sep.join(str(i) for i in self.resolve(items))
             if key == "Condition":
                 return self.condition(arg)
-        return {k: self.resolve(v) for k, v in value.items() if v != {"Ref": "AWS::NoValue"}}
+        resolved = {k: self.resolve(v) for k, v in value.items() if v != {"Ref": "AWS::NoValue"}}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
     # -- provisioning --------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -266,6 +289,7 @@ class Stack:
             self.physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
         for logical, spec in self.resources("AWS::DynamoDB::Table"):
             self._create_table(logical, self.resolve(spec["Properties"]))
+        self._create_staff_pools()
         for logical, spec in self.resources("AWS::Logs::LogGroup"):
             # A fixed LogGroupName (SNS's own delivery log groups) is kept; others get a generated name.
             name = self.resolve((spec.get("Properties") or {}).get("LogGroupName")) or (
@@ -358,6 +382,62 @@ class Stack:
             )
         self.physical[logical] = {"Ref": name, "Arn": arn, "StreamArn": f"{arn}/stream/local"}
 
+    def _create_staff_pools(self) -> None:
+        """Cognito user pools, their app clients and groups, as the template declares them (moto's
+        cognito-idp issues RS256 tokens and serves each pool's JWKS)."""
+        idp = self.client("cognito-idp")
+        for logical, spec in self.resources("AWS::Cognito::UserPool"):
+            props = self.resolve(spec.get("Properties") or {})
+            args: dict[str, Any] = {"PoolName": props.get("UserPoolName") or f"{self.name}-{logical}"}
+            for key in ("AdminCreateUserConfig", "UsernameConfiguration", "Policies", "MfaConfiguration"):
+                if key in props:
+                    args[key] = props[key]
+            if "AccountRecoverySetting" in props:
+                args["AccountRecoverySetting"] = props["AccountRecoverySetting"]
+            pool = idp.create_user_pool(**args)["UserPool"]
+            if props.get("MfaConfiguration", "OFF") != "OFF":
+                idp.set_user_pool_mfa_config(
+                    UserPoolId=pool["Id"],
+                    SoftwareTokenMfaConfiguration={"Enabled": "SOFTWARE_TOKEN_MFA" in props["EnabledMfas"]},
+                    MfaConfiguration=props["MfaConfiguration"],
+                )
+            provider = f"cognito-idp.{self.region}.amazonaws.com/{pool['Id']}"
+            self.physical[logical] = {
+                "Ref": pool["Id"],
+                "Arn": pool["Arn"],
+                "ProviderName": provider,
+                "ProviderURL": f"https://{provider}",
+                "UserPoolId": pool["Id"],
+            }
+        for logical, spec in self.resources("AWS::Cognito::UserPoolClient"):
+            props = self.resolve(spec["Properties"])
+            args = {
+                "UserPoolId": props["UserPoolId"],
+                "ClientName": props.get("ClientName") or logical,
+                "GenerateSecret": bool(props.get("GenerateSecret", False)),
+            }
+            for key in (
+                "ExplicitAuthFlows",
+                "PreventUserExistenceErrors",
+                "EnableTokenRevocation",
+                "AccessTokenValidity",
+                "IdTokenValidity",
+                "RefreshTokenValidity",
+                "TokenValidityUnits",
+            ):
+                if key in props:
+                    args[key] = props[key]
+            client = idp.create_user_pool_client(**args)["UserPoolClient"]
+            self.physical[logical] = {"Ref": client["ClientId"], "ClientId": client["ClientId"]}
+        for logical, spec in self.resources("AWS::Cognito::UserPoolGroup"):
+            props = self.resolve(spec["Properties"])
+            args = {"UserPoolId": props["UserPoolId"], "GroupName": props["GroupName"]}
+            for key in ("Description", "Precedence"):
+                if key in props:
+                    args[key] = props[key]
+            idp.create_group(**args)
+            self.physical[logical] = {"Ref": props["GroupName"]}
+
     def _register_functions(self) -> None:
         globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
         global_env = self.resolve(((globals_fn.get("Environment") or {}).get("Variables")) or {})
@@ -390,6 +470,15 @@ class Stack:
 
     def table(self, logical: str) -> Any:
         return self._session.resource("dynamodb").Table(self.ref(logical))
+
+    def http_authorizers(self) -> dict[str, dict[str, Any]]:
+        """The HTTP API's named authorizers (``Auth.Authorizers``), resolved: ``{"StaffJwt": {...}}``."""
+        found: dict[str, dict[str, Any]] = {}
+        for _logical, spec in self.resources("AWS::Serverless::HttpApi"):
+            auth = (spec.get("Properties") or {}).get("Auth") or {}
+            for name, config in (auth.get("Authorizers") or {}).items():
+                found[name] = self.resolve(config)
+        return found
 
     def table_logical_ids(self) -> list[str]:
         return [logical for logical, _ in self.resources("AWS::DynamoDB::Table")]

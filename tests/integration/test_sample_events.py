@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 from xml.etree import ElementTree
 
 import boto3
@@ -126,3 +128,23 @@ def test_messages_api_samples(stack):
     assert json.loads(response["body"])["template"]["version"] == 1
     response = invoke(stack, "messages_api_lookup.json")
     assert response["statusCode"] == 200 and json.loads(response["body"]) == {"messages": []}
+
+
+def test_inbox_api_me_sample(stack):
+    """The sample's claims, for this stack's pool and app client, identify the nurse they name."""
+    text = (make_events.EVENTS_DIR / "inbox_api_me.json").read_text(encoding="utf-8")
+    text = text.replace(make_events.SAMPLE_STAFF_POOL, stack.ref("StaffUserPool"))
+    text = text.replace(make_events.SAMPLE_STAFF_CLIENT, stack.ref("StaffAppClient"))
+    event = json.loads(text)
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] == "[nursing]"
+    # The sample's token was issued at the sample's fixed time; check it as of then.
+    with mock.patch(
+        "shared.core.clock.SystemClock.now",
+        lambda _self: datetime.fromtimestamp(make_events.AT.timestamp() + 60, UTC),
+    ):
+        answer = stack.functions["InboxApiFunction"].invoke(event)
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"])["departments"] == ["nursing"]
+    # As committed (another pool), the function refuses the claims: it re-checks the issuer.
+    refused = invoke(stack, "inbox_api_me.json")
+    assert refused["statusCode"] == 401 and json.loads(refused["body"])["error"]["field"] == "iss"

@@ -11,24 +11,30 @@ SPEC = yaml.safe_load((REPO / "docs" / "openapi.yaml").read_text(encoding="utf-8
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 
-def template_routes() -> dict[tuple[str, str], bool]:
-    """(METHOD, path) -> needs IAM, for every HttpApi event in the template."""
+# The template's authorizer of a route -> the spec's security scheme for it (NONE: the Twilio webhook,
+# which checks its own signature).
+SCHEMES = {"AWS_IAM": "sigv4", "StaffJwt": "staffJwt", "NONE": "twilioSignature"}
+
+
+def template_routes() -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> the spec's scheme for its authorizer, for every HttpApi event in the template."""
     routes = {}
     for function in FUNCTIONS:
         for event in events(function, "HttpApi").values():
             props = event["Properties"]
             auth = (props.get("Auth") or {}).get("Authorizer", "AWS_IAM")
-            routes[(props["Method"].upper(), props["Path"])] = auth != "NONE"
+            routes[(props["Method"].upper(), props["Path"])] = SCHEMES[auth]
     return routes
 
 
-def spec_routes() -> dict[tuple[str, str], bool]:
+def spec_routes() -> dict[tuple[str, str], str]:
     routes = {}
     for path, item in SPEC["paths"].items():
         for method, operation in item.items():
             if method in METHODS:
                 security = operation.get("security", SPEC.get("security", []))
-                routes[(method.upper(), path)] = any("sigv4" in s for s in security)
+                names = sorted({name for requirement in security for name in requirement})
+                routes[(method.upper(), path)] = names[0] if len(names) == 1 else ",".join(names)
     return routes
 
 
@@ -45,6 +51,6 @@ def test_the_spec_lists_every_route_of_the_template_and_no_other() -> None:
     }
 
 
-def test_the_spec_and_the_template_agree_on_which_routes_need_iam() -> None:
+def test_the_spec_and_the_template_agree_on_each_routes_authorizer() -> None:
     declared, described = template_routes(), spec_routes()
     assert {r: declared[r] for r in declared} == {r: described[r] for r in declared}

@@ -1,0 +1,227 @@
+"""Staff inbox API behind the HTTP API's StaffJwt authorizer (Cognito access tokens).
+
+Routes: ``GET /inbox/me``; ``GET``/``PUT /inbox/departments/{department}`` (admins write);
+``GET``/``POST /inbox/canned-responses`` (admins create; staff list their departments'); ``GET
+/inbox/audit`` (admins; filters ``conversation_id``, ``user``, ``from``, ``to``; every look recorded).
+
+API Gateway verified the token; every route checks the claims again (shared.inbox.access.staff_identity:
+token use, issuer, app client, expiry, groups). Claims that do not identify a staff member are 401; a
+staff member in no department who is not an admin is 403; another department is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from shared.audit.domain import AuditRecord
+from shared.core.clock import SystemClock, parse_iso
+from shared.core.errors import ClinicTextError, InvalidInput
+from shared.inbox.access import InvalidIdentity, StaffIdentity, jwt_claims, request_origin, staff_identity
+from shared.inbox.canned import CannedResponseRequest, sample_report
+from shared.inbox.departments import DepartmentSettings
+from shared.runtime.http import error_for, error_response, model_body
+from shared.runtime.observability import logger, metrics, tracer
+from shared.staff import wiring
+from shared.staff.ports import CannedResponse
+from shared.staff.service import require_admin
+
+app = APIGatewayHttpResolver()
+MAX_QUERY_VALUE = 512
+
+
+def _answer(status: int, body: Any) -> Response[Any]:
+    return Response(
+        status_code=status, content_type="application/json", body=body, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _from_dict(answer: dict[str, Any]) -> Response[Any]:
+    headers = dict(answer.get("headers") or {})
+    content_type = str(headers.pop("Content-Type", "application/json"))
+    return Response(int(answer["statusCode"]), content_type, answer.get("body"), headers)
+
+
+def _identity() -> StaffIdentity:
+    settings = wiring.staff_settings()
+    return staff_identity(
+        jwt_claims(app.current_event.raw_event),
+        departments=settings.department_names,
+        client_ids=settings.client_ids,
+        issuer=settings.staff_issuer,
+        now=SystemClock().now(),
+    )
+
+
+def _query(name: str) -> str | None:
+    params = app.current_event.query_string_parameters or {}
+    value = params.get(name)
+    if value is None:
+        return None
+    if not value or len(value) > MAX_QUERY_VALUE or not value.isprintable():
+        raise InvalidInput(f"{name} must be 1 to {MAX_QUERY_VALUE} printable characters", field=name)
+    return value
+
+
+def _path(name: str) -> str:
+    return str((app.current_event.path_parameters or {}).get(name) or "")
+
+
+def canned_json(canned: CannedResponse) -> dict[str, Any]:
+    report = sample_report(canned.request)
+    return {
+        "id": canned.id,
+        "department": canned.request.department,
+        "name": canned.request.name,
+        "body": canned.request.body,
+        "placeholders": list(canned.request.placeholders),
+        "created_at": canned.created_at,
+        "created_by": canned.created_by,
+        "sample": {"encoding": report.encoding, "segments": report.segments},
+    }
+
+
+def record_json(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "sequence": record.sequence,
+        "at": record.at,
+        "user_id": record.user_id,
+        "username": record.username,
+        "action": record.action,
+        "conversation_id": record.conversation_id,
+        "source_ip": record.source_ip,
+        "user_agent": record.user_agent,
+        "client_id": record.client_id,
+        "detail": dict(record.detail),
+        "reason": record.reason,
+        "hash": record.hash,
+    }
+
+
+@app.get("/inbox/me")
+def who_am_i() -> Response[Any]:
+    identity = _identity()
+    console = wiring.staff_console()
+    return _answer(
+        200,
+        {
+            "user_id": identity.user_id,
+            "username": identity.username,
+            "departments": sorted(identity.departments),
+            "admin": identity.admin,
+            "visible_departments": console.visible_departments(identity),
+        },
+    )
+
+
+@app.get("/inbox/departments/<department>")
+def get_department(department: str) -> Response[Any]:
+    identity = _identity()
+    department = _path("department")  # as API Gateway decoded it
+    settings, configured = wiring.staff_console().department_settings(identity, department)
+    return _answer(
+        200,
+        {"department": department, "configured": configured, "settings": settings.model_dump(mode="json")},
+    )
+
+
+@app.put("/inbox/departments/<department>")
+def put_department(department: str) -> Response[Any]:
+    identity = _identity()
+    department = _path("department")  # as API Gateway decoded it
+    console = wiring.staff_console()
+    require_admin(identity)  # before the body is read: a non-admin learns nothing about it
+    settings = model_body(app.current_event.raw_event, DepartmentSettings)
+    console.set_department(identity, department, settings)
+    logger.info("department settings saved", extra={"department": department, "user_id": identity.user_id})
+    return _answer(
+        200, {"department": department, "configured": True, "settings": settings.model_dump(mode="json")}
+    )
+
+
+@app.post("/inbox/canned-responses")
+def create_canned() -> Response[Any]:
+    identity = _identity()
+    console = wiring.staff_console()
+    require_admin(identity)
+    request = model_body(app.current_event.raw_event, CannedResponseRequest)
+    canned = console.create_canned(identity, request)
+    logger.info(
+        "canned response created", extra={"canned_response_id": canned.id, "user_id": identity.user_id}
+    )
+    return _answer(201, {"canned_response": canned_json(canned)})
+
+
+@app.get("/inbox/canned-responses")
+def list_canned() -> Response[Any]:
+    identity = _identity()
+    found = wiring.staff_console().list_canned(identity, _query("department"))
+    return _answer(200, {"canned_responses": [canned_json(c) for c in found]})
+
+
+def _instant(name: str) -> Any:
+    value = _query(name)
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except (ValueError, InvalidInput) as exc:
+        raise InvalidInput(f"{name} must be an ISO 8601 instant with an offset", field=name) from exc
+
+
+def _limit() -> int:
+    value = _query("limit")
+    if value is None:
+        return 50
+    if not value.isdigit() or len(value) > 4:
+        raise InvalidInput("limit must be a whole number", field="limit")
+    return int(value)
+
+
+@app.get("/inbox/audit")
+def read_audit() -> Response[Any]:
+    identity = _identity()
+    console = wiring.staff_console()
+    require_admin(identity)  # before any filter is read
+    page = console.read_audit(
+        identity,
+        request_origin(app.current_event.raw_event),
+        conversation_id=_query("conversation_id"),
+        user=_query("user"),
+        start=_instant("from"),
+        end=_instant("to"),
+        limit=_limit(),
+        cursor=_query("cursor"),
+    )
+    logger.info("audit trail read", extra={"user_id": identity.user_id, "count": len(page.records)})
+    return _answer(200, {"records": [record_json(r) for r in page.records], "cursor": page.cursor})
+
+
+@app.exception_handler(InvalidIdentity)
+def _not_identified(exc: InvalidIdentity) -> Response[Any]:
+    logger.info("inbox request refused", extra={"status": 401, "claim": exc.claim})
+    return _from_dict(error_response(401, "unauthorized", str(exc), exc.claim))
+
+
+@app.exception_handler([ClinicTextError, ValidationError])
+def _refused(exc: Exception) -> Response[Any]:
+    answer = error_for(exc)
+    if answer is None:
+        raise exc
+    logger.info("inbox request refused", extra={"status": answer["statusCode"]})
+    return _from_dict(answer)
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    return _from_dict(error_response(404, "not_found", "no such route"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,266 @@
+"""``clinictext staff`` and ``clinictext inbox``: staff sign-in against the sandbox's Cognito pool, and the
+staff inbox API with the stored token.
+
+Tokens are kept in ``.sandbox/staff-tokens.json``, created readable and writable by its owner only (0600)
+and re-checked before every read; a token file anyone else can read is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from infra.client import request as call_api
+from infra.terminal import printable
+
+TOKEN_FILE = "staff-tokens.json"  # noqa: S105  # a file name, not a secret
+
+
+def token_path(sandbox_dir: Path) -> Path:
+    return sandbox_dir / TOKEN_FILE
+
+
+def write_tokens(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` with mode 0600 from the start (never world-readable, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, json.dumps(data).encode())
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
+def read_tokens(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise SystemExit("not logged in: run `clinictext staff login --user NAME` first")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SystemExit(f"{path} is readable by others (mode {mode:o}): delete it and log in again")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path} is not a token file: delete it and log in again")
+    return data
+
+
+def _pool(api: str) -> dict[str, str]:
+    status, body = call_api("GET", f"{api}/_sandbox/staff-pool")
+    if status != 200:
+        raise SystemExit(f"the sandbox at {api} has no staff pool ({status})")
+    return dict(json.loads(body))
+
+
+def _idp(pool: dict[str, str]) -> Any:
+    import boto3
+
+    # The sandbox's emulated Cognito; InitiateAuth itself needs no AWS credentials.
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=pool["aws_endpoint"],
+        region_name=pool["region"],
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",  # noqa: S106  # nosec B106  # moto accepts any key
+    )
+
+
+def _password(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(prompt)
+
+
+def cmd_login(args: argparse.Namespace, sandbox_dir: Path) -> int:
+    pool = _pool(args.api)
+    idp = _idp(pool)
+    password = _password(f"password for {args.user}: ", args.password_stdin)
+    try:
+        answer = idp.initiate_auth(
+            ClientId=pool["client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": args.user, "PASSWORD": password},
+        )
+        if answer.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            print("first sign-in: choose a new password (14+ characters, upper, lower, digit, symbol)")
+            new = _password("new password: ", args.password_stdin)
+            answer = idp.respond_to_auth_challenge(
+                ClientId=pool["client_id"],
+                ChallengeName="NEW_PASSWORD_REQUIRED",
+                Session=answer["Session"],
+                ChallengeResponses={"USERNAME": args.user, "NEW_PASSWORD": new},
+            )
+        elif answer.get("ChallengeName"):
+            print(f"sign-in needs {answer['ChallengeName']}, which this command does not handle")
+            return 1
+    except idp.exceptions.NotAuthorizedException:
+        print("sign-in refused: wrong user name or password")
+        return 1
+    except idp.exceptions.InvalidPasswordException as exc:
+        print(f"new password refused: {printable(str(exc.response['Error'].get('Message', '')))}")
+        return 1
+    result = answer["AuthenticationResult"]
+    stored = {
+        "user": args.user,
+        "api": args.api,
+        "access_token": result["AccessToken"],
+        "id_token": result.get("IdToken", ""),
+        "refresh_token": result.get("RefreshToken", ""),
+        "expires_at": int(time.time()) + int(result.get("ExpiresIn", 0)),
+    }
+    write_tokens(token_path(sandbox_dir), stored)
+    print(f"logged in as {printable(args.user)}; token kept in {token_path(sandbox_dir)} (mode 0600)")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Create a staff member (an administrator's act: AdminCreateUser with the operator's AWS access)."""
+    import secrets
+
+    pool = _pool(args.api)
+    idp = _idp(pool)
+    temporary = "Tmp-" + secrets.token_urlsafe(12) + "7a!"
+    groups = [*args.department, *(["admin"] if args.admin else [])]
+    if not groups:
+        print("give --department (repeatable) or --admin: a user in no department can see nothing")
+        return 1
+    try:
+        idp.admin_create_user(
+            UserPoolId=pool["user_pool_id"],
+            Username=args.user,
+            TemporaryPassword=temporary,
+            MessageAction="SUPPRESS",
+        )
+        for group in groups:
+            idp.admin_add_user_to_group(UserPoolId=pool["user_pool_id"], Username=args.user, GroupName=group)
+    except idp.exceptions.UsernameExistsException:
+        print(f"{printable(args.user)} exists already")
+        return 1
+    except idp.exceptions.ResourceNotFoundException:
+        print("no such group: create the department first (`clinictext staff add-department NAME`)")
+        return 1
+    print(f"created {printable(args.user)} in {', '.join(groups)}")
+    print(f"temporary password (shown once; a new one is chosen at first login): {temporary}")
+    return 0
+
+
+def cmd_add_department(args: argparse.Namespace) -> int:
+    from shared.inbox.departments import check_department
+
+    try:
+        check_department(args.name)
+    except ValueError as exc:
+        print(str(exc))
+        return 1
+    pool = _pool(args.api)
+    idp = _idp(pool)
+    try:
+        idp.create_group(UserPoolId=pool["user_pool_id"], GroupName=args.name)
+    except idp.exceptions.GroupExistsException:
+        print(f"{args.name} exists already")
+        return 0
+    print(f"group {args.name} created; add it to the stack's Departments parameter so it counts")
+    return 0
+
+
+def staff_call(sandbox_dir: Path, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    tokens = read_tokens(token_path(sandbox_dir))
+    if int(tokens.get("expires_at", 0)) <= time.time():
+        raise SystemExit("the staff token has expired: log in again (`clinictext staff login`)")
+    status, text = call_api(
+        method,
+        f"{tokens['api']}{path}",
+        body,
+        extra_headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _show(status: int, answer: Any) -> int:
+    for line in json.dumps(answer, indent=2, ensure_ascii=False).splitlines():
+        print(printable(line))  # each line: printable() shows a newline inside a value as an escape
+    return 0 if status < 400 else 1
+
+
+def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
+    command = args.inbox_command
+    if command == "me":
+        return _show(*staff_call(sandbox_dir, "GET", "/inbox/me"))
+    if command == "department":
+        path = f"/inbox/departments/{quote(args.name, safe='')}"
+        if args.set:
+            settings = json.loads(Path(args.set).read_text(encoding="utf-8"))
+            return _show(*staff_call(sandbox_dir, "PUT", path, settings))
+        return _show(*staff_call(sandbox_dir, "GET", path))
+    if command == "canned":
+        if args.add:
+            body = {"department": args.department, "name": args.add[0], "body": args.add[1]}
+            return _show(*staff_call(sandbox_dir, "POST", "/inbox/canned-responses", body))
+        query = f"?{urlencode({'department': args.department})}" if args.department else ""
+        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/canned-responses{query}"))
+    if command == "audit":
+        filters = {
+            key: value
+            for key, value in (
+                ("conversation_id", args.conversation),
+                ("user", args.user),
+                ("from", args.start),
+                ("to", args.end),
+            )
+            if value
+        }
+        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/audit?{urlencode(filters)}"))
+    raise SystemExit(f"unknown inbox command {command}")
+
+
+def add_parsers(sub: Any, default_api: str) -> None:
+    staff = sub.add_parser("staff", help="staff accounts of the sandbox's Cognito pool")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    login = staff_sub.add_parser("login", help="sign in (USER_PASSWORD_AUTH) and keep the tokens (0600)")
+    login.add_argument("--user", required=True)
+    login.add_argument("--password-stdin", action="store_true", help="read the password(s) from stdin")
+    login.add_argument("--api", default=default_api)
+    add = staff_sub.add_parser("add", help="create a staff member in departments (admin)")
+    add.add_argument("--user", required=True)
+    add.add_argument("--department", action="append", default=[], help="a department group (repeatable)")
+    add.add_argument("--admin", action="store_true", help="also make them an admin")
+    add.add_argument("--api", default=default_api)
+    dept = staff_sub.add_parser("add-department", help="create the Cognito group of a new department")
+    dept.add_argument("name")
+    dept.add_argument("--api", default=default_api)
+
+    inbox = sub.add_parser("inbox", help="the staff inbox API, as the logged-in staff member")
+    inbox_sub = inbox.add_subparsers(dest="inbox_command", required=True)
+    inbox_sub.add_parser("me", help="who you are and what you may see")
+    department = inbox_sub.add_parser("department", help="a department's settings (--set FILE: admins)")
+    department.add_argument("name")
+    department.add_argument("--set", metavar="FILE", help="JSON settings to store")
+    canned = inbox_sub.add_parser("canned", help="canned responses (--add NAME BODY: admins)")
+    canned.add_argument("--department")
+    canned.add_argument("--add", nargs=2, metavar=("NAME", "BODY"))
+    audit = inbox_sub.add_parser("audit", help="the audit trail (admins): one filter, or a period")
+    audit.add_argument("--conversation")
+    audit.add_argument("--user", help="a staff member's user id (Cognito sub)")
+    audit.add_argument("--from", dest="start")
+    audit.add_argument("--to", dest="end")
+
+
+def run(args: argparse.Namespace, sandbox_dir: Path) -> int:
+    if args.command == "inbox":
+        return cmd_inbox(args, sandbox_dir)
+    if args.staff_command == "login":
+        return cmd_login(args, sandbox_dir)
+    if args.staff_command == "add":
+        return cmd_add(args)
+    return cmd_add_department(args)
