@@ -7,7 +7,7 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean web web-test
+.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean openapi web web-test
 
 help:
 	@echo "make demo      run ClinicText end to end on an embedded local AWS (moto) and exit"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench     benchmarks that print figures (not pass/fail)"
 	@echo "make build     sam build (offline, --build-in-source)"
 	@echo "make smoke     make build, then import every built function with Python 3.12"
+	@echo "make openapi   regenerate docs/openapi.yaml from the HTTP functions' resolvers"
 	@echo "make web       npm ci and vite build of the staff web app (web/ -> web/dist)"
 	@echo "make web-test  the web app's typecheck and Vitest component tests (jsdom)"
 
@@ -116,6 +117,10 @@ build-DependenciesLayer:
 		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
 		--python-version 3.12 --implementation cp \
 		--target "$(ARTIFACTS_DIR)/python" -r requirements/runtime.txt
+
+# docs/openapi.yaml is generated from the resolvers' models (tests/template/test_openapi.py checks it).
+openapi: $(VENV)/.installed
+	$(BIN)/python -m infra.openapi
 
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements/dev.txt

@@ -121,7 +121,8 @@ def run(reminders: int = 1000) -> RequestCounts:
             # The fan-out and the sender run in their own Lambda containers: nothing ingest cached (PHI
             # data keys, blind-index results) may lower the send phase's counts.
             wiring.reset(clients=False)
-            [(logical, props)] = stack.schedules()
+            logical = "ReminderSchedule"  # the fan-out's (InboxSweepSchedule runs the inbox sweep)
+            props = dict(stack.schedules())[logical]
             fanout = events.scheduler_event(
                 props["Target"]["Input"], scheduled_time=send_at, schedule_arn=f"arn:bench:{logical}"
             )

@@ -28,6 +28,7 @@ from shared.core.clock import CLOCK_SKEW, SystemClock, check_instant, iso, parse
 from shared.core.errors import InvalidInput
 from shared.core.models import Channel, InboundText
 from shared.inbound import wiring as inbound_wiring
+from shared.inbox import wiring as inbox_wiring
 from shared.runtime import aws_errors as aws
 from shared.runtime import rejections
 from shared.runtime.http import parse_json
@@ -148,7 +149,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
             continue
         try:
-            outcome = inbound_wiring.idempotent_inbound()(text=text)
+            outcome = inbox_wiring.idempotent_inbound()(text=text)
         except Exception as exc:
             recorded = _opt_out_last_resort(text)
             if aws.is_transient(exc):

@@ -22,8 +22,10 @@ from shared.core.clock import SystemClock, parse_iso
 from shared.core.errors import ClinicTextError, InvalidInput
 from shared.inbox.access import InvalidIdentity, StaffIdentity, jwt_claims, request_origin, staff_identity
 from shared.inbox.canned import CannedResponseRequest, sample_report
+from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
-from shared.runtime.http import error_for, error_response, model_body
+from shared.inbox.service_staff import ListFilters, change_json
+from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
@@ -172,10 +174,10 @@ def _instant(name: str) -> Any:
         raise InvalidInput(f"{name} must be an ISO 8601 instant with an offset", field=name) from exc
 
 
-def _limit() -> int:
+def _limit(default: int = 50) -> int:
     value = _query("limit")
     if value is None:
-        return 50
+        return default
     if not value.isdigit() or len(value) > 4:
         raise InvalidInput("limit must be a whole number", field="limit")
     return int(value)
@@ -198,6 +200,151 @@ def read_audit() -> Response[Any]:
     )
     logger.info("audit trail read", extra={"user_id": identity.user_id, "count": len(page.records)})
     return _answer(200, {"records": [record_json(r) for r in page.records], "cursor": page.cursor})
+
+
+# -- conversations (shared.inbox.service_staff) ---------------------------------------------------------
+def _flag(name: str) -> bool | None:
+    value = _query(name)
+    if value is None:
+        return None
+    if value not in {"true", "false"}:
+        raise InvalidInput(f"{name} must be true or false", field=name)
+    return value == "true"
+
+
+def _status() -> ConversationStatus | None:
+    value = _query("status")
+    if value is None:
+        return None
+    if value not in {"open", "closed"}:
+        raise InvalidInput("status must be open or closed", field="status")
+    return ConversationStatus(value)
+
+
+def _expected_version(body: dict[str, Any]) -> int:
+    """The version the staff member's view showed: ``If-Match`` (the ETag) or the body's ``version``."""
+    header = (app.current_event.headers or {}).get("if-match")
+    raw: Any = body.get("version")
+    if header is not None:
+        text = header.strip().removeprefix("W/").strip('"')
+        if not text.isdigit() or len(text) > 12:
+            raise InvalidInput("If-Match must be the ETag the conversation was read with", field="If-Match")
+        raw = int(text)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise InvalidInput("version (or If-Match) is required: the version your view showed", field="version")
+    return raw
+
+
+def _body() -> dict[str, Any]:
+    raw_body = app.current_event.raw_event.get("body")
+    if not raw_body:
+        return {}
+    return json_body(app.current_event.raw_event)
+
+
+def _conversation(status: int, shown: dict[str, Any]) -> Response[Any]:
+    answer = _answer(status, {"conversation": shown})
+    answer.headers["ETag"] = f'"{shown["version"]}"'
+    return answer
+
+
+@app.get("/inbox/conversations")
+def list_conversations() -> Response[Any]:
+    identity = _identity()
+    filters = ListFilters(
+        department=_query("department"),
+        status=_status(),
+        assignee=_query("assignee"),
+        urgent=_flag("urgent"),
+        overdue=_flag("overdue"),
+        unread=_flag("unread"),
+        limit=_limit(default=25),
+        cursor=_query("cursor"),
+    )
+    items, cursor = wiring.staff_inbox().list_conversations(
+        identity, request_origin(app.current_event.raw_event), filters
+    )
+    logger.info("conversations listed", extra={"user_id": identity.user_id, "count": len(items)})
+    return _answer(200, {"conversations": items, "cursor": cursor})
+
+
+@app.get("/inbox/conversations/<conversation_id>")
+def show_conversation(conversation_id: str) -> Response[Any]:
+    identity = _identity()
+    cid = _path("conversation_id")
+    shown = wiring.staff_inbox().show(identity, request_origin(app.current_event.raw_event), cid)
+    logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
+    return _conversation(200, shown)
+
+
+def _staff_write(action: str) -> Response[Any]:
+    identity = _identity()
+    cid = _path("conversation_id")
+    body = _body()
+    origin = request_origin(app.current_event.raw_event)
+    inbox = wiring.staff_inbox()
+    if action == "break-glass":
+        shown, decision = inbox.break_glass(identity, origin, cid, body.get("reason"))
+        if decision.notify is not None:
+            wiring.notify_admins(decision.notify)
+        logger.info("break-glass access", extra={"user_id": identity.user_id, "conversation_id": cid})
+        return _conversation(200, shown)
+    version = _expected_version(body)
+    if action == "close":
+        shown = inbox.close(identity, origin, cid, version)
+    elif action == "reopen":
+        shown = inbox.reopen(identity, origin, cid, version)
+    elif action == "notes":
+        shown = inbox.add_note(identity, origin, cid, version, body.get("body"))
+    else:
+        add, remove = body.get("add", []), body.get("remove", [])
+        if not isinstance(add, list) or not isinstance(remove, list):
+            raise InvalidInput("add and remove must be lists of labels", field="labels")
+        shown = inbox.set_labels(identity, origin, cid, version, add=add, remove=remove)
+    logger.info(
+        "conversation updated", extra={"user_id": identity.user_id, "conversation_id": cid, "action": action}
+    )
+    return _conversation(200, shown)
+
+
+@app.post("/inbox/conversations/<conversation_id>/close")
+def close_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("close")
+
+
+@app.post("/inbox/conversations/<conversation_id>/reopen")
+def reopen_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("reopen")
+
+
+@app.post("/inbox/conversations/<conversation_id>/notes")
+def note_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("notes")
+
+
+@app.post("/inbox/conversations/<conversation_id>/labels")
+def label_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("labels")
+
+
+@app.post("/inbox/conversations/<conversation_id>/break-glass")
+def break_glass_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("break-glass")
+
+
+@app.exception_handler(StaleVersion)
+def _stale(exc: StaleVersion) -> Response[Any]:
+    logger.info("inbox write refused", extra={"status": 409, "reason": "stale_version"})
+    return _answer(
+        409,
+        {
+            "error": "stale_version",
+            "message": str(exc),
+            "current_version": exc.current_version,
+            "changes": [change_json(c) for c in exc.changes],
+            "truncated": exc.truncated,
+        },
+    )
 
 
 @app.exception_handler(InvalidIdentity)

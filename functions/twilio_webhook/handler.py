@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -14,12 +15,29 @@ from shared.core.errors import InvalidInput, Unauthorized
 from shared.core.models import Channel, InboundText
 from shared.inbound import wiring as inbound_wiring
 from shared.inbound.twilio import form_params, twiml, verify_signature
+from shared.inbox import wiring as inbox_wiring
 from shared.runtime import aws_errors as aws
 from shared.runtime import rejections
+from shared.runtime.api import BAD_REQUEST, TOO_LARGE, UNSUPPORTED, ClinicResolver, as_response, refusal
 from shared.runtime.http import error_for, error_response
 from shared.runtime.observability import logger, metrics, tracer
 
 SOURCE = "twilio-webhook"
+# Unauthenticated from the internet: the signature, not IAM, says who is calling.
+app = ClinicResolver(what="twilio webhook", iam=False)
+# The form Twilio posts (read by shared.inbound.twilio.form_params after the signature header is seen).
+_FORM = {
+    "type": "object",
+    "required": ["From", "To", "Body", "MessageSid"],
+    "properties": {
+        "From": {"type": "string"},
+        "To": {"type": "string"},
+        "Body": {"type": "string", "maxLength": 1600},
+        "MessageSid": {"type": "string"},
+        "AccountSid": {"type": "string"},
+        "NumMedia": {"type": "string"},
+    },
+}
 
 
 def _twiml_response(message: str | None) -> dict[str, Any]:
@@ -70,7 +88,7 @@ def _inbound(event: dict[str, Any]) -> dict[str, Any]:
         received_at=_received_at(event),
     )
     try:
-        outcome = inbound_wiring.idempotent_inbound()(text=text)
+        outcome = inbox_wiring.idempotent_inbound()(text=text)
     except Exception as exc:
         return _failed(event, text, exc)
     if outcome["replayed"]:
@@ -128,13 +146,27 @@ def _failed(event: dict[str, Any], text: InboundText, exc: Exception) -> dict[st
     return _twiml_response(None)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    inbound_wiring.idempotency_config().register_lambda_context(context)
+@app.post(
+    "/webhooks/twilio",
+    summary="Twilio-compatible inbound SMS webhook; replies as TwiML.",
+    security=[{"twilioSignature": []}],
+    # Merged into the operation as it is described (Powertools has no per-route request-body override).
+    openapi_extensions={
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": _FORM}}}
+    },
+    responses={
+        200: {"description": "TwiML answer", "content": {"text/xml": {"schema": {"type": "string"}}}},
+        400: BAD_REQUEST,
+        403: refusal("Missing or wrong X-Twilio-Signature"),
+        413: TOO_LARGE,
+        415: UNSUPPORTED,
+        503: refusal("Processing failed for now; the text was kept for an operator (retry later)"),
+    },
+)
+def webhook() -> Response[Any]:
+    event = app.current_event.raw_event
     try:
-        return _inbound(event)
+        return as_response(_inbound(event))
     except (InvalidInput, Unauthorized, ValidationError) as exc:
         response = error_for(exc)
         if response is None:  # every exception caught above maps to a client error
@@ -143,5 +175,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="RejectedWebhook", unit="Count", value=1)
         logger.warning("twilio webhook refused", extra={"status": status, "reason": type(exc).__name__})
         if isinstance(exc, Unauthorized):
-            return error_response(403, "forbidden", "signature validation failed")
-        return response
+            return as_response(error_response(403, "forbidden", "signature validation failed"))
+        return as_response(response)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    inbound_wiring.idempotency_config().register_lambda_context(context)
+    return app.resolve(event, context)

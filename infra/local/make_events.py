@@ -72,6 +72,10 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "ReminderFanoutFunction",
         "What EventBridge Scheduler delivers: ReminderSchedule's Target Input with context attributes filled",
     ),
+    "inbox_sweep_scheduled.json": (
+        "InboxSweepFunction",
+        "EventBridge Scheduler's delivery: InboxSweepSchedule's Target Input with context attributes filled",
+    ),
     "reminder_fanout_window.json": (
         "ReminderFanoutFunction",
         "A manual run over an explicit window (replay or backfill)",
@@ -217,6 +221,19 @@ def reminder_fanout_scheduled() -> Any:
     return event
 
 
+def inbox_sweep_scheduled() -> Any:
+    stack = Stack(TEMPLATE, name=STACK)
+    target = stack.template["Resources"]["InboxSweepSchedule"]["Properties"]["Target"]
+    event = events.scheduler_event(
+        str(stack.resolve(target["Input"])),
+        scheduled_time=AT.replace(minute=10, second=0),
+        schedule_arn=_arn("scheduler", f"schedule/default/{STACK}-InboxSweepSchedule"),
+    )
+    if isinstance(event, dict) and "id" in event:
+        event["id"] = "7e2a9c41-5d3b-4e8f-a6c2-1b9d7f3e5a08"  # <aws.scheduler.execution-id>
+    return event
+
+
 def reminder_fanout_window() -> dict[str, Any]:
     return {"window": {"start": "2026-11-23T17:00:00Z", "end": "2026-11-23T17:05:00Z"}}
 
@@ -317,6 +334,7 @@ BUILDERS = {
     "appointments_ingest.json": appointments_ingest,
     "appointments_get.json": appointments_get,
     "reminder_fanout_scheduled.json": reminder_fanout_scheduled,
+    "inbox_sweep_scheduled.json": inbox_sweep_scheduled,
     "reminder_fanout_window.json": reminder_fanout_window,
     "reminder_sender.json": reminder_sender,
     "delivery_status.json": delivery_status,

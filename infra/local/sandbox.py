@@ -529,6 +529,13 @@ class Sandbox:
             for mid, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items()
         ]
 
+    def on_call_pages(self) -> list[dict[str, Any]]:
+        """What OnCallTopic was sent (urgent escalations): the JSON messages, which carry no PHI."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][REGION].topics.get(self.stack.ref("OnCallTopic"))
+        return [json.loads(message) for _id, message, *_rest in (topic.sent_notifications if topic else [])]
+
     # -- staff (the emulated Cognito user pool) ------------------------------------------------------
     def staff_pool(self) -> tuple[str, str]:
         """(user pool id, app client id) of the template's StaffUserPool and StaffAppClient."""
@@ -706,6 +713,19 @@ class Sandbox:
                     at = _instant(data["at"], "at") if data.get("at") else self.clock.now()
                     result = self.run_schedule(at)
             except (ValueError, InvalidInput) as exc:  # a bad instant, or a window the fan-out refuses
+                message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+                return 400, ok, json.dumps({"message": message}).encode()
+            return 200, ok, json.dumps(result, default=str).encode()
+        if method == "GET" and path == "/_sandbox/on-call":
+            return 200, ok, json.dumps(self.on_call_pages()).encode()
+        if method == "POST" and path == "/_sandbox/run-inbox-sweep":
+            from shared.core.errors import InvalidInput
+
+            data = _json_object(headers, body, {"at": str}, (), empty_ok=True)
+            try:
+                at = _instant(data["at"], "at") if data.get("at") else self.clock.now()
+                result = self.run_schedule(at, "InboxSweepSchedule")
+            except (ValueError, InvalidInput) as exc:
                 message = exc.message if isinstance(exc, InvalidInput) else str(exc)
                 return 400, ok, json.dumps({"message": message}).encode()
             return 200, ok, json.dumps(result, default=str).encode()

@@ -70,7 +70,7 @@ def reminder_sender() -> ReminderSender:
     from shared.crypto.wiring import cipher
     from shared.messaging.wiring import message_log
     from shared.outbound.pacing import pacer_key
-    from shared.outbound.wiring import cap_ledger, send_pacer, sms_sender
+    from shared.outbound.wiring import batch_reader, cap_ledger, send_pacer, sms_sender, transactions
     from shared.templates.cache import CachedTemplates
     from shared.templates.wiring import template_store
 
@@ -89,6 +89,8 @@ def reminder_sender() -> ReminderSender:
             store=CachedTemplates(template_store(), ttl=settings.template_cache_seconds),
         ),
         clock=SystemClock(),
+        batch_reader=batch_reader(),
+        transactions=transactions(),
         origination=settings.origination_number,
         quiet_hours=settings.quiet_hours,
         default_time_zone=settings.default_time_zone,
@@ -99,6 +101,7 @@ def reminder_sender() -> ReminderSender:
             parts_per_second=settings.parts_per_second,
             max_wait=settings.pacer_max_wait_seconds,
         ),
+        parts_per_second=settings.parts_per_second,
     )
 
 

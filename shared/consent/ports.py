@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from shared.core.models import (
@@ -32,4 +33,16 @@ class ConsentGuard(Protocol):
         """A ``TransactWriteItems`` item that fails the transaction unless the number may be texted (no
         consent recorded, or a readable opted-in state: it fails closed). A sender puts it first in its
         claim transaction, so consent is checked in the same write that claims the reminder."""
+        ...
+
+    def state_key(self, phone_hmac: str) -> tuple[str, dict[str, Any]]:
+        """The table and key of the number's STATE item, so a sender can read many in one batch."""
+        ...
+
+    def sendable_item(self, phone_hmac: str, item: Mapping[str, Any] | None) -> bool:
+        """Whether a STATE item read that way lets a text go: exactly the rule of :meth:`sendable_check`."""
+        ...
+
+    def sealed_phone(self, phone_hmac: str, item: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+        """The number as the STATE item holds it, encrypted: ``(record_ref, ciphertext)``, or None."""
         ...

@@ -16,6 +16,7 @@ system's opt-in could predate an opt-out the item no longer shows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -78,6 +79,21 @@ def sendable_condition() -> dict[str, Any]:
             ":consent_iso_length": _ISO_LENGTH,
         },
     }
+
+
+def sendable_state_item(item: Mapping[str, Any] | None) -> bool:
+    """:func:`sendable_condition` evaluated on an item already read (None: no item): a batch read lets the
+    sender leave an opted-out number out before its claim, which checks the condition again."""
+    if not item:
+        return True
+    version, updated_at = item.get("version"), item.get("updated_at")
+    return (
+        item.get("status") == ConsentStatus.OPTED_IN.value
+        and isinstance(version, Decimal | int)
+        and not isinstance(version, bool)
+        and isinstance(updated_at, str)
+        and len(updated_at.encode()) == _ISO_LENGTH
+    )
 
 
 def _instant(item: dict[str, Any], name: str, *, required: bool = False) -> datetime | None:
@@ -197,6 +213,17 @@ class DynamoConsentLedger:
                 **sendable_condition(),
             }
         }
+
+    def state_key(self, phone_hmac: str) -> tuple[str, dict[str, Any]]:
+        return self._table.name, {"pk": phone_hmac, "sk": STATE_SK}
+
+    def sendable_item(self, phone_hmac: str, item: Mapping[str, Any] | None) -> bool:
+        return sendable_state_item(item)
+
+    def sealed_phone(self, phone_hmac: str, item: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+        if not item or not item.get("phone_ct"):
+            return None
+        return state_record_ref(phone_hmac), item["phone_ct"]
 
     def _read(self, phone_hmac: str) -> tuple[ConsentState, dict[str, Any] | None]:
         item = self._table.get_item(Key={"pk": phone_hmac, "sk": STATE_SK}, ConsistentRead=True).get("Item")

@@ -37,7 +37,7 @@ from shared.core.models import (
 )
 from shared.crypto.ports import BlindIndex
 from shared.inbound.keywords import classify_keyword
-from shared.inbound.ports import ConversationRouter
+from shared.inbound.ports import ConversationRouter, PatientInboxPort
 from shared.inbound.revocation import inbound_kind
 from shared.messaging.ports import MessageLog
 from shared.outbound.ports import CarrierOptOutList, SmsSender
@@ -163,6 +163,7 @@ class InboundService:
         replies: ReplyBook,
         clock: Clock,
         router: ConversationRouter | None = None,
+        inbox: PatientInboxPort | None = None,
         counter: Counter | None = None,
     ) -> None:
         self._index = blind_index
@@ -173,6 +174,7 @@ class InboundService:
         self._replies = replies
         self._clock = clock
         self._router = router
+        self._inbox = inbox
         self._counter = counter or NullCounter()
 
     def handle(self, text: InboundText) -> InboundOutcome:
@@ -236,6 +238,12 @@ class InboundService:
                 "carrier_sync": carrier_sync,
             },
         )
+        if kind is InboundKind.OTHER and reply is None and self._inbox is not None:
+            # Not a keyword, not a reminder answer: a question for the clinic. Logged above first, so the
+            # conversation references a message that exists; a redelivery lands it once (the inbox's
+            # landing record) and its automated reply goes out once (the outbound claim).
+            may_text = self._consent.state(phone_hmac).status not in _NO_REPLIES
+            self._inbox.land(text, phone_hmac, message_id, may_text=may_text)
         if reply is None:
             return InboundOutcome(kind, message_id, None, None, carrier_sync=carrier_sync)
         via, status = self._reply(text, phone_hmac, reply, kind, appointment_id)

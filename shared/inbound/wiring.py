@@ -69,6 +69,12 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
     A redelivery returns the first result with ``replayed: True`` (Powertools ``response_hook``), so
     callers know not to send the reply again.
     """
+    return idempotent_process(inbound_service)
+
+
+def idempotent_process(service: Callable[[], InboundService]) -> Callable[..., dict[str, Any]]:
+    """:func:`idempotent_inbound` over the service ``service()`` builds (the inbox's wiring passes the
+    inbound service with the staff inbox behind it)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.serialization.custom_dict import CustomDictSerializer
 
@@ -93,7 +99,7 @@ def idempotent_inbound() -> Callable[..., dict[str, Any]]:
         output_serializer=without_reply,
     )
     def process(text: InboundText) -> dict[str, Any]:
-        outcome = inbound_service().handle(text)
+        outcome = service().handle(text)
         return {
             "kind": outcome.kind.value,
             "message_id": outcome.message_id,

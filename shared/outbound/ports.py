@@ -1,11 +1,16 @@
-"""Outbound ports: the SMS sender, the carrier's opt-out list, the send pacer, the cap ledger."""
+"""Outbound ports: the SMS sender, the carrier's opt-out list, the send pacer, the cap ledger, and what the
+one outbound pipeline reads and writes through (batch reads, transactions, the number's consent)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.outbound.caps import CapRecord
+
+# One DynamoDB item named by its table and key; the pipeline treats keys and transaction items as opaque.
+TableKey = tuple[str, dict[str, Any]]
 
 
 class SmsSender(Protocol):
@@ -34,6 +39,14 @@ class CapLedger(Protocol):
 
     def read(self, phone_hmac: str) -> CapRecord: ...
 
+    def record_key(self, phone_hmac: str) -> TableKey:
+        """Where the number's record lives (for a batch read)."""
+        ...
+
+    def from_item(self, phone_hmac: str, item: Mapping[str, Any] | None) -> CapRecord:
+        """The record an item (or its absence) holds."""
+        ...
+
     def claim_item(self, record: CapRecord, token: str, now: datetime) -> dict[str, Any]:
         """The ``TransactWriteItems`` item recording one more text, on the version ``record`` was read at
         (so two senders can never both take the last allowance)."""
@@ -42,6 +55,56 @@ class CapLedger(Protocol):
     def release_item(self, phone_hmac: str, token: str) -> dict[str, Any]:
         """The ``TransactWriteItems`` item giving a released claim's allowance back."""
         ...
+
+
+class ConsentCheck(Protocol):
+    """The number's consent as the send path sees it (the consent ledger answers it; fails closed)."""
+
+    def sendable_check(self, phone_hmac: str) -> dict[str, Any]:
+        """A ``TransactWriteItems`` item that fails the claim unless the number may be texted."""
+        ...
+
+    def state_key(self, phone_hmac: str) -> TableKey:
+        """Where the number's current consent state lives (for a batch read)."""
+        ...
+
+    def sendable_item(self, phone_hmac: str, item: Mapping[str, Any] | None) -> bool:
+        """Whether a state item (or its absence) lets a text go: the same rule as :meth:`sendable_check`."""
+        ...
+
+    def sealed_phone(self, phone_hmac: str, item: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+        """The number as the state item holds it, encrypted: ``(record_ref, ciphertext)``, or None."""
+        ...
+
+
+class BatchReader(Protocol):
+    """Consistent batch reads (``BatchGetItem``): keys per table in, items per table out. The adapter splits
+    requests at DynamoDB's 100 keys, retries ``UnprocessedKeys`` and counts those retries; it raises
+    :class:`ReadIncomplete` when keys stay unprocessed."""
+
+    def get(self, requests: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]: ...
+
+
+class Transactions(Protocol):
+    """``TransactWriteItems``: all or nothing, at most 100 items, each item at most once."""
+
+    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Raises :class:`TransactionCancelled` with one reason code per item when a condition (or a
+        conflict) cancelled the transaction; any other failure propagates as the adapter's error."""
+        ...
+
+
+class ReadIncomplete(Exception):
+    """Some keys of a batch read were still unprocessed after the adapter's retries (throttled)."""
+
+
+class TransactionCancelled(Exception):
+    """A transaction was cancelled; ``reasons[i]`` is the code for item ``i`` (``"None"``: that item was
+    fine; ``"ConditionalCheckFailed"``, ``"TransactionConflict"``, ...)."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__(f"transaction cancelled: {sorted(set(reasons) - {'None'})}")
+        self.reasons = list(reasons)
 
 
 class UnpacedSender:

@@ -1,19 +1,25 @@
-"""ControlTable adapters of the send path: the shared send schedule (pacing) and the caps ledger."""
+"""DynamoDB adapters of the send path: the shared send schedule (pacing) and the caps ledger in the
+ControlTable, and the batch reads and transactions the outbound pipeline works through."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from shared.core.metrics import Counter, NullCounter
 from shared.outbound.caps import DAY, WEEK, CapRecord
 from shared.outbound.pacing import GUARD, LATE_TOLERANCE, MICROS, PacerBusy
+from shared.outbound.ports import ReadIncomplete, TableKey, TransactionCancelled
 from shared.runtime.aws_errors import is_condition_failure
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+BATCH_GET_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -133,9 +139,15 @@ class DynamoCapLedger:
 
     def read(self, phone_hmac: str) -> CapRecord:
         item = self._table.get_item(Key=self.key(phone_hmac), ConsistentRead=True).get("Item")
+        return self.from_item(phone_hmac, item)
+
+    def record_key(self, phone_hmac: str) -> TableKey:
+        return self._table.name, self.key(phone_hmac)
+
+    def from_item(self, phone_hmac: str, item: Mapping[str, Any] | None) -> CapRecord:
         if not item:
             return CapRecord(phone_hmac)
-        sends = {str(k): str(v) for k, v in item["sends"].items()}
+        sends = {str(k): str(v) for k, v in (item.get("sends") or {}).items()}
         return CapRecord(phone_hmac, int(item.get("version", 0)), sends)
 
     def claim_item(self, record: CapRecord, token: str, now: datetime) -> dict[str, Any]:
@@ -166,3 +178,70 @@ class DynamoCapLedger:
                 "ExpressionAttributeValues": {":one": 1},
             }
         }
+
+
+class DynamoBatchReader:
+    """Consistent ``BatchGetItem`` through a DynamoDB resource client (native Python values in and out).
+
+    Requests are split at :data:`BATCH_GET_LIMIT` keys; ``UnprocessedKeys`` (throttled keys DynamoDB did
+    not read) are read again after a short back-off, each such round counted on ``unprocessed_rounds`` and
+    on the counter; keys still unprocessed after :data:`BATCH_GET_ATTEMPTS` raise :class:`ReadIncomplete`.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        counter: Counter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._counter = counter or NullCounter()
+        self._sleep = sleep
+        self.unprocessed_rounds = 0
+
+    def get(self, requests: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
+        flat: list[tuple[str, dict[str, Any]]] = []
+        for table, keys in requests.items():
+            seen: set[tuple[tuple[str, str], ...]] = set()
+            for key in keys:
+                marker = tuple(sorted((k, str(v)) for k, v in key.items()))
+                if marker not in seen:  # DynamoDB refuses a request that names a key twice
+                    seen.add(marker)
+                    flat.append((table, dict(key)))
+        for start in range(0, len(flat), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {}
+            for table, key in flat[start : start + BATCH_GET_LIMIT]:
+                request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=request)
+                for table, items in response.get("Responses", {}).items():
+                    found.setdefault(table, []).extend(dict(item) for item in items)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self.unprocessed_rounds += 1
+                self._counter.count("BatchGetUnprocessedKeys", sum(len(r["Keys"]) for r in request.values()))
+                if attempt + 1 < BATCH_GET_ATTEMPTS:
+                    self._sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise ReadIncomplete("batch read left keys unprocessed after retries")
+        return found
+
+
+class DynamoTransactions:
+    """``TransactWriteItems`` through a DynamoDB resource client; a cancellation becomes
+    :class:`TransactionCancelled` with the reason code of every item."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=list(items))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons") or []]
+            raise TransactionCancelled(reasons) from exc

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from shared.outbound.ports import CapLedger, CarrierOptOutList, SendPacer, SmsSender
+from shared.outbound.ports import (
+    BatchReader,
+    CapLedger,
+    CarrierOptOutList,
+    SendPacer,
+    SmsSender,
+    Transactions,
+)
 from shared.outbound.sns import SnsOptOutList, SnsSmsSender
-from shared.outbound.store import DynamoCapLedger, DynamoSendPacer
+from shared.outbound.store import DynamoBatchReader, DynamoCapLedger, DynamoSendPacer, DynamoTransactions
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 
@@ -17,6 +24,17 @@ def sms_sender() -> SmsSender:
 @cached
 def carrier_optouts() -> CarrierOptOutList:
     return SnsOptOutList(aws.client("sns"))
+
+
+@cached
+def batch_reader() -> BatchReader:
+    """Batch reads for the send path (any table: the resource client serialises native values)."""
+    return DynamoBatchReader(aws.table(core_settings().control_table).meta.client)
+
+
+@cached
+def transactions() -> Transactions:
+    return DynamoTransactions(aws.table(core_settings().control_table).meta.client)
 
 
 @cached

@@ -270,12 +270,15 @@ def model_body(event: Mapping[str, Any], model: type[M], *, limits: JsonLimits =
 def validation_message(exc: ValidationError) -> tuple[str, str | None]:
     """First pydantic error as (message, field). Never includes the rejected value (may be PHI)."""
     first = exc.errors(include_input=False, include_url=False)[0]
-    # A key the caller made up (an extra field) is named only when it looks like a field name: a key can
-    # be any text, a phone number or a name included.
-    parts = [
-        str(p) if isinstance(p, int) or _SAFE_KEY.match(str(p)) else "(unknown key)" for p in first["loc"]
-    ]
-    return str(first.get("msg", "invalid value")), ".".join(parts) or None
+    return str(first.get("msg", "invalid value")), field_path(first["loc"])
+
+
+def field_path(loc: tuple[str | int, ...] | list[str | int]) -> str | None:
+    """A pydantic error location as a field name (``"entry.0.resource"``). A key the caller made up (an
+    extra field) is named only when it looks like a field name: a key can be any text, a phone number or a
+    name included."""
+    parts = [str(p) if isinstance(p, int) or _SAFE_KEY.match(str(p)) else "(unknown key)" for p in loc]
+    return ".".join(parts) or None
 
 
 def respond(

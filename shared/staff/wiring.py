@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
@@ -9,6 +11,10 @@ from shared.runtime.wiring import cached
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
 from shared.staff.store import DynamoCannedResponses, DynamoDepartmentDirectory
+
+if TYPE_CHECKING:
+    from shared.inbox.access import AdminNotice
+    from shared.inbox.service_staff import StaffInbox
 
 
 @cached
@@ -28,3 +34,25 @@ def staff_console() -> StaffConsole:
         default_time_zone=settings.default_time_zone,
         clock=SystemClock(),
     )
+
+
+@cached
+def staff_inbox() -> StaffInbox:
+    """The staff side of the conversations (list, open, close, notes, labels, break-glass)."""
+    from shared.audit.wiring import audit_log
+    from shared.inbox.service_staff import StaffInbox
+    from shared.inbox.wiring import conversation_store
+
+    return StaffInbox(
+        store=conversation_store(),
+        audit=audit_log(),
+        departments=staff_settings().department_names,
+        clock=SystemClock(),
+    )
+
+
+def notify_admins(notice: AdminNotice) -> None:
+    """A break-glass access, published to OnCallTopic by the inbox's wiring (ids only)."""
+    from shared.inbox.wiring import notify_admins as publish
+
+    publish(notice)

@@ -204,7 +204,8 @@ def ingest(stack, day) -> None:
 
 def fire_schedule(stack, at: datetime, faults: Faults) -> None:
     """EventBridge Scheduler fires the run twice; a failed invocation is retried (RetryPolicy: 5)."""
-    [(logical, props)] = stack.schedules()
+    logical = "ReminderSchedule"  # the fan-out's (InboxSweepSchedule runs the inbox sweep)
+    props = dict(stack.schedules())[logical]
     event = events.scheduler_event(props["Target"]["Input"], scheduled_time=at, schedule_arn=f"arn:{logical}")
     for _twice in range(2):
         for _attempt in range(6):

@@ -151,7 +151,8 @@ FIRST_RUN = START - timedelta(days=2) + timedelta(minutes=61)  # both two-day re
 
 
 def scheduled_run(stack, at: datetime) -> dict[str, Any]:
-    [(logical, props)] = stack.schedules()
+    logical = "ReminderSchedule"  # the fan-out's (InboxSweepSchedule runs the inbox sweep)
+    props = dict(stack.schedules())[logical]
     event = events.scheduler_event(
         props["Target"]["Input"], scheduled_time=at, schedule_arn=f"arn:aws:scheduler:::schedule/{logical}"
     )

@@ -54,3 +54,35 @@ def test_the_spec_lists_every_route_of_the_template_and_no_other() -> None:
 def test_the_spec_and_the_template_agree_on_each_routes_authorizer() -> None:
     declared, described = template_routes(), spec_routes()
     assert {r: declared[r] for r in declared} == {r: described[r] for r in declared}
+
+
+def test_the_committed_spec_is_the_one_the_resolvers_generate() -> None:
+    """docs/openapi.yaml is written by `make openapi` from the functions' Powertools resolvers; an edit to a
+    route, a model or the file by hand without regenerating fails here."""
+    from infra.openapi import SPEC_PATH, generate, render
+
+    assert SPEC_PATH.read_text(encoding="utf-8") == render(generate()), "run `make openapi`"
+
+
+def test_the_generator_refuses_a_function_serving_other_routes_than_the_template(monkeypatch) -> None:
+    import pytest
+
+    from infra import openapi
+
+    declared = openapi.http_functions()
+    consent = "functions.consent_api.handler"
+    assert (("POST", "/consent")) in declared[consent]
+    monkeypatch.setattr(
+        openapi, "http_functions", lambda: {**declared, consent: [*declared[consent], ("GET", "/consent")]}
+    )
+    with pytest.raises(SystemExit, match="consent_api"):
+        openapi.generate()
+
+
+def test_no_route_answers_with_powertools_validation_shape() -> None:
+    """Validation failures are our 400 {"error": ...}, never Powertools' 422: the spec says so too."""
+    for item in SPEC["paths"].values():
+        for method, operation in item.items():
+            if method in METHODS:
+                assert "422" not in operation["responses"], method
+                assert "400" in operation["responses"], method

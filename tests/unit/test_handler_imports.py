@@ -47,6 +47,16 @@ FORBIDDEN: dict[str, set[str]] = {
     "functions.messages_api.handler": INGEST | {"twilio", "shared.consent"},
     "functions.twilio_webhook.handler": INGEST,
     "functions.appointments_api.handler": {"twilio", "shared.appointments.store.sender"},
+    # The sweep pages on-call and flags conversations: no texts, so no consent, sender or wording code.
+    "functions.inbox_sweep.handler": INGEST
+    | {
+        "twilio",
+        "shared.consent",
+        "shared.templates",
+        "shared.inbound",
+        "shared.outbound.sns",
+        "shared.messaging",
+    },
 }
 
 _CHILD = (

@@ -1,0 +1,302 @@
+"""The staff side of the inbox: list, open and act on conversations, each look and write on the record.
+
+Every call takes the :class:`StaffIdentity` the function re-checked from the JWT claims and a
+:class:`RequestOrigin`. Access is decided by :func:`shared.inbox.access.authorize` (another
+department's conversation raises the same NotFound as a missing one); the audit record is appended
+*before* anything is shown or written, so a look that fails half way is on the record too.
+
+Writes carry the version the staff member's view showed; the model refuses a stale one with
+:class:`~shared.inbox.conversation.StaleVersion` (409 with what changed) and the store refuses a write
+that lost a race after the read (ConcurrentChange, 409), so two staff never act on one view unknowingly.
+Reads never change the version: the read marker is written separately, conditioned on the version read,
+and a marker lost to a race is simply not moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from shared.audit.domain import AuditAction, AuditEvent
+from shared.audit.ports import AuditLog
+from shared.core.clock import Clock, iso
+from shared.core.errors import ConcurrentChange, InvalidInput
+from shared.inbox.access import (
+    AccessDecision,
+    RequestOrigin,
+    StaffIdentity,
+    authorize,
+    break_glass,
+    conversation_not_found,
+)
+from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
+from shared.inbox.ports import ConversationStore, InboxConversation
+
+MAX_LIST = 100
+ASSIGNEE_FILTERS = ("me", "unassigned")
+
+
+def new_note_id() -> str:
+    return "n_" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    department: str | None = None
+    status: ConversationStatus | None = None
+    assignee: str | None = None  # "me", "unassigned" or a user id
+    urgent: bool | None = None
+    overdue: bool | None = None
+    unread: bool | None = None
+    limit: int = 25
+    cursor: str | None = None
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "version": change.version,
+        "kind": change.kind.value,
+        "at": iso(change.at),
+        "by": change.by,
+        "detail": change.detail,
+    }
+
+
+def summary_json(record: InboxConversation, viewer: StaffIdentity) -> dict[str, Any]:
+    """A list item. The masked number and first name are not known to the conversation store (it keeps
+    only the number's blind index), so ``masked_number`` is None until a patient directory supplies it."""
+    c = record.conversation
+    return {
+        "id": c.conversation_id,
+        "department": c.department,
+        "status": c.status.value,
+        "last_activity_at": iso(c.last_activity_at),
+        "assignee": {"kind": c.assignee.kind.value, "id": c.assignee.id},
+        "flags": {
+            "urgent": c.urgent,
+            "overdue": c.overdue,
+            "unread": c.unread_for(viewer.user_id),
+            "awaiting_reply": c.awaiting_reply_since is not None,
+        },
+        "version": c.version,
+    }
+
+
+def detail_json(record: InboxConversation, viewer: StaffIdentity) -> dict[str, Any]:
+    c = record.conversation
+    return {
+        **summary_json(record, viewer),
+        "created_at": iso(c.created_at),
+        "labels": sorted(c.labels),
+        "notes": [{"id": n.note_id, "author": n.author, "at": iso(n.at), "body": n.body} for n in c.notes],
+        "assignment_history": [change_json(a) for a in c.assignments],
+        "history": [change_json(h) for h in c.history],
+        "patient_messages": c.patient_messages,
+        "staff_replies": c.staff_replies,
+        "first_response_at": iso(c.first_response_at) if c.first_response_at else None,
+        "closed_at": iso(c.closed_at) if c.closed_at else None,
+    }
+
+
+@dataclass(frozen=True)
+class StaffInbox:
+    store: ConversationStore
+    audit: AuditLog
+    departments: frozenset[str]
+    clock: Clock
+    new_note_id: Callable[[], str] = new_note_id
+
+    # -- audit ---------------------------------------------------------------------------------------
+    def _record(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        action: AuditAction,
+        conversation_id: str | None = None,
+        *,
+        detail: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.audit.append(
+            AuditEvent(
+                user_id=identity.user_id,
+                username=identity.username,
+                action=action,
+                source_ip=origin.source_ip,
+                user_agent=origin.user_agent,
+                client_id=identity.client_id,
+                conversation_id=conversation_id,
+                detail=dict(detail or {}),
+                reason=reason,
+            )
+        )
+
+    def _open(
+        self, identity: StaffIdentity, conversation_id: str
+    ) -> tuple[InboxConversation, AccessDecision]:
+        record = self.store.get(conversation_id) if is_conversation_id(conversation_id) else None
+        department = record.conversation.department if record is not None else None
+        decision = authorize(identity, conversation_id, department)
+        assert record is not None  # authorize raised for a missing one
+        return record, decision
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def list_conversations(
+        self, identity: StaffIdentity, origin: RequestOrigin, filters: ListFilters
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        if not 1 <= filters.limit <= MAX_LIST:
+            raise InvalidInput(f"limit must be 1 to {MAX_LIST}", field="limit")
+        visible = sorted(self.departments if identity.admin else identity.departments & self.departments)
+        if filters.department is not None:
+            # another department's list answers as an empty one: nothing to tell apart
+            visible = [filters.department] if filters.department in visible else []
+        elif len(visible) > 1 and filters.cursor is not None:
+            raise InvalidInput("a cursor belongs to one department's list: give department", field="cursor")
+        detail = {"department": filters.department} if filters.department else {}
+        self._record(identity, origin, AuditAction.LIST, detail=detail)
+        items: list[InboxConversation] = []
+        cursor: str | None = None
+        for name in visible:
+            page = self.store.list_department(
+                name, status=filters.status, limit=filters.limit, cursor=filters.cursor
+            )
+            items.extend(record for record in page.items if self._matches(record, identity, filters))
+            if len(visible) == 1:
+                cursor = page.cursor
+        items.sort(
+            key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
+        )
+        return [summary_json(r, identity) for r in items[: filters.limit]], cursor
+
+    @staticmethod
+    def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:
+        c = record.conversation
+        if filters.assignee == "me" and str(c.assignee) != f"user:{identity.user_id}":
+            return False
+        if filters.assignee == "unassigned" and c.assignee.kind.value != "department":
+            return False
+        if (
+            filters.assignee not in (None, *ASSIGNEE_FILTERS)
+            and str(c.assignee) != f"user:{filters.assignee}"
+        ):
+            return False
+        if filters.urgent is not None and c.urgent is not filters.urgent:
+            return False
+        if filters.overdue is not None and c.overdue is not filters.overdue:
+            return False
+        return filters.unread is None or c.unread_for(identity.user_id) is filters.unread
+
+    def show(self, identity: StaffIdentity, origin: RequestOrigin, conversation_id: str) -> dict[str, Any]:
+        record, decision = self._open(identity, conversation_id)
+        self._record(identity, origin, AuditAction.READ, conversation_id, detail={"via": decision.via.value})
+        shown = detail_json(record, identity)
+        self._mark_read(record, identity)
+        return shown
+
+    def _mark_read(self, record: InboxConversation, identity: StaffIdentity) -> None:
+        c = record.conversation
+        marked = c.mark_read(identity.user_id, self.clock.now())
+        if marked is c:
+            return
+        with contextlib.suppress(ConcurrentChange):  # the thread moved on: the marker waits for the next look
+            self.store.save(replace(record, conversation=marked), expected_version=c.version)
+
+    # -- writes --------------------------------------------------------------------------------------
+    def _write(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        conversation_id: str,
+        *,
+        action: AuditAction,
+        transition: Callable[[Conversation], Conversation],
+        detail: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        record, decision = self._open(identity, conversation_id)
+        current = record.conversation
+        written = transition(current)  # StaleVersion / InvalidTransition / InvalidInput before any record
+        self._record(
+            identity,
+            origin,
+            action,
+            conversation_id,
+            detail={"via": decision.via.value, "version": str(written.version), **(detail or {})},
+        )
+        self.store.save(replace(record, conversation=written), expected_version=current.version)
+        return detail_json(replace(record, conversation=written), identity)
+
+    def close(self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int) -> dict[str, Any]:
+        now = self.clock.now()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.CLOSE,
+            transition=lambda c: c.close(by=identity.user_id, expected_version=version, at=now),
+        )
+
+    def reopen(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int
+    ) -> dict[str, Any]:
+        now = self.clock.now()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.REOPEN,
+            transition=lambda c: c.reopen(by=identity.user_id, expected_version=version, at=now),
+        )
+
+    def add_note(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int, body: str
+    ) -> dict[str, Any]:
+        now, note_id = self.clock.now(), self.new_note_id()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.NOTE,
+            transition=lambda c: c.add_note(
+                by=identity.user_id, expected_version=version, note_id=note_id, body=body, at=now
+            ),
+            detail={"note_id": note_id},
+        )
+
+    def set_labels(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        cid: str,
+        version: int,
+        *,
+        add: list[str],
+        remove: list[str],
+    ) -> dict[str, Any]:
+        now = self.clock.now()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.LABEL,
+            transition=lambda c: c.label(
+                by=identity.user_id, expected_version=version, at=now, add=add, remove=remove
+            ),
+        )
+
+    def break_glass(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, reason: Any
+    ) -> tuple[dict[str, Any], AccessDecision]:
+        """Emergency access to another department's conversation: recorded with its reason, then shown.
+        The caller notifies the admins with ``decision.notify`` (ids only)."""
+        record = self.store.get(cid) if is_conversation_id(cid) else None
+        decision = break_glass(identity, cid, record.conversation.department if record else None, reason)
+        if record is None:
+            raise conversation_not_found()
+        if decision.reason is not None:
+            self._record(identity, origin, AuditAction.BREAK_GLASS, cid, reason=decision.reason)
+        else:
+            self._record(identity, origin, AuditAction.READ, cid, detail={"via": decision.via.value})
+        return detail_json(record, identity), decision
