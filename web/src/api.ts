@@ -76,13 +76,15 @@ const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : 
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-function assigneeName(v: unknown): string | null {
+/** A person's name, or null while the conversation sits in its own department's queue (unassigned). */
+function assigneeName(v: unknown, department: string): string | null {
   if (v === null || v === undefined || v === "") return null;
   if (typeof v === "string") return v;
   const a = obj(v);
   const name = str(a.username ?? a.name ?? a.id);
   if (!name) return null;
-  return str(a.kind) === "department" ? `${name} (department)` : name;
+  if (str(a.kind) === "department") return name === department ? null : `${name} (department)`;
+  return name;
 }
 
 /** A list item as the API gives it (tolerant of the contract's optional fields). */
@@ -91,15 +93,17 @@ export function toItem(raw: unknown): ConversationItem {
   const flags = obj(r.flags);
   const masked = str(r.masked_number ?? r.number ?? r.phone);
   const consent = r.consent;
+  const department = str(r.department);
   return {
     id: str(r.id ?? r.conversation_id),
-    department: str(r.department),
+    department,
     status: str(r.status) === "closed" ? "closed" : "open",
-    patient: str(r.first_name ?? obj(r.patient).first_name) || masked,
+    // The store keeps only the number's blind index: no name or masked number until a directory gives one.
+    patient: str(r.first_name ?? obj(r.patient).first_name) || masked || "Patient",
     maskedNumber: masked,
     consent: typeof consent === "string" ? consent : str(obj(consent).state, "unknown"),
     lastActivityAt: str(r.last_activity_at ?? r.last_activity),
-    assignee: assigneeName(r.assignee),
+    assignee: assigneeName(r.assignee, department),
     flags: {
       urgent: Boolean(flags.urgent ?? r.urgent),
       overdue: Boolean(flags.overdue ?? r.overdue),
@@ -194,7 +198,9 @@ export class Api {
         payload = null;
       }
       const p = obj(payload);
-      const message = str(p.message ?? p.error, `request failed (${answer.status})`);
+      let message = str(p.message ?? p.error, `request failed (${answer.status})`);
+      const changes = arr(p.changes).map((c) => str(obj(c).kind)).filter(Boolean);
+      if (answer.status === 409 && changes.length) message += ` (since then: ${changes.join(", ")})`;
       throw new ApiError(answer.status, message, str(p.field) || null, payload);
     }
     return answer;

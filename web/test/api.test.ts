@@ -58,3 +58,18 @@ describe("Api", () => {
     expect(toThread({ conversation: { id: "c1", consent: "granted" } }, null).optedOut).toBe(false);
   });
 });
+
+describe("the contract's shapes (s4-h11)", () => {
+  it("a department assignee is the queue (unassigned), a user is named; 409 lists what changed", async () => {
+    const { toItem } = await import("../src/api");
+    const base = { id: "c1", department: "nursing", status: "open", last_activity_at: "2026-12-01T10:00:00Z", flags: { urgent: false, overdue: false, unread: true } };
+    expect(toItem({ ...base, assignee: { kind: "department", id: "nursing" } }).assignee).toBeNull();
+    expect(toItem({ ...base, assignee: { kind: "department", id: "billing" } }).assignee).toBe("billing (department)");
+    expect(toItem({ ...base, assignee: { kind: "user", id: "sub-1" } }).assignee).toBe("sub-1");
+    expect(toItem({ ...base, masked_number: null }).patient).toBe("Patient");
+    stubFetch(json(409, { error: "stale_version", message: "the conversation changed", current_version: 4, changes: [{ kind: "note", version: 4 }] }));
+    const api = new Api("", async () => "tok");
+    const refused = await api.write(toThread({ conversation: { id: "c1", version: 3 } }, '"3"'), "close").catch((e: unknown) => e);
+    expect((refused as ApiError).message).toBe("the conversation changed (since then: note)");
+  });
+});

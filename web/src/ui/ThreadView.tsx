@@ -123,7 +123,7 @@ export function ThreadView({ thread, canned, departments, notice, onAction, text
           onSubmit={assign}
           {...(assignRef ? { inputRef: assignRef } : {})}
         />
-        <OneField id="label" label="Add a label" button="Label" onSubmit={(v) => onAction("labels", { labels: [v] })} />
+        <OneField id="label" label="Add a label" button="Label" onSubmit={(v) => onAction("labels", { add: [v] })} />
         <OneField id="note" label="Private note (staff only)" button="Add note" multiline onSubmit={(v) => onAction("notes", { body: v })} />
       </div>
       <details>
