@@ -66,6 +66,19 @@ class _DueIndex:
         self.updates += 1
         return {}
 
+    name = "RemindersTable"
+
+    @property
+    def meta(self) -> Any:
+        """What a boto3 Table exposes: ``meta.client`` (the fan-out marks a group in one transaction)."""
+        from types import SimpleNamespace
+
+        return SimpleNamespace(client=self)
+
+    def transact_write_items(self, **args: Any) -> dict[str, Any]:
+        self.updates += len(args["TransactItems"])
+        return {}
+
 
 class _Control:
     def update_item(self, **_args: Any) -> dict[str, Any]:

@@ -41,6 +41,16 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "in": "header",
         "description": "AWS Signature Version 4 (execute-api), checked by API Gateway's IAM authorizer.",
     },
+    "staffJwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "A Cognito access token of StaffUserPool issued to StaffAppClient (scope "
+            "aws.cognito.signin.user.admin), checked by API Gateway's StaffJwt authorizer and again by the "
+            'function. A refused token is 401 {"message":"Unauthorized"}.'
+        ),
+    },
     "twilioSignature": {
         "type": "apiKey",
         "name": "X-Twilio-Signature",

@@ -171,13 +171,16 @@ def cmd_add_department(args: argparse.Namespace) -> int:
     return 0
 
 
-def staff_call(sandbox_dir: Path, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def _staff_call(
+    sandbox_dir: Path, method: str, path: str, body: Any = None, *, api: str | None = None
+) -> tuple[int, Any]:
+    """Call the inbox API as the logged-in staff member (at ``api``, default the one logged in to)."""
     tokens = read_tokens(token_path(sandbox_dir))
     if int(tokens.get("expires_at", 0)) <= time.time():
         raise SystemExit("the staff token has expired: log in again (`clinictext staff login`)")
     status, text = call_api(
         method,
-        f"{tokens['api']}{path}",
+        f"{api or tokens['api']}{path}",
         body,
         extra_headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
@@ -195,20 +198,24 @@ def _show(status: int, answer: Any) -> int:
 
 def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
     command = args.inbox_command
+
+    def staff_call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return _staff_call(sandbox_dir, method, path, body, api=args.api)
+
     if command == "me":
-        return _show(*staff_call(sandbox_dir, "GET", "/inbox/me"))
+        return _show(*staff_call("GET", "/inbox/me"))
     if command == "department":
         path = f"/inbox/departments/{quote(args.name, safe='')}"
         if args.set:
             settings = json.loads(Path(args.set).read_text(encoding="utf-8"))
-            return _show(*staff_call(sandbox_dir, "PUT", path, settings))
-        return _show(*staff_call(sandbox_dir, "GET", path))
+            return _show(*staff_call("PUT", path, settings))
+        return _show(*staff_call("GET", path))
     if command == "canned":
         if args.add:
             body = {"department": args.department, "name": args.add[0], "body": args.add[1]}
-            return _show(*staff_call(sandbox_dir, "POST", "/inbox/canned-responses", body))
+            return _show(*staff_call("POST", "/inbox/canned-responses", body))
         query = f"?{urlencode({'department': args.department})}" if args.department else ""
-        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/canned-responses{query}"))
+        return _show(*staff_call("GET", f"/inbox/canned-responses{query}"))
     if command == "audit":
         filters = {
             key: value
@@ -220,7 +227,7 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
             )
             if value
         }
-        return _show(*staff_call(sandbox_dir, "GET", f"/inbox/audit?{urlencode(filters)}"))
+        return _show(*staff_call("GET", f"/inbox/audit?{urlencode(filters)}"))
     raise SystemExit(f"unknown inbox command {command}")
 
 
@@ -242,7 +249,7 @@ def add_parsers(sub: Any, default_api: str) -> None:
 
     inbox = sub.add_parser("inbox", help="the staff inbox API, as the logged-in staff member")
     inbox_sub = inbox.add_subparsers(dest="inbox_command", required=True)
-    inbox_sub.add_parser("me", help="who you are and what you may see")
+    me = inbox_sub.add_parser("me", help="who you are and what you may see")
     department = inbox_sub.add_parser("department", help="a department's settings (--set FILE: admins)")
     department.add_argument("name")
     department.add_argument("--set", metavar="FILE", help="JSON settings to store")
@@ -254,6 +261,8 @@ def add_parsers(sub: Any, default_api: str) -> None:
     audit.add_argument("--user", help="a staff member's user id (Cognito sub)")
     audit.add_argument("--from", dest="start")
     audit.add_argument("--to", dest="end")
+    for command in (me, department, canned, audit):
+        command.add_argument("--api", default=None, help="the API (default: the one you logged in to)")
 
 
 def run(args: argparse.Namespace, sandbox_dir: Path) -> int:

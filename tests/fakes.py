@@ -162,8 +162,8 @@ class FakeMessageLog:
     def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:
         return (phone_hmac, iso(at), message_id) in self._records
 
-    def put_request(self, record: MessageRecord) -> dict[str, Any]:
-        return {"Put": {"Item": record.model_dump()}}
+    def put_requests(self, record: MessageRecord) -> list[dict[str, Any]]:
+        return [{"Put": {"Item": record.model_dump()}}]
 
     def all(self) -> list[MessageRecord]:
         return list(self._records.values())

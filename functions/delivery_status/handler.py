@@ -16,6 +16,7 @@ from shared.runtime import rejections
 from shared.runtime.observability import logger, metrics, tracer
 
 SOURCE = "sns-delivery-status"
+COUNTS = ("delivered", "failed", "opted_out", "unmatched", "stale", "rejected", "retries")
 
 
 def _reject(raw: str, reason: str, counts: dict[str, int]) -> None:
@@ -25,11 +26,18 @@ def _reject(raw: str, reason: str, counts: dict[str, int]) -> None:
     counts["rejected"] += 1
 
 
+def _refuse(line: str, exc: InvalidInput, event_id: str, counts: dict[str, int]) -> None:
+    _reject(line, exc.message, counts)
+    logger.warning("delivery log line rejected", extra={"log_event_id": event_id, "field": exc.field})
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    counts = {"delivered": 0, "failed": 0, "opted_out": 0, "unmatched": 0, "stale": 0, "rejected": 0}
+    # retries: DynamoDB requests sent again (throttling, conflicts, a transaction re-sent without the
+    # reports it could not take), the SDK's own retries included.
+    counts = dict.fromkeys(COUNTS, 0)
     try:
         payload = CloudWatchLogsModel.model_validate(event).awslogs.decoded_data
     except (ValidationError, ValueError, TypeError):
@@ -47,15 +55,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("delivery status from an unexpected log group rejected")
         return counts
     service = delivery_wiring.delivery_status_service()
+    parsed: list[tuple[str, str, SnsDeliveryLog]] = []  # (log event id, line, report)
     for log_event in payload.logEvents:
         line = str(log_event.message)  # CloudWatch Logs delivers each line as text
         try:
-            result = service.apply(SnsDeliveryLog.parse(line))
+            parsed.append((log_event.id, line, SnsDeliveryLog.parse(line)))
         except InvalidInput as exc:
-            _reject(line, exc.message, counts)
-            logger.warning(
-                "delivery log line rejected", extra={"log_event_id": log_event.id, "field": exc.field}
-            )
+            _refuse(line, exc, log_event.id, counts)
+    # The whole batch at once: a few DynamoDB requests, however many lines.
+    batch = service.apply_all([log for _, _, log in parsed])
+    counts["retries"] = batch.retries
+    if batch.retries:
+        metrics.add_metric(name="DeliveryStatusRetries", unit="Count", value=batch.retries)
+    for (event_id, line, _), result in zip(parsed, batch.results, strict=True):
+        if isinstance(result, InvalidInput):
+            _refuse(line, result, event_id, counts)
             continue
         counts[result.outcome] += 1
         if result.recorded != "updated":

@@ -25,6 +25,7 @@ from shared.inbox.canned import CannedResponseRequest, sample_report
 from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
 from shared.inbox.service_staff import ListFilters, change_json
+from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
 from shared.staff import wiring
@@ -32,6 +33,18 @@ from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
 
 app = APIGatewayHttpResolver()
+STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
+REFUSALS: dict[int, Any] = {
+    400: refusal("Malformed input (the field is named, never its value); nothing stored."),
+    401: refusal("Claims that identify no staff member (the claim is named)."),
+    403: refusal("No department and not an admin, or a route for admins only."),
+    404: refusal("Not one of the caller's departments, or no such department (answered alike)."),
+}
+BODY_REFUSALS: dict[int, Any] = {
+    **REFUSALS,
+    413: refusal("The body is over 64 KiB (field body); nothing stored."),
+    415: refusal("Missing or other Content-Type (field content-type); nothing stored."),
+}
 MAX_QUERY_VALUE = 512
 
 
@@ -103,7 +116,12 @@ def record_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-@app.get("/inbox/me")
+@app.get(
+    "/inbox/me",
+    summary="Who the caller is: departments, admin, the departments they may see.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def who_am_i() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -119,7 +137,12 @@ def who_am_i() -> Response[Any]:
     )
 
 
-@app.get("/inbox/departments/<department>")
+@app.get(
+    "/inbox/departments/<department>",
+    summary="A department's settings (defaults until set); another department's is 404.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def get_department(department: str) -> Response[Any]:
     identity = _identity()
     department = _path("department")  # as API Gateway decoded it
@@ -130,7 +153,12 @@ def get_department(department: str) -> Response[Any]:
     )
 
 
-@app.put("/inbox/departments/<department>")
+@app.put(
+    "/inbox/departments/<department>",
+    summary="Set a department's hours, holidays, routing keywords and numbers, target (admins).",
+    security=STAFF_JWT,
+    responses=BODY_REFUSALS,
+)
 def put_department(department: str) -> Response[Any]:
     identity = _identity()
     department = _path("department")  # as API Gateway decoded it
@@ -144,7 +172,12 @@ def put_department(department: str) -> Response[Any]:
     )
 
 
-@app.post("/inbox/canned-responses")
+@app.post(
+    "/inbox/canned-responses",
+    summary="Create a canned response for a department (admins); allowlisted placeholders only.",
+    security=STAFF_JWT,
+    responses=BODY_REFUSALS,
+)
 def create_canned() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()
@@ -157,7 +190,12 @@ def create_canned() -> Response[Any]:
     return _answer(201, {"canned_response": canned_json(canned)})
 
 
-@app.get("/inbox/canned-responses")
+@app.get(
+    "/inbox/canned-responses",
+    summary="Canned responses of the caller's departments (every department for an admin).",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def list_canned() -> Response[Any]:
     identity = _identity()
     found = wiring.staff_console().list_canned(identity, _query("department"))
@@ -183,7 +221,12 @@ def _limit(default: int = 50) -> int:
     return int(value)
 
 
-@app.get("/inbox/audit")
+@app.get(
+    "/inbox/audit",
+    summary="The audit trail (admins) by conversation_id, user or period; the look is recorded first.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
 def read_audit() -> Response[Any]:
     identity = _identity()
     console = wiring.staff_console()

@@ -26,6 +26,16 @@ import jwt
 from infra.local.events import api_gateway_claims
 
 UNAUTHORIZED = (401, {"Content-Type": "application/json"}, b'{"message":"Unauthorized"}')
+
+
+def _unauthorized(description: str) -> tuple[int, dict[str, str], bytes]:
+    """401 with the ``www-authenticate`` header API Gateway adds (its troubleshooting guide shows
+    ``Bearer scope="" error="invalid_token" error_description="..."``)."""
+    status, headers, body = UNAUTHORIZED
+    challenge = f'Bearer scope="" error="invalid_token" error_description="{description}"'
+    return status, {**headers, "www-authenticate": challenge}, body
+
+
 FORBIDDEN = (403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
 
 
@@ -52,7 +62,7 @@ class JwtAuthorizer:
                 if jwk.get("kid"):
                     self._keys[str(jwk["kid"])] = jwt.PyJWK.from_dict(dict(jwk), algorithm="RS256").key
         if kid not in self._keys:
-            raise Refused(UNAUTHORIZED, "unknown kid")
+            raise Refused(_unauthorized("the token's key is not in the issuer's key set"), "unknown kid")
         return self._keys[kid]
 
     def authorize(self, authorization: str | None, scopes: Sequence[str] = ()) -> dict[str, Any]:
@@ -62,13 +72,13 @@ class JwtAuthorizer:
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
         if not token:
-            raise Refused(UNAUTHORIZED, "no token")
+            raise Refused(UNAUTHORIZED, "no token")  # API Gateway adds no challenge without a token
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Refused(UNAUTHORIZED, "not a JWT") from exc
+            raise Refused(_unauthorized("the token is not a JWT"), "not a JWT") from exc
         if header.get("alg") != "RS256":
-            raise Refused(UNAUTHORIZED, "algorithm")
+            raise Refused(_unauthorized("the token's algorithm is not RS256"), "algorithm")
         key = self._key(str(header.get("kid") or ""))
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -80,14 +90,20 @@ class JwtAuthorizer:
                 options={"require": ["exp", "iss"], "verify_aud": False},
             )
         except jwt.PyJWTError as exc:
-            raise Refused(UNAUTHORIZED, type(exc).__name__) from exc
+            reasons: dict[type[Exception], str] = {
+                jwt.ExpiredSignatureError: "the token has expired",
+                jwt.InvalidIssuerError: "the token does not have a valid issuer",
+                jwt.ImmatureSignatureError: "the token is not valid yet",
+            }
+            why = reasons.get(type(exc), "the token is not valid")
+            raise Refused(_unauthorized(why), type(exc).__name__) from exc
         # aud is evaluated when present; client_id only without it (API Gateway's rule).
         audiences = claims.get("aud", claims.get("client_id"))
         given = audiences if isinstance(audiences, list) else [audiences]
         if not any(isinstance(a, str) and a in self.audience for a in given):
-            raise Refused(UNAUTHORIZED, "audience")
+            raise Refused(_unauthorized("the token does not have a valid audience"), "audience")
         if claims.get("token_use") != "access":
-            raise Refused(UNAUTHORIZED, "token_use")
+            raise Refused(_unauthorized("the token is not an access token"), "token_use")
         token_scopes = str(claims.get("scope") or "").split()
         if scopes and not set(scopes) & set(token_scopes):
             raise Refused(FORBIDDEN, "scope")

@@ -1,10 +1,10 @@
 """Feeding appointments in: a FHIR R4 Bundle (POST /appointments) or a CSV file (``clinictext import``).
 
-Both paths end in :meth:`AppointmentBook.upsert`, so a CSV row and a FHIR Appointment with the same id are
-the same appointment, and sending either twice changes nothing. Both answer, per appointment, what was
-planned: a FHIR entry whose appointment will not be reminded carries an OperationOutcome saying why (a
-``warning`` when no text can be sent, ``information`` for a status that is not reminded), and a CSV row is
-reported with its reminders' due times or the reason it has none.
+Both paths end in :meth:`AppointmentBook.upsert_many` (batched reads and writes), so a CSV row and a FHIR
+Appointment with the same id are the same appointment, and sending either twice changes nothing. Both
+answer, per appointment, what was planned: a FHIR entry whose appointment will not be reminded carries an
+OperationOutcome saying why (a ``warning`` when no text can be sent, ``information`` for a status that is
+not reminded), and a CSV row is reported with its reminders' due times or the reason it has none.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from shared.appointments import plan
 from shared.appointments.csv_import import CsvReport, CsvRowResult, parse_csv
 from shared.appointments.fhir import BundleRejected, batch_response, outcome_issue, outcome_of, parse_bundle
 from shared.appointments.intake import EntryResult
-from shared.appointments.ports import Upserter, UpsertResult
+from shared.appointments.ports import NotReached, Upserter, UpsertResult
 from shared.core.clock import iso
 from shared.core.errors import Conflict
 
@@ -64,29 +64,28 @@ def ingest_bundle(
 ) -> BundleAnswer:
     """Parse, store and answer one Bundle. ``offsets`` (the reminder offsets) word the "passed" warning.
 
-    ``time_left`` (seconds) is the request's remaining budget. A Bundle at the entry cap is stored well
-    inside it; should storage ever be slow enough to exhaust it, the entries not reached are answered
-    ``503`` ("send this entry again"), so the answer still arrives before the HTTP API gives up on the
-    request and every entry's fate is known.
+    ``time_left`` (seconds) is the request's remaining budget, checked by the book before each request. A
+    Bundle at the entry cap is stored well inside it; should storage ever be slow enough to exhaust it, the
+    entries not stored are answered ``503`` ("send this entry again"), so the answer still arrives before
+    the HTTP API gives up on the request and every entry's fate is known.
     """
     try:
         parsed = parse_bundle(body, default_region=default_region)
     except BundleRejected as rejected:
         return BundleAnswer(rejected.status, rejected.outcome)
     results: list[EntryResult] = []
-    for index, intake in parsed.intakes:
+    answers = book.upsert_many([intake for _index, intake in parsed.intakes], time_left=time_left)
+    for (index, intake), result in zip(parsed.intakes, answers, strict=True):
         location = f"Appointment/{intake.source_id}"
         issues = list(parsed.warnings.get(index, []))
-        if time_left is not None and time_left() <= 0:
+        if isinstance(result, NotReached):
             issues.insert(0, _not_reached())
             results.append(
                 EntryResult(index=index, status=UNAVAILABLE, location=location, outcome=outcome_of(issues))
             )
             continue
-        try:
-            result = book.upsert(intake)
-        except Conflict as exc:
-            issues.insert(0, outcome_issue("conflict", str(exc), "Appointment"))
+        if isinstance(result, Conflict):
+            issues.insert(0, outcome_issue("conflict", str(result), "Appointment"))
             results.append(
                 EntryResult(index=index, status="409 Conflict", location=location, outcome=outcome_of(issues))
             )
@@ -204,10 +203,9 @@ def import_csv(
     report: CsvReport = parse_csv(text, default_region)
     plans: dict[int, RowPlan] = {}
     rows = {row.row: row for row in report.rows}
-    for row_number, intake in report.intakes:
-        try:
-            result = book.upsert(intake)
-        except Conflict:
+    answers = book.upsert_many([intake for _row, intake in report.intakes])
+    for (row_number, _intake), result in zip(report.intakes, answers, strict=True):
+        if not isinstance(result, UpsertResult):  # no time budget here: a Conflict
             rows[row_number] = CsvRowResult(
                 row=row_number,
                 accepted=False,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
 from shared.appointments import plan
 from shared.appointments.intake import AppointmentIntake
+from shared.core.errors import Conflict
 
 UpsertOutcome = Literal["created", "updated", "unchanged"]
 
@@ -51,5 +53,24 @@ class AppointmentView:
     last_reminded_at: str | None
 
 
+@dataclass(frozen=True)
+class NotReached:
+    """The request's time ran out before this intake was stored: nothing was stored for it."""
+
+
+# Per intake: what was stored, a Conflict (other writers kept winning, or it could not be read), or
+# NotReached.
+UpsertAnswer = UpsertResult | Conflict | NotReached
+
+
 class Upserter(Protocol):
-    def upsert(self, intake: AppointmentIntake) -> UpsertResult: ...
+    def upsert(self, intake: AppointmentIntake) -> UpsertResult:
+        """Store one intake; raises ``Conflict`` when other writers keep winning."""
+        ...
+
+    def upsert_many(
+        self, intakes: Sequence[AppointmentIntake], *, time_left: Callable[[], float] | None = None
+    ) -> list[UpsertAnswer]:
+        """Store many intakes with batched requests: one answer per intake, in order. ``time_left``
+        (seconds) is checked before each request; intakes not stored when it runs out answer NotReached."""
+        ...

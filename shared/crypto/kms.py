@@ -6,8 +6,10 @@
 * :class:`KmsHmacBlindIndex` turns an E.164 number into ``HMAC-SHA256(key, number)`` computed by KMS
   (``GenerateMac`` on an HMAC_256 key). Tables are keyed by that value; the number itself is never
   stored in clear. Results are cached in memory for the life of the Lambda container.
+* :class:`KmsDerivedFingerprint` keys the change-detection hash of an appointment intake: HMAC-SHA256
+  computed in the container (Python's ``hmac``) under a key KMS derives once per container.
 
-No cryptography is implemented here: KMS and the Encryption SDK do all of it.
+No cryptography is implemented here: KMS, the Encryption SDK and Python's ``hmac`` do all of it.
 
 Ciphertext formats (both are base64 of an Encryption SDK message under the same KMS key):
 
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from collections import OrderedDict
 from typing import Any
@@ -184,18 +188,62 @@ class KmsHmacBlindIndex:
 
 
 class KmsFingerprint:
-    """HMAC-SHA256 by KMS ``GenerateMac`` under the blind-index key (a separate purpose prefix)."""
+    """Format 1 (read only): HMAC-SHA256 by KMS ``GenerateMac`` under the blind-index key, one request each.
+
+    Kept to recognise the ``content_hash`` of appointments stored before format 2, so re-sending one of them
+    after the upgrade still answers "unchanged".
+    """
 
     def __init__(self, kms_client: Any, key_arn: str) -> None:
         self._kms = kms_client
         self._key_arn = key_arn
 
     def of(self, data: bytes) -> str:
-        import hashlib
-
         # GenerateMac takes at most 4 KiB: MAC a SHA-256 of the canonical bytes instead.
         digest = hashlib.sha256(data).digest()
         response = self._kms.generate_mac(
             KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=b"appointment-content:" + digest
         )
         return bytes(response["Mac"]).hex()
+
+    def matches(self, stored: str | None, data: bytes) -> bool:
+        return stored is not None and hmac.compare_digest(stored, self.of(data))
+
+
+class KmsDerivedFingerprint:
+    """Format 2: ``HMAC-SHA256(k, data)`` computed in the container, ``k`` derived by KMS once per container.
+
+    ``k = GenerateMac(blind-index key, DERIVATION_LABEL)``: one KMS request on first use, then none (an
+    ingest of hundreds of appointments used to make one ``GenerateMac`` each). The label is a message no
+    other use of the key sends (blind indexes MAC ``phone:...``, format 1 ``appointment-content:...``), so
+    ``k`` is independent of every value stored. ``k`` lives only in memory, like the Encryption SDK's cached
+    data keys. Values carry the prefix ``f2:``; a stored value without it is format 1 and is checked with
+    :class:`KmsFingerprint` (one request, only for an appointment stored before the upgrade and sent again).
+    """
+
+    PREFIX = "f2:"
+    DERIVATION_LABEL = b"clinictext:derive-key:appointment-content:v2"
+
+    def __init__(self, kms_client: Any, key_arn: str) -> None:
+        self._kms = kms_client
+        self._key_arn = key_arn
+        self._key: bytes | None = None
+        self._legacy = KmsFingerprint(kms_client, key_arn)
+
+    def _derived_key(self) -> bytes:
+        if self._key is None:
+            response = self._kms.generate_mac(
+                KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=self.DERIVATION_LABEL
+            )
+            self._key = bytes(response["Mac"])
+        return self._key
+
+    def of(self, data: bytes) -> str:
+        return self.PREFIX + hmac.new(self._derived_key(), data, hashlib.sha256).hexdigest()
+
+    def matches(self, stored: str | None, data: bytes) -> bool:
+        if not stored:
+            return False
+        if stored.startswith(self.PREFIX):
+            return hmac.compare_digest(stored, self.of(data))
+        return self._legacy.matches(stored, data)

@@ -23,3 +23,7 @@ class Fingerprint(Protocol):
     """Keyed hash of an intake, so equal intakes are recognised without storing a guessable digest."""
 
     def of(self, data: bytes) -> str: ...
+
+    def matches(self, stored: str | None, data: bytes) -> bool:
+        """Whether ``stored`` (a value :meth:`of` wrote, in this or an earlier format) is ``data``'s."""
+        ...

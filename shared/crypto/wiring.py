@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.crypto.kms import KmsEnvelopeCipher, KmsFingerprint, KmsHmacBlindIndex
+from shared.crypto.kms import KmsDerivedFingerprint, KmsEnvelopeCipher, KmsHmacBlindIndex
 from shared.crypto.settings import CipherSettings
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
@@ -26,6 +26,6 @@ def blind_index() -> KmsHmacBlindIndex:
 
 
 @cached
-def fingerprint() -> KmsFingerprint:
-    """Keyed hash of an appointment intake, under the blind-index key (its own purpose prefix)."""
-    return KmsFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)
+def fingerprint() -> KmsDerivedFingerprint:
+    """Keyed hash of an appointment intake, under a key derived once per container (blind-index key)."""
+    return KmsDerivedFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)

@@ -9,10 +9,12 @@ hands them to ``DeliveryStatusFunction``. Each line::
                   "numberOfMessageParts": 1, "priceInUSD": 0.00581, "smsType": "Transactional", ...},
      "status": "SUCCESS"}
 
-becomes ``delivered``, ``failed`` (with the carrier's reason) or ``opted_out`` on the message record found
-by SNS's message id. An opt-out the carrier reports is also written to the consent ledger (source
-``carrier``), so the clinic's list and the carrier's never drift apart; the number in the log line must
-match the record's blind index, or the line is refused and nothing changes. The number is never logged
+becomes ``delivered``, ``failed`` (with the carrier's reason) or ``opted_out`` on the delivery status of
+the text SNS's message id names. A subscription batch holds many lines: they are recorded together (see
+:meth:`DeliveryStatusService.apply_all`), a few DynamoDB requests for the whole batch. An opt-out the
+carrier reports is also written to the consent ledger (source ``carrier``), so the clinic's list and the
+carrier's never drift apart; the number in the log line must match the blind index of the number the text
+went to, or the line is refused and nothing changes. The number is never logged
 and never stored in clear (the ledger encrypts it, as for every other opt-out).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,7 +37,7 @@ from shared.core.errors import InvalidInput
 from shared.core.models import Channel, ConsentAction, ConsentEvent, ConsentSource
 from shared.core.phone import to_e164
 from shared.crypto.ports import BlindIndex
-from shared.messaging.ports import DeliveryBook, DeliveryUpdate
+from shared.messaging.ports import DeliveryBook, DeliveryReport, DeliveryUpdate, Recipients
 from shared.runtime.http import JsonLimits, parse_json
 
 DELIVERED = "delivered"
@@ -121,6 +124,15 @@ class DeliveryResult:
     consent: str | None = None  # opted_out_recorded when the ledger was written
 
 
+@dataclass(frozen=True)
+class DeliveryBatch:
+    """The results of a batch, one per log line in order (an :class:`InvalidInput` for a refused one),
+    and how many DynamoDB requests were sent again while recording it."""
+
+    results: tuple[DeliveryResult | InvalidInput, ...]
+    retries: int = 0
+
+
 class DeliveryStatusService:
     def __init__(
         self,
@@ -140,46 +152,76 @@ class DeliveryStatusService:
     def apply(self, log: SnsDeliveryLog) -> DeliveryResult:
         """Record one report. Raises :class:`InvalidInput` (nothing changed) for a line whose number is
         not a number, or is not the number the matched text went to."""
+        [result] = self.apply_all([log]).results
+        if isinstance(result, InvalidInput):
+            raise result
+        return result
+
+    def apply_all(self, logs: Sequence[SnsDeliveryLog]) -> DeliveryBatch:
+        """Record a batch of reports: one result per log, in order, an :class:`InvalidInput` for a line
+        refused (nothing changed for it). A carrier opt-out is checked against the number its text went
+        to (one read for all of the batch's opt-outs) and reaches the consent ledger before any status
+        is written; the statuses then go in one batched write."""
+        opt_out_ids = {log.notification.messageId for log in logs if log.outcome == OPTED_OUT}
+        sent_to = self._messages.recipients(opt_out_ids) if opt_out_ids else Recipients({})
+        results: list[DeliveryResult | InvalidInput | None] = [None] * len(logs)
+        reports: list[DeliveryReport] = []
+        waiting: list[tuple[int, str | None]] = []
+        for position, log in enumerate(logs):
+            consent = None
+            if log.outcome == OPTED_OUT:
+                try:
+                    self._record_opt_out(log, sent_to.by_provider_id.get(log.notification.messageId))
+                except InvalidInput as exc:
+                    results[position] = exc
+                    continue
+                consent = "opted_out_recorded"
+            reports.append(DeliveryReport(log.notification.messageId, self._update(log)))
+            waiting.append((position, consent))
+        recorded = self._messages.record_deliveries(reports) if reports else None
+        outcomes = recorded.outcomes if recorded else ()
+        for (position, consent), report, outcome in zip(waiting, reports, outcomes, strict=True):
+            log = logs[position]
+            results[position] = DeliveryResult(report.provider_message_id, log.outcome, outcome, consent)
+        done = [result for result in results if result is not None]
+        retries = sent_to.retries + (recorded.retries if recorded else 0)
+        return DeliveryBatch(tuple(done), retries)
+
+    def _record_opt_out(self, log: SnsDeliveryLog, recipient: str | None) -> None:
+        """The carrier says the number opted out: on the ledger (once per report), unless the line names
+        another number than the text it reports on went to (``recipient``, when the text is ours)."""
         provider_id = log.notification.messageId
-        key = self._messages.find_outbound(provider_id)
-        outcome = log.outcome
-        consent = None
-        if outcome == OPTED_OUT:
-            e164 = to_e164(log.delivery.destination, self._region)
-            phone_hmac = self._index.phone(e164)
-            if key is not None and key.phone_hmac != phone_hmac:
-                raise InvalidInput(
-                    "delivery log line names another number than the text it reports on",
-                    field="delivery.destination",
-                )
-            self._consent.record(
-                ConsentEvent(
-                    # One ledger event per carrier report, however often the report is delivered.
-                    event_id="carrier-" + hashlib.sha256(provider_id.encode()).hexdigest()[:32],
-                    phone_hmac=phone_hmac,
-                    action=ConsentAction.OPT_OUT,
-                    at=log.notification.timestamp,
-                    recorded_at=self._clock.now(),
-                    channel=Channel.AWS_SMS,
-                    source=ConsentSource.CARRIER,
-                    reference=f"sns:{provider_id}",
-                    carrier_sync="reported_by_carrier",
-                ),
-                e164,
+        e164 = to_e164(log.delivery.destination, self._region)
+        phone_hmac = self._index.phone(e164)
+        if recipient is not None and recipient != phone_hmac:
+            raise InvalidInput(
+                "delivery log line names another number than the text it reports on",
+                field="delivery.destination",
             )
-            consent = "opted_out_recorded"
-        if key is None:
-            return DeliveryResult(provider_id, outcome, "unmatched", consent)
+        self._consent.record(
+            ConsentEvent(
+                # One ledger event per carrier report, however often the report is delivered.
+                event_id="carrier-" + hashlib.sha256(provider_id.encode()).hexdigest()[:32],
+                phone_hmac=phone_hmac,
+                action=ConsentAction.OPT_OUT,
+                at=log.notification.timestamp,
+                recorded_at=self._clock.now(),
+                channel=Channel.AWS_SMS,
+                source=ConsentSource.CARRIER,
+                reference=f"sns:{provider_id}",
+                carrier_sync="reported_by_carrier",
+            ),
+            e164,
+        )
+
+    @staticmethod
+    def _update(log: SnsDeliveryLog) -> DeliveryUpdate:
         # A validated finite float (0-100); DynamoDB takes no floats, so it is kept as its decimal text.
         price = None if log.delivery.priceInUSD is None else str(Decimal(str(log.delivery.priceInUSD)))
-        recorded = self._messages.record_delivery(
-            key,
-            DeliveryUpdate(
-                status=outcome,
-                at=log.notification.timestamp,
-                detail=log.reason,
-                parts=log.delivery.numberOfMessageParts,
-                price_usd=price,
-            ),
+        return DeliveryUpdate(
+            status=log.outcome,
+            at=log.notification.timestamp,
+            detail=log.reason,
+            parts=log.delivery.numberOfMessageParts,
+            price_usd=price,
         )
-        return DeliveryResult(provider_id, outcome, "updated" if recorded else "stale", consent)

@@ -7,7 +7,7 @@ from typing import Any
 from shared.consent.wiring import consent_ledger
 from shared.core.clock import SystemClock
 from shared.crypto.wiring import blind_index
-from shared.messaging.wiring import message_log
+from shared.messaging.wiring import delivery_book
 from shared.runtime.wiring import cached, core_settings
 
 
@@ -24,7 +24,7 @@ def delivery_status_service() -> Any:
     from shared.delivery.domain import DeliveryStatusService
 
     return DeliveryStatusService(
-        messages=message_log(),
+        messages=delivery_book(),
         consent=consent_ledger(),
         blind_index=blind_index(),
         clock=SystemClock(),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.core.models import MessageRecord
+
+UPDATED = "updated"  # the report is on the text's delivery status now
+STALE = "stale"  # a later report is recorded already (carriers report out of order)
+UNMATCHED = "unmatched"  # no text of ours has that provider message id
 
 
 class MessageLog(Protocol):
@@ -14,24 +19,19 @@ class MessageLog(Protocol):
         """Write one message; raises AlreadyRecorded when that message id and position exist."""
         ...
 
-    def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]: ...
+    def thread(self, phone_hmac: str, *, limit: int = 50) -> list[MessageRecord]:
+        """The number's messages, newest first, each outbound text with its delivery status."""
+        ...
 
     def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:
         """True when the message ``message_id`` is logged at position ``at`` of the number's thread."""
         ...
 
-    def put_request(self, record: MessageRecord) -> dict[str, Any]:
-        """The ``TransactWriteItems`` Put that writes ``record`` (once), for callers that log a message
+    def put_requests(self, record: MessageRecord) -> list[dict[str, Any]]:
+        """Every ``TransactWriteItems`` item that writes ``record`` (once): the message, and for an
+        outbound text with a provider message id its delivery-status item, for callers that log a message
         in the same transaction as the state it belongs to."""
         ...
-
-
-@dataclass(frozen=True)
-class MessageKey:
-    """Where one message record lives: the number's blind index (the thread) and its position."""
-
-    phone_hmac: str
-    sk: str
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,40 @@ class DeliveryUpdate:
     price_usd: str | None = None
 
 
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One carrier report for the text SNS knows as ``provider_message_id``."""
+
+    provider_message_id: str
+    update: DeliveryUpdate
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of a batch of reports: per report, in order, :data:`UPDATED`, :data:`STALE` or
+    :data:`UNMATCHED`; and how many requests were sent again (throttling, conflicts, unprocessed keys,
+    a transaction re-sent without the reports it could not take), the SDK's own retries included."""
+
+    outcomes: tuple[str, ...]
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """The thread (the number's blind index) each known text went to, by provider message id."""
+
+    by_provider_id: dict[str, str]
+    retries: int = 0
+
+
 class DeliveryBook(Protocol):
-    """The message log as the delivery-status function sees it."""
+    """The message log as the delivery-status function sees it: delivery status by provider message id."""
 
-    def find_outbound(self, provider_message_id: str) -> MessageKey | None: ...
+    def recipients(self, provider_message_ids: Collection[str]) -> Recipients:
+        """Where each known id's text went; an unknown id is absent."""
+        ...
 
-    def record_delivery(self, key: MessageKey, update: DeliveryUpdate) -> bool:
-        """True when recorded; False when a later report is recorded already (reports arrive out of order)."""
+    def record_deliveries(self, reports: Sequence[DeliveryReport]) -> Recorded:
+        """Record a batch of reports. A report never overwrites a later one, a repeated report changes
+        nothing, and a report for an unknown text is :data:`UNMATCHED` (nothing is written)."""
         ...

@@ -423,7 +423,9 @@ class OutboundPipeline:
             ready.append((text, body, phone))
 
         claimed = self._claim(ready, book, states, now, done)
-        sent: list[_Sent] = []
+        # Every claimed text is published before any bookkeeping is built: a process that dies in the
+        # bookkeeping then leaves texts that went out (unconfirmed later), never claims nobody sent.
+        published: list[tuple[_Claimed, str, int]] = []
         for claim in claimed:
             try:
                 outcome = self._publish_one(claim, book, states, now)
@@ -431,8 +433,10 @@ class OutboundPipeline:
                 outcome = retry(f"after Publish: {type(exc).__name__}")
             if isinstance(outcome, Outcome):
                 done(claim.text, outcome)
-                continue
-            provider_id, parts = outcome
+            else:
+                published.append((claim, *outcome))
+        sent: list[_Sent] = []
+        for claim, provider_id, parts in published:
             try:
                 record = book.record(claim.text, claim.body, provider_id, parts)
                 items = book.sent_items(claim.text, claim.token, provider_id, self._clock.now())

@@ -26,6 +26,7 @@ class CoreSettings(BaseSettings):
     blind_index_key_arn: str
     consent_table: str
     messages_table: str
+    delivery_table: str
     idempotency_table: str
     appointments_table: str
     reminders_table: str

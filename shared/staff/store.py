@@ -1,4 +1,4 @@
-"""Department settings and canned responses on InboxSettingsTable.
+"""Department settings and canned responses, kept in ConversationsTable beside the conversations.
 
 Items (no PHI: the clinic's own hours, words and numbers; canned bodies hold placeholders only)::
 

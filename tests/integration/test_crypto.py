@@ -250,6 +250,7 @@ def test_wiring_builds_the_cipher_from_the_cache_settings(
         "BLIND_INDEX_KEY_ARN": key_arn,
         "CONSENT_TABLE": "c",
         "MESSAGES_TABLE": "m",
+        "DELIVERY_TABLE": "d",
         "IDEMPOTENCY_TABLE": "i",
         "APPOINTMENTS_TABLE": "a",
         "REMINDERS_TABLE": "r",

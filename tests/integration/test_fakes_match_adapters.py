@@ -18,7 +18,7 @@ from shared.core.models import (
     MessageRecord,
 )
 from shared.crypto.kms import KmsEnvelopeCipher
-from shared.messaging.store import DynamoMessageLog
+from shared.messaging.store import DynamoDeliveryBook, DynamoMessageLog
 from tests.fakes import FakeConsentLedger, FakeMessageLog
 
 T0 = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
@@ -121,5 +121,9 @@ def run_log_script(log) -> list[object]:
 
 
 def test_the_fake_message_log_answers_like_the_dynamodb_one(stack):
-    real = DynamoMessageLog(stack.table("MessagesTable"), KmsEnvelopeCipher(stack.arn("DataKey")))
+    real = DynamoMessageLog(
+        stack.table("MessagesTable"),
+        KmsEnvelopeCipher(stack.arn("DataKey")),
+        DynamoDeliveryBook(stack.table("DeliveryTable")),
+    )
     assert run_log_script(FakeMessageLog()) == run_log_script(real)

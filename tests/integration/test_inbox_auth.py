@@ -118,6 +118,16 @@ def test_a_token_the_gateway_would_refuse_is_401(sandbox: Any, change: dict[str,
     assert (status, answer) == (401, {"message": "Unauthorized"})
 
 
+def test_a_refusal_says_why_in_www_authenticate_as_api_gateway_does(sandbox: Any) -> None:
+    claims = claims_of(access(sandbox, "nina.nurse"))
+    expired = moto_signed({**claims, "exp": int(time.time()) - 120})
+    status, headers, _ = sandbox.handle_http("GET", "/inbox/me", {"authorization": expired}, b"")
+    assert status == 401
+    assert headers["www-authenticate"] == (
+        'Bearer scope="" error="invalid_token" error_description="the token has expired"'
+    )
+
+
 def test_a_token_of_another_app_client_of_the_same_pool_is_401(sandbox: Any) -> None:
     idp = sandbox.stack.client("cognito-idp")
     pool_id, _client = sandbox.staff_pool()

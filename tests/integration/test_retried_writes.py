@@ -20,16 +20,22 @@ from tests.integration.test_consent_api import PATIENT, call, consent_event, opt
 
 
 class AppliedThenLost:
-    """The first ``operation`` request is applied, then its answer lost; later attempts pass through."""
+    """The first ``operation`` request on ``table`` (a transaction: its first item's) is applied, then its
+    answer lost; later attempts pass through. The container shares one botocore session, so the hook sees
+    every table's requests: the others are left alone."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, table: str) -> None:
         self.operation = operation
+        self.table = table
         self.attempts = 0
 
     def __call__(self, request: Any, **_kwargs: Any) -> None:
+        params = json.loads(request.body)
+        first = next(iter((params.get("TransactItems") or [{}])[0].values()), {})
+        if self.table not in (params.get("TableName"), first.get("TableName")):
+            return None
         self.attempts += 1
         if self.attempts == 1:
-            params = json.loads(request.body)
             getattr(boto3.client("dynamodb"), self.operation)(**params)  # the write happens...
             raise ReadTimeoutError(endpoint_url=request.url)  # ...and its answer never arrives
         return None
@@ -43,7 +49,7 @@ def lose_first_answer(stack):  # type: ignore[no-untyped-def]
 
     def install(table_logical_id: str, operation: str, event: str) -> AppliedThenLost:
         client = aws.table(stack.ref(table_logical_id)).meta.client
-        fault = AppliedThenLost(operation)
+        fault = AppliedThenLost(operation, stack.ref(table_logical_id))
         client.meta.events.register_first(f"before-send.dynamodb.{event}", fault)
         installed.append((client, f"before-send.dynamodb.{event}", fault))
         return fault
@@ -54,9 +60,11 @@ def lose_first_answer(stack):  # type: ignore[no-untyped-def]
 
 
 def test_a_retried_message_log_write_is_not_a_conflict(stack, lose_first_answer):
-    """POST /consent logs its confirmation text; a lost answer to that PutItem used to turn a recorded
-    consent and a sent confirmation into a 409 "already recorded"."""
-    fault = lose_first_answer("MessagesTable", "put_item", "PutItem")
+    """POST /consent logs its confirmation text; a lost answer to that write used to turn a recorded
+    consent and a sent confirmation into a 409 "already recorded". The text SNS accepted is logged with
+    its delivery-status item in one TransactWriteItems; moto keeps no request tokens, so the retry meets
+    its own message (the stored item comes back with the cancellation) and must read it as its own."""
+    fault = lose_first_answer("MessagesTable", "transact_write_items", "TransactWriteItems")
     status, body = call(stack, consent_event(opt_in()))
     assert status == 201, body
     assert body["confirmation"] == "sent"
@@ -64,6 +72,8 @@ def test_a_retried_message_log_write_is_not_a_conflict(stack, lose_first_answer)
     [confirmation] = texts_to(PATIENT)
     logged = [m for m in stack.table("MessagesTable").scan()["Items"] if m["direction"] == "outbound"]
     assert len(logged) == 1 and logged[0]["kind"] == "consent_confirmation" and confirmation
+    [status] = stack.table("DeliveryTable").scan()["Items"]
+    assert status["pk"] == logged[0]["provider_message_id"] and status["message_sk"] == logged[0]["sk"]
 
 
 def test_a_retried_ledger_transaction_is_recorded_once(stack, lose_first_answer):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 def sandbox() -> Iterator[Any]:
     from infra.local.sandbox import Sandbox
 
-    with Sandbox() as running:
+    with Sandbox(seed_staff=True) as running:
         yield running
 
 
@@ -73,11 +73,18 @@ def test_cli_says_when_no_sandbox_is_listening(capsys: pytest.CaptureFixture[str
 
 # -- the README, walked ------------------------------------------------------------------------------------
 def test_the_readme_commands_run_against_the_sandbox(
-    sandbox: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
+    from infra import cli
     from tests.unit.test_cli_readme import COMMANDS, OFFLINE, README
 
     monkeypatch.chdir(README.parent)  # the README's paths (events/appointments.csv) are the repo's
+    monkeypatch.setattr(cli, "SANDBOX_DIR", tmp_path)  # the staff token file, kept out of the checkout
+    # `staff login` asks for the password the sandbox printed at start: type it in.
+    passwords = {user: password for user, (_groups, password) in sandbox.seeded_staff.items()}
+    monkeypatch.setattr(
+        "getpass.getpass", lambda prompt="": passwords[prompt.removeprefix("password for ").rstrip(": ")]
+    )
     walked = 0
     for args in COMMANDS:
         if tuple(args[:2]) in OFFLINE:

@@ -57,6 +57,8 @@ FORBIDDEN: dict[str, set[str]] = {
         "shared.outbound.sns",
         "shared.messaging",
     },
+    "functions.inbox_api.handler": INGEST
+    | {"twilio", "shared.consent", "shared.messaging", "shared.outbound.sns", "shared.appointments"},
 }
 
 _CHILD = (

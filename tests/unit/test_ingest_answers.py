@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
 from shared.appointments.ingest import fit_response, ingest_bundle
 from shared.appointments.intake import AppointmentIntake
-from shared.appointments.ports import UpsertResult
+from shared.appointments.ports import NotReached, UpsertAnswer, UpsertResult
 from tests.fixtures.fhir_samples import sample_bundle
 
 
@@ -23,6 +24,18 @@ class FakeBook:
     def upsert(self, intake: AppointmentIntake) -> UpsertResult:
         self.seen.append(intake.source_id)
         return UpsertResult(intake.source_id, "created", 1, status=intake.status, **self.result)
+
+    def upsert_many(
+        self, intakes: Sequence[AppointmentIntake], *, time_left: Callable[[], float] | None = None
+    ) -> list[UpsertAnswer]:
+        """Like the real book, looks at the clock before each write (one per intake here)."""
+        answers: list[UpsertAnswer] = []
+        for intake in intakes:
+            if time_left is not None and time_left() <= 0:
+                answers.append(NotReached())
+            else:
+                answers.append(self.upsert(intake))
+        return answers
 
 
 def responses(body: dict[str, Any]) -> list[dict[str, Any]]:

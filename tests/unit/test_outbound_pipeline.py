@@ -333,3 +333,20 @@ def test_the_fake_store_refuses_what_dynamodb_refuses():
         store.write([{"target": ("pad", n)} for n in range(101)])
     book = FakeBook(store)
     assert book.claim_item_count == 1 and FrequencyCaps().per_day == 1
+
+
+class Died(BaseException):
+    """The process dies (not an Exception: nothing in the pipeline may catch it)."""
+
+
+def test_a_process_dying_in_the_bookkeeping_leaves_no_claimed_text_unpublished():
+    r = rig()
+
+    def dies_on_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Died
+
+    r.book.sent_items = dies_on_first  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        r.pipeline.send([text(n) for n in range(3)], r.book)
+    assert len(r.sms.sent) == 3  # every claimed text went out: unconfirmed later, none lost
+    assert set(r.store.claims) == {"text-0", "text-1", "text-2"}

@@ -23,6 +23,9 @@ never inherits the earlier patient's number.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +33,22 @@ from botocore.exceptions import ClientError
 
 from shared.appointments import plan
 from shared.appointments.intake import CANCELLATION_STATUSES, AppointmentIntake
-from shared.appointments.ports import AppointmentView, ReminderView, UpsertResult
+from shared.appointments.ports import (
+    AppointmentView,
+    NotReached,
+    ReminderView,
+    UpsertAnswer,
+    UpsertResult,
+)
 from shared.core.clock import Clock, iso, parse_iso
 from shared.core.errors import Conflict
 from shared.crypto.ports import BlindIndex, Fingerprint, PhiCipher
 
 MAX_ATTEMPTS = 4
+MAX_BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 1.0
 
 
 class AppointmentBook:
@@ -49,7 +62,10 @@ class AppointmentBook:
         fingerprint: Fingerprint,
         offsets: list[int],
         clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
+        self.unprocessed_retries = 0  # BatchGetItem requests that asked again for UnprocessedKeys
         self._appointments = appointments
         self._reminders = reminders
         self._client = appointments.meta.client
@@ -61,16 +77,116 @@ class AppointmentBook:
 
     # -- upsert ---------------------------------------------------------------------------------
     def upsert(self, intake: AppointmentIntake) -> UpsertResult:
-        content_hash = self._fingerprint.of(plan.content_fingerprint_input(intake, self._offsets))
-        for _ in range(MAX_ATTEMPTS):
-            existing = self._get_appointment(intake.source_id)
-            if existing is not None and existing.get("content_hash") == content_hash:
-                return self._unchanged(intake.source_id, existing)
-            try:
-                return self._write(intake, existing, content_hash)
-            except _Retry:
+        [result] = self.upsert_many([intake])
+        if isinstance(result, UpsertResult):
+            return result
+        if isinstance(result, Conflict):
+            raise result
+        raise Conflict(f"appointment {intake.source_id} was not stored in time; send it again")
+
+    def upsert_many(
+        self, intakes: Sequence[AppointmentIntake], *, time_left: Callable[[], float] | None = None
+    ) -> list[UpsertAnswer]:
+        """Store many intakes with batched requests; one answer per intake, in order.
+
+        Per round: one consistent ``BatchGetItem`` per 100 appointments, one per 100 reminders of the
+        appointments that exist and changed (a new appointment has none to read), then one
+        ``TransactWriteItems`` per 100 writes. A transaction that loses a race names the writes that failed
+        (``CancellationReasons``): only their appointments are read again, the rest are resent as they
+        were. An intake whose appointment id came earlier in ``intakes`` waits for the earlier one (one
+        transaction may not name an item twice). ``time_left`` (seconds) is checked before each request;
+        intakes not stored when it runs out are answered :class:`NotReached`.
+        """
+        answers: list[UpsertAnswer | None] = [None] * len(intakes)
+        for wave in _waves(intakes):
+            entries = [
+                _Entry(position, intakes[position], self._fingerprint_input(intakes[position]))
+                for position in wave
+            ]
+            for entry in self._store(entries, time_left):
+                answers[entry.position] = entry.answer
+        return [answer if answer is not None else NotReached() for answer in answers]
+
+    def _fingerprint_input(self, intake: AppointmentIntake) -> bytes:
+        return plan.content_fingerprint_input(intake, self._offsets)
+
+    def _store(self, entries: list[_Entry], time_left: Callable[[], float] | None) -> list[_Entry]:
+        def out_of_time() -> bool:
+            return time_left is not None and time_left() <= 0
+
+        pending = list(entries)
+        for _ in range(MAX_ATTEMPTS * 3):  # rounds; only a lost race costs an entry one of its attempts
+            if out_of_time():
+                return entries  # what is still pending was not stored: NotReached
+            self._read_appointments([e for e in pending if not e.read])
+            writing = [e for e in pending if e.answer is None and not self._is_unchanged(e)]
+            if writing and out_of_time():
+                return entries
+            self._read_reminders([e for e in writing if e.reminders is None])
+            for group in self._transactions(writing):
+                if out_of_time():
+                    return entries
+                self._send(group)
+            pending = [e for e in pending if e.answer is None]
+            if not pending:
+                return entries
+        for entry in pending:  # other writers kept winning
+            entry.answer = Conflict(
+                f"appointment {entry.intake.source_id} changed concurrently; send it again"
+            )
+        return entries
+
+    def _is_unchanged(self, entry: _Entry) -> bool:
+        """Answers ``entry`` "unchanged" when what is stored came from an equal intake."""
+        stored = entry.existing
+        if stored is None or not self._fingerprint.matches(stored.get("content_hash"), entry.data):
+            return False
+        entry.answer = self._unchanged(entry.intake.source_id, stored)
+        return True
+
+    def _transactions(
+        self, writing: list[_Entry]
+    ) -> list[list[tuple[_Entry, list[dict[str, Any]], UpsertResult]]]:
+        """The writes of ``writing`` packed into transactions of at most 100 items, entries kept whole."""
+        groups: list[list[tuple[_Entry, list[dict[str, Any]], UpsertResult]]] = []
+        size = MAX_TRANSACTION_ITEMS
+        for entry in writing:
+            if entry.answer is not None:  # its reminders could not be read
                 continue
-        raise Conflict(f"appointment {intake.source_id} changed concurrently; send it again")
+            actions, result = self._write(entry)
+            if size + len(actions) > MAX_TRANSACTION_ITEMS:
+                groups.append([])
+                size = 0
+            groups[-1].append((entry, actions, result))
+            size += len(actions)
+        return groups
+
+    def _send(self, group: list[tuple[_Entry, list[dict[str, Any]], UpsertResult]]) -> None:
+        """One transaction for ``group``; on a lost race only the entries whose writes failed read again."""
+        items = [action for _entry, actions, _result in group for action in actions]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            at = 0
+            for entry, actions, _result in group:
+                mine = reasons[at : at + len(actions)]
+                at += len(actions)
+                if len(mine) == len(actions) and all(r.get("Code") in (None, "None") for r in mine):
+                    continue  # cancelled only because another write in the transaction failed
+                entry.attempts += 1
+                entry.read = False  # read it (and its reminders) again before the next attempt
+                entry.existing, entry.reminders = None, None
+                if entry.attempts >= MAX_ATTEMPTS:
+                    entry.answer = Conflict(
+                        f"appointment {entry.intake.source_id} changed concurrently; send it again"
+                    )
+            return
+        for entry, _actions, result in group:
+            entry.answer = result
 
     def _unchanged(self, source_id: str, item: dict[str, Any]) -> UpsertResult:
         """The answer for an intake equal to what is stored: what the stored reminders still plan."""
@@ -130,9 +246,10 @@ class AppointmentBook:
             contact.update(location_name=None, location_address=None, time_zone=None)
         return contact, patient, tuple(kept)
 
-    def _write(
-        self, intake: AppointmentIntake, existing: dict[str, Any] | None, content_hash: str
-    ) -> UpsertResult:
+    def _write(self, entry: _Entry) -> tuple[list[dict[str, Any]], UpsertResult]:
+        """The transaction items that store ``entry`` as read, and what they answer once written."""
+        intake, existing = entry.intake, entry.existing
+        content_hash = self._fingerprint.of(entry.data)
         now = self._clock.now()
         source_id = intake.source_id
         pk = plan.appointment_pk(source_id)
@@ -178,8 +295,8 @@ class AppointmentBook:
 
         reminder_status: dict[str, str] = dict(item.get("reminder_status") or {})
         writes: list[dict[str, Any]] = []
-        offsets = sorted({*self._offsets, *(int(k) for k in reminder_status)}, reverse=True)
-        current = self._get_reminders(source_id, offsets)
+        offsets = self._reminder_offsets(existing)
+        current = entry.reminders or {}
         remindable = intake.status in plan.REMINDABLE and "start_at" in item and "phone_hmac" in item
         planned: dict[int, datetime | None] = {}
         if remindable:
@@ -241,8 +358,7 @@ class AppointmentBook:
         if existing is not None:
             put_appointment["ConditionExpression"] = "version = :expected"
             put_appointment["ExpressionAttributeValues"] = {":expected": int(existing["version"])}
-        self._transact([{"Put": put_appointment}, *writes])
-        return UpsertResult(
+        return [{"Put": put_appointment}, *writes], UpsertResult(
             source_id,
             "created" if existing is None else "updated",
             version,
@@ -251,6 +367,11 @@ class AppointmentBook:
             not_reminded=code,
             kept=kept,
         )
+
+    def _reminder_offsets(self, existing: dict[str, Any] | None) -> list[int]:
+        """The configured offsets and every offset the stored appointment has a reminder for."""
+        stored = (existing or {}).get("reminder_status") or {}
+        return sorted({*self._offsets, *(int(k) for k in stored)}, reverse=True)
 
     def _put_reminder(self, item: dict[str, Any], status_read: str | None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self._reminders.name, "Item": item}
@@ -280,17 +401,6 @@ class AppointmentBook:
             }
         }
 
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in (
-                "TransactionCanceledException",
-                "TransactionConflictException",
-            ):
-                raise _Retry from exc
-            raise
-
     # -- reads ----------------------------------------------------------------------------------
     def _get_appointment(self, source_id: str) -> dict[str, Any] | None:
         item = self._appointments.get_item(
@@ -298,22 +408,74 @@ class AppointmentBook:
         ).get("Item")
         return dict(item) if item else None
 
+    def _read_appointments(self, entries: list[_Entry]) -> None:
+        """The stored appointment of each entry (``None`` when new): one BatchGetItem per 100."""
+        if not entries:
+            return
+        found, unread = self._batch_get(
+            self._appointments.name, [plan.appointment_pk(e.intake.source_id) for e in entries]
+        )
+        for entry in entries:
+            pk = plan.appointment_pk(entry.intake.source_id)
+            if pk in unread:
+                entry.answer = Conflict(
+                    f"appointment {entry.intake.source_id} could not be read; send it again"
+                )
+                continue
+            entry.read = True
+            entry.existing = found.get(pk)
+            if entry.existing is None and entry.attempts == 0:
+                entry.reminders = {}  # new: its reminders are written with it, none can exist yet
+
+    def _read_reminders(self, entries: list[_Entry]) -> None:
+        """The reminders of each entry by offset, for all of them together: one BatchGetItem per 100."""
+        by_pk: dict[str, tuple[_Entry, int]] = {}
+        for entry in entries:
+            for offset in self._reminder_offsets(entry.existing):
+                by_pk[plan.reminder_pk(entry.intake.source_id, offset)] = (entry, offset)
+        if not by_pk:
+            return
+        found, unread = self._batch_get(self._reminders.name, list(by_pk))
+        for entry in entries:
+            entry.reminders = {}
+        for pk, (entry, offset) in by_pk.items():
+            if pk in unread:
+                entry.answer = Conflict(
+                    f"the reminders of appointment {entry.intake.source_id} could not be read; send it again"
+                )
+            elif pk in found:
+                entry.reminders[offset] = found[pk]  # type: ignore[index]
+
+    def _batch_get(self, table: str, pks: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Consistent reads of ``pks`` in ``table``, 100 keys a request; ``UnprocessedKeys`` are asked
+        again with backoff (each retry is a request, counted in ``unprocessed_retries``). Returns the items
+        found by pk and the keys still unread after MAX_ATTEMPTS * 2 requests per chunk."""
+        found: dict[str, dict[str, Any]] = {}
+        unread: set[str] = set()
+        for start in range(0, len(pks), MAX_BATCH_GET_KEYS):
+            keys: list[dict[str, Any]] = [{"pk": pk} for pk in pks[start : start + MAX_BATCH_GET_KEYS]]
+            for attempt in range(MAX_ATTEMPTS * 2):
+                if attempt:
+                    self.unprocessed_retries += 1
+                    self._sleep(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
+                response = self._client.batch_get_item(
+                    RequestItems={table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(table, []):
+                    found[str(item["pk"])] = dict(item)
+                keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+                if not keys:
+                    break
+            unread.update(str(key["pk"]) for key in keys)
+        return found, unread
+
     def _get_reminders(self, source_id: str, offsets: list[int]) -> dict[int, dict[str, Any]]:
-        """An appointment's reminders by offset: one consistent BatchGetItem instead of a GetItem each (a
-        Bundle of hundreds of appointments must be stored well inside the HTTP API's 30 seconds)."""
+        """An appointment's reminders by offset: one consistent BatchGetItem instead of a GetItem each."""
         by_pk = {plan.reminder_pk(source_id, offset): offset for offset in offsets}
-        found: dict[int, dict[str, Any]] = {}
-        keys = [{"pk": pk} for pk in by_pk]
-        for _ in range(MAX_ATTEMPTS * 2):
-            if not keys:
-                return found
-            response = self._client.batch_get_item(
-                RequestItems={self._reminders.name: {"Keys": keys, "ConsistentRead": True}}
-            )
-            for item in response.get("Responses", {}).get(self._reminders.name, []):
-                found[by_pk[str(item["pk"])]] = dict(item)
-            keys = response.get("UnprocessedKeys", {}).get(self._reminders.name, {}).get("Keys", [])
-        raise Conflict(f"the reminders of appointment {source_id} could not be read; send it again")
+        found, unread = self._batch_get(self._reminders.name, list(by_pk))
+        if unread:
+            raise Conflict(f"the reminders of appointment {source_id} could not be read; send it again")
+        return {by_pk[pk]: item for pk, item in found.items()}
 
     def view(self, source_id: str) -> AppointmentView | None:
         item = self._get_appointment(source_id)
@@ -341,5 +503,28 @@ class AppointmentBook:
         )
 
 
-class _Retry(Exception):
-    """The transaction lost a race; read again and retry."""
+@dataclass(eq=False)
+class _Entry:
+    """One intake on its way in: what was read for it, its attempts, and its answer once known."""
+
+    position: int
+    intake: AppointmentIntake
+    data: bytes  # the fingerprint input (plan.content_fingerprint_input)
+    read: bool = False
+    existing: dict[str, Any] | None = None
+    reminders: dict[int, dict[str, Any]] | None = None  # by offset; None: not read yet
+    attempts: int = 0
+    answer: UpsertAnswer | None = None
+
+
+def _waves(intakes: Sequence[AppointmentIntake]) -> list[list[int]]:
+    """Positions of ``intakes`` in waves of distinct appointment ids, each id's intakes in their order."""
+    waves: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for position, intake in enumerate(intakes):
+        wave = seen.get(intake.source_id, -1) + 1
+        seen[intake.source_id] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(position)
+    return waves
