@@ -141,6 +141,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
           thread={thread}
           canned={canned}
           departments={me.visible_departments}
+          selfId={me.user_id}
           notice={notice}
           onAction={act}
           textareaRef={reply}

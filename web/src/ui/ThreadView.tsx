@@ -8,6 +8,7 @@ interface Props {
   thread: Thread;
   canned: CannedResponse[];
   departments: string[];
+  selfId: string;
   notice: string | null;
   onAction: (action: string, body?: Record<string, unknown>) => Promise<void>;
   textareaRef?: Ref<HTMLTextAreaElement>;
@@ -53,10 +54,10 @@ function OneField({ id, label, button, onSubmit, inputRef, multiline }: {
   );
 }
 
-export function ThreadView({ thread, canned, departments, notice, onAction, textareaRef, assignRef }: Props) {
+export function ThreadView({ thread, canned, departments, selfId, notice, onAction, textareaRef, assignRef }: Props) {
   const c = thread.item;
   const assign = async (value: string) => {
-    await onAction("assign", departments.includes(value) ? { department: value } : { user: value === "me" ? "me" : value });
+    await onAction("assign", departments.includes(value) ? { department: value } : { user: value.toLowerCase() === "me" ? selfId : value });
   };
   return (
     <section class="thread" aria-labelledby="thread-title">
