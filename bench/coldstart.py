@@ -46,6 +46,8 @@ SAMPLES: dict[str, str] = {
     "ConsentApiFunction": "consent_api_record.json",
     "DeliveryStatusFunction": "delivery_status.json",
     "InboundSmsFunction": "inbound_sms.json",
+    "InboxApiFunction": "inbox_api_me.json",
+    "InboxSweepFunction": "inbox_sweep_scheduled.json",
     "MessagesApiFunction": "messages_api_lookup.json",
     "ReminderFanoutFunction": "live: a window holding one due reminder",
     "ReminderSenderFunction": "live: one queued reminder, due now, patient opted in",
