@@ -7,7 +7,7 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean openapi
+.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean openapi web web-test
 
 help:
 	@echo "make demo      run ClinicText end to end on an embedded local AWS (moto) and exit"
@@ -17,6 +17,8 @@ help:
 	@echo "make build     sam build (offline, --build-in-source)"
 	@echo "make smoke     make build, then import every built function with Python 3.12"
 	@echo "make openapi   regenerate docs/openapi.yaml from the HTTP functions' resolvers"
+	@echo "make web       npm ci and vite build of the staff web app (web/ -> web/dist)"
+	@echo "make web-test  the web app's typecheck and Vitest component tests (jsdom)"
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +34,22 @@ $(TOOLS)/.installed: requirements/tools.txt
 demo: $(VENV)/.installed
 	$(BIN)/clinictext demo
 
-sandbox: $(VENV)/.installed
+sandbox: $(VENV)/.installed web
 	$(BIN)/clinictext sandbox
+
+# The staff web app (web/): node and npm from the machine (Debian's nodejs and npm when missing), packages from
+# the committed package-lock.json only (npm ci).
+NPM ?= npm
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v $(NPM) >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	cd web && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+web: web/node_modules/.installed
+	cd web && npx tsc --noEmit && npx vite build
+
+web-test: web/node_modules/.installed
+	cd web && npx tsc --noEmit && npx vitest run
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -58,7 +74,7 @@ security: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-test: lint imports typecheck template-check security pytest
+test: lint imports typecheck template-check security pytest web-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench

@@ -260,6 +260,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     print(
         '       -d \'{"phone":"+12065550123","source":"intake_form","consented_at":"' + consented_at + "\"}'"
     )
+    print(f"Staff web inbox: {sandbox.web_url}   (build it first with make web; make sandbox does)")
     seeded = sandbox.seeded_staff
     print("Staff of the sandbox's Cognito pool (passwords generated now, shown once, kept nowhere):")
     for username, (groups, password) in seeded.items():

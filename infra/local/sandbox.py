@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 import boto3
 
-from infra.local import events
+from infra.local import events, web_app
 from infra.local.jwt_authorizer import JwtAuthorizer, jwks_from
 from infra.local.jwt_authorizer import Refused as JwtRefused
 from infra.local.stack import ACCOUNT, REGION, LocalFunction, Stack
@@ -570,6 +570,15 @@ class Sandbox:
         )
         return dict(result["AuthenticationResult"])
 
+    def web_config(self) -> web_app.WebConfig:
+        """The staff web app's config.json for this sandbox: its emulated pool, signing in with a password."""
+        pool_id, client_id = self.staff_pool()
+        return web_app.WebConfig(REGION, pool_id, client_id, self.aws_endpoint)
+
+    @property
+    def web_url(self) -> str:
+        return self.api_url + web_app.PREFIX
+
     # -- the HTTP API ----------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, bool, LocalFunction]]:
         return [
@@ -608,6 +617,9 @@ class Sandbox:
         control = self._control(method, path, headers, body)
         if control is not None:
             return control
+        page = web_app.serve(method, path, self.web_config()) if path.startswith("/app") else None
+        if page is not None:  # the staff web app (web/dist) and its config.json
+            return page
         for route_method, route_path, iam, function in self.routes():
             pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route_path) + "$"
             match = re.match(pattern, path)

@@ -1,0 +1,175 @@
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { type Api, ApiError, type CannedResponse, type ConversationItem, type Me, type Thread } from "../api";
+import { shortcutHandler, SHORTCUT_HELP } from "../keys";
+import { ConversationList, type Filters, filterQuery, NO_FILTERS } from "./ConversationList";
+import { ThreadView } from "./ThreadView";
+
+interface Props {
+  api: Api;
+  me: Me;
+  pollSeconds: number;
+  selected: string | null;
+  onSelect: (id: string | null) => void;
+}
+
+export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [items, setItems] = useState<ConversationItem[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [thread, setThread] = useState<Thread | null>(null);
+  const [canned, setCanned] = useState<CannedResponse[]>([]);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [help, setHelp] = useState(false);
+  const reply = useRef<HTMLTextAreaElement>(null);
+  const assign = useRef<HTMLInputElement>(null);
+  const etag = useRef<string | null>(null);
+
+  const loadList = useCallback(async () => {
+    try {
+      const page = await api.conversations(filterQuery(filters));
+      setItems(page.items);
+      setCursor(page.cursor);
+      setError(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }, [api, filters]);
+
+  const loadThread = useCallback(
+    async (fresh: boolean) => {
+      if (!selected) return;
+      try {
+        const got = await api.thread(selected, fresh ? null : etag.current);
+        if (got) {
+          etag.current = got.etag;
+          setThread(got);
+        }
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+          setThread(null);
+          setNotice("That conversation does not exist or is not in your departments.");
+        } else setError(e instanceof Error ? e.message : String(e));
+      }
+    },
+    [api, selected],
+  );
+
+  useEffect(() => void api.canned().then(setCanned).catch(() => setCanned([])), [api]);
+  useEffect(() => {
+    void loadList();
+    const timer = setInterval(() => void loadList(), pollSeconds * 1000);
+    return () => clearInterval(timer);
+  }, [loadList, pollSeconds]);
+  useEffect(() => {
+    etag.current = null;
+    setThread(null);
+    setNotice(null);
+    void loadThread(true);
+    const timer = setInterval(() => void loadThread(false), pollSeconds * 1000);
+    return () => clearInterval(timer);
+  }, [loadThread, pollSeconds]);
+
+  const act = async (action: string, body: Record<string, unknown> = {}) => {
+    if (!thread) return;
+    try {
+      await api.write(thread, action, body);
+      setNotice(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) {
+        setNotice(`Not done: ${e.message}. The conversation changed since you opened it and has been reloaded; check it and try again.`);
+        await loadThread(true);
+        throw e;
+      }
+      throw e;
+    }
+    await loadThread(true);
+    void loadList();
+  };
+
+  const move = (step: number) => {
+    if (items.length === 0) return;
+    const at = items.findIndex((c) => c.id === selected);
+    const next = items[Math.min(items.length - 1, Math.max(0, at === -1 ? 0 : at + step))];
+    if (next) onSelect(next.id);
+  };
+
+  useEffect(() => {
+    const handler = shortcutHandler({
+      next: () => move(1),
+      prev: () => move(-1),
+      reply: () => reply.current?.focus(),
+      assign: () => assign.current?.focus(),
+      close: () => void act("close").catch(() => {}),
+      help: () => setHelp(true),
+    });
+    const escape = (e: KeyboardEvent) => e.key === "Escape" && setHelp(false);
+    window.addEventListener("keydown", handler);
+    window.addEventListener("keydown", escape);
+    return () => {
+      window.removeEventListener("keydown", handler);
+      window.removeEventListener("keydown", escape);
+    };
+  });
+
+  const more = async () => {
+    if (!cursor) return;
+    const page = await api.conversations(filterQuery(filters), cursor);
+    setItems([...items, ...page.items]);
+    setCursor(page.cursor);
+  };
+
+  return (
+    <div class="inbox">
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <ConversationList
+        me={me}
+        items={items}
+        selected={selected}
+        filters={filters}
+        onFilters={setFilters}
+        onOpen={onSelect}
+        more={cursor !== null}
+        onMore={() => void more()}
+      />
+      {thread ? (
+        <ThreadView
+          thread={thread}
+          canned={canned}
+          departments={me.visible_departments}
+          selfId={me.user_id}
+          notice={notice}
+          onAction={act}
+          textareaRef={reply}
+          assignRef={assign}
+        />
+      ) : (
+        <section class="thread empty" aria-label="Conversation">
+          <p>{notice ?? "Choose a conversation (j/k to move, ? for shortcuts)."}</p>
+        </section>
+      )}
+      {help && (
+        <div role="dialog" aria-modal="true" aria-labelledby="help-title" class="dialog">
+          <h2 id="help-title">Keyboard shortcuts</h2>
+          <dl>
+            {SHORTCUT_HELP.map(([key, what]) => (
+              <div key={key}>
+                <dt>
+                  <kbd>{key}</kbd>
+                </dt>
+                <dd>{what}</dd>
+              </div>
+            ))}
+          </dl>
+          <button type="button" autoFocus onClick={() => setHelp(false)}>
+            Close
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}

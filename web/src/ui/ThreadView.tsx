@@ -1,0 +1,149 @@
+import { useState } from "preact/hooks";
+import type { Ref } from "preact";
+import type { CannedResponse, Thread } from "../api";
+import { Composer } from "./Composer";
+import { when } from "./ConversationList";
+
+interface Props {
+  thread: Thread;
+  canned: CannedResponse[];
+  departments: string[];
+  selfId: string;
+  notice: string | null;
+  onAction: (action: string, body?: Record<string, unknown>) => Promise<void>;
+  textareaRef?: Ref<HTMLTextAreaElement>;
+  assignRef?: Ref<HTMLInputElement>;
+}
+
+function OneField({ id, label, button, onSubmit, inputRef, multiline }: {
+  id: string;
+  label: string;
+  button: string;
+  onSubmit: (value: string) => Promise<void>;
+  inputRef?: Ref<HTMLInputElement>;
+  multiline?: boolean;
+}) {
+  const [value, setValue] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!value.trim()) return;
+    setError(null);
+    try {
+      await onSubmit(value.trim());
+      setValue("");
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <form class="one-field" onSubmit={submit}>
+      <label for={id}>{label}</label>
+      {multiline ? (
+        <textarea id={id} rows={2} value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      ) : (
+        <input id={id} ref={inputRef} value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      )}
+      <button type="submit">{button}</button>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
+export function ThreadView({ thread, canned, departments, selfId, notice, onAction, textareaRef, assignRef }: Props) {
+  const c = thread.item;
+  const assign = async (value: string) => {
+    await onAction("assign", departments.includes(value) ? { department: value } : { user: value.toLowerCase() === "me" ? selfId : value });
+  };
+  return (
+    <section class="thread" aria-labelledby="thread-title">
+      <header>
+        <h2 id="thread-title">
+          {c.patient} <span class="muted">{c.maskedNumber}</span>
+        </h2>
+        <p class="meta">
+          {c.department} · {c.status} · {c.assignee ? `assigned to ${c.assignee}` : "unassigned"} · consent:{" "}
+          <strong>{c.consent}</strong>
+          {c.flags.urgent && <span class="badge urgent">Urgent</span>}
+          {c.flags.overdue && <span class="badge overdue">Overdue</span>}
+        </p>
+        {c.labels.length > 0 && (
+          <p class="labels" aria-label="Labels">
+            {c.labels.map((l) => (
+              <span key={l} class="badge">
+                {l}
+              </span>
+            ))}
+          </p>
+        )}
+      </header>
+      {notice && (
+        <p class="notice" role="alert">
+          {notice}
+        </p>
+      )}
+      <ol class="messages" aria-label="Messages" aria-live="polite">
+        {thread.messages.map((m) => (
+          <li key={m.id} class={`msg ${m.kind}`}>
+            <span class="who">
+              {m.kind === "patient" ? "Patient" : m.kind === "staff" ? (m.sentBy ?? "Staff") : "Automated"}
+            </span>
+            <p class="body">{m.body}</p>
+            <span class="meta">
+              {when(m.at)}
+              {m.direction === "outbound" && m.delivery ? ` · ${m.delivery}` : ""}
+              {m.segments !== null ? ` · ${m.segments} seg.` : ""}
+            </span>
+          </li>
+        ))}
+      </ol>
+      <Composer
+        canned={canned.filter((r) => r.department === c.department)}
+        disabledReason={thread.optedOut ? (thread.consentReason ?? "the patient opted out") : null}
+        onSend={(reply) => onAction("messages", reply)}
+        {...(textareaRef ? { textareaRef } : {})}
+      />
+      <div class="actions">
+        {c.status === "open" ? (
+          <button type="button" onClick={() => void onAction("close")}>
+            Close (e)
+          </button>
+        ) : (
+          <button type="button" onClick={() => void onAction("reopen")}>
+            Reopen
+          </button>
+        )}
+        <OneField
+          id="assign-to"
+          label="Assign to (a username, “me”, or a department)"
+          button="Assign"
+          onSubmit={assign}
+          {...(assignRef ? { inputRef: assignRef } : {})}
+        />
+        <OneField id="label" label="Add a label" button="Label" onSubmit={(v) => onAction("labels", { add: [v] })} />
+        <OneField id="note" label="Private note (staff only)" button="Add note" multiline onSubmit={(v) => onAction("notes", { body: v })} />
+      </div>
+      <details>
+        <summary>Notes ({thread.notes.length}) and assignment history ({thread.assignments.length})</summary>
+        <ul>
+          {thread.notes.map((n) => (
+            <li key={n.id}>
+              <strong>{n.author}</strong> {when(n.at)}: {n.body}
+            </li>
+          ))}
+        </ul>
+        <ul>
+          {thread.assignments.map((a, i) => (
+            <li key={i}>
+              {when(a.at)} {a.by}: {a.detail}
+            </li>
+          ))}
+        </ul>
+      </details>
+    </section>
+  );
+}

@@ -1,0 +1,34 @@
+import { fireEvent, render, screen } from "@testing-library/preact";
+import { describe, expect, it, vi } from "vitest";
+import { toItem } from "../src/api";
+import { ConversationList, NO_FILTERS, filterQuery } from "../src/ui/ConversationList";
+
+const me = { user_id: "u1", username: "nina.nurse", departments: ["nursing"], admin: false, visible_departments: ["nursing"] };
+const items = [
+  toItem({ id: "c1", department: "nursing", status: "open", first_name: "Ana", masked_number: "***-***-0123", last_activity_at: "2026-12-01T10:00:00Z", assignee: { kind: "user", id: "u1", username: "nina.nurse" }, flags: { urgent: true, overdue: false, unread: true } }),
+  toItem({ id: "c2", department: "nursing", status: "open", masked_number: "***-***-9876", last_activity_at: "2026-12-01T09:00:00Z", assignee: null, flags: { urgent: false, overdue: true, unread: false } }),
+];
+
+describe("ConversationList", () => {
+  it("shows department, assignee, unread, urgent and overdue at a glance", () => {
+    render(<ConversationList me={me} items={items} selected="c1" filters={NO_FILTERS} onFilters={vi.fn()} onOpen={vi.fn()} more={false} onMore={vi.fn()} />);
+    const [first, second] = screen.getAllByRole("button", { name: /nursing/ });
+    expect(first!.textContent).toContain("Ana");
+    expect(first!.textContent).toContain("Urgent");
+    expect(first!.textContent).toContain("Unread");
+    expect(first!.textContent).toContain("assigned to nina.nurse");
+    expect(first!.getAttribute("aria-current")).toBe("true");
+    expect(second!.textContent).toContain("***-***-9876");
+    expect(second!.textContent).toContain("Overdue");
+    expect(second!.textContent).toContain("unassigned");
+    expect(second!.textContent).not.toContain("Urgent");
+  });
+
+  it("turns filters into the API's query", () => {
+    const onFilters = vi.fn();
+    render(<ConversationList me={me} items={[]} selected={null} filters={NO_FILTERS} onFilters={onFilters} onOpen={vi.fn()} more={false} onMore={vi.fn()} />);
+    fireEvent.click(screen.getByLabelText("Urgent"));
+    const chosen = onFilters.mock.calls[0]![0];
+    expect(filterQuery(chosen)).toEqual({ department: "", status: "open", assignee: "", urgent: "true", overdue: "", unread: "" });
+  });
+});
