@@ -158,7 +158,8 @@ class StaffInbox:
         record = self.store.get(conversation_id) if is_conversation_id(conversation_id) else None
         department = record.conversation.department if record is not None else None
         decision = authorize(identity, conversation_id, department)
-        assert record is not None  # authorize raised for a missing one
+        if record is None:  # authorize raises for a missing one; kept explicit for optimised byte code
+            raise conversation_not_found()
         return record, decision
 
     # -- reads ---------------------------------------------------------------------------------------
