@@ -112,3 +112,17 @@ def relax_pacing(monkeypatch: Any) -> None:
     from shared.outbound import store
 
     monkeypatch.setattr(store, "LATE_TOLERANCE", 5.0)
+
+
+def open_around_the_clock(stack: Stack, department: str = "front-desk") -> None:
+    """The default department (template's DefaultDepartment) staffed every hour of every day: for suites
+    written before the inbox, whose texts arrive at the machine's wall-clock time and which check what
+    else is texted back, so that an after-hours reply (correct outside the default Mon-Fri 08:00-17:00)
+    does not depend on when the suite runs. The inbox's own suites set the hours they test."""
+    every_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    set_department(
+        stack,
+        department,
+        time_zone="America/New_York",
+        hours={day: [["00:00", "24:00"]] for day in every_day},
+    )

@@ -20,6 +20,17 @@ from tests.conftest import TWILIO_TOKEN
 from tests.integration.harness import CLINIC_NUMBER, outbox, plaintext_leaks, text_via_sns, texts_to
 from tests.integration.test_twilio_webhook import twiml_messages
 
+
+@pytest.fixture(autouse=True)
+def _staffed_around_the_clock(request):  # type: ignore[no-untyped-def]
+    """Texts here arrive at the wall clock's time: the default department answers around the clock, so
+    no after-hours reply (issue 12) depends on when the suite runs."""
+    if "stack" in request.fixturenames:
+        from tests.integration.inbox_helpers import open_around_the_clock
+
+        open_around_the_clock(request.getfixturevalue("stack"))
+
+
 PATIENT = "+12065550123"
 CONFIRMATION = "Riverside Family Clinic: You are unsubscribed and will receive no more texts."
 CLARIFICATION = "Riverside Family Clinic: We have paused our texts to you. To keep getting appointment texts"
