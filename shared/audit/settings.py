@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.runtime.settings import EnvSettings
 
 
-class AuditSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
-
+class AuditSettings(EnvSettings):
     audit_table: str = Field(min_length=3, max_length=255)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @cached
 def inbox_settings() -> InboxFunctionSettings:
-    return InboxFunctionSettings()
+    return InboxFunctionSettings.from_env()
 
 
 @cached

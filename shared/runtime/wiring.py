@@ -33,4 +33,4 @@ def reset(*, clients: bool = True) -> None:
 
 @cached
 def core_settings() -> CoreSettings:
-    return CoreSettings()
+    return CoreSettings.from_env()
