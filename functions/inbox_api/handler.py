@@ -29,10 +29,13 @@ from shared.inbox.service_staff import ListFilters, change_json
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = APIGatewayHttpResolver()
 STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
 REFUSALS: dict[int, Any] = {
