@@ -3,7 +3,8 @@ nobody opened and flags overdue ones; the run's "now" is the scheduled time in t
 replay judges the same moment.
 
 Each run also emits the departments' response times over the last 24 hours as CloudWatch metrics (EMF,
-namespace POWERTOOLS_METRICS_NAMESPACE, dimension ``Department`` beside Powertools' ``service``; figures and counts only, no PHI):
+namespace POWERTOOLS_METRICS_NAMESPACE, dimension ``Department`` beside Powertools' ``service``;
+figures and counts only, no PHI):
 ``InboxFirstResponseMedian``/``P90`` and ``InboxTimeToCloseMedian``/``P90`` in business minutes (absent
 when there is nothing to measure), ``InboxConversations``, ``InboxAnswered``, ``InboxAwaiting`` and
 ``InboxOverdue`` as counts."""

@@ -49,7 +49,7 @@ def staff_users(stack: Any) -> None:
     idp = stack.client("cognito-idp")
     pool = stack.ref("StaffUserPool")
     existing = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool)["Groups"]}
-    for who, (sub, username, groups) in STAFF.items():
+    for who, (_sub, username, groups) in STAFF.items():
         idp.admin_create_user(
             UserPoolId=pool,
             Username=username,
