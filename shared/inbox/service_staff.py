@@ -20,12 +20,11 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
-from shared.consent.ports import ConsentLedger
 from shared.core.clock import Clock, iso
 from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from shared.core.models import ConsentStatus
@@ -69,6 +68,9 @@ from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, Retr
 
 MAX_LIST = 100
 MAX_REPLY_CHARS = 1600  # ten concatenated GSM-7 parts
+
+if TYPE_CHECKING:  # the inbox API loads no consent code until a conversation is started
+    from shared.consent.ports import ConsentLedger
 
 
 class PatientOptedOut(Conflict):
