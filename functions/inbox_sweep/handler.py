@@ -1,6 +1,10 @@
 """Inbox sweep: triggered by InboxSweepSchedule (EventBridge Scheduler). Re-escalates urgent conversations
 nobody opened and flags overdue ones; the run's "now" is the scheduled time in the event, so a retry or a
-replay judges the same moment."""
+replay judges the same moment. Then it anchors the audit chain's head in AuditAnchorBucket (sequence and
+hash only), so `clinictext audit verify` finds records cut off the end of the trail.
+
+An anchor that cannot be written is logged and counted (AuditAnchorFailed) and the run still returns: a
+failed run would be retried by the scheduler, paging on-call again for the same conversations."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.audit import wiring as audit_wiring
 from shared.core.clock import check_instant, parse_iso
 from shared.core.errors import InvalidInput
 from shared.inbox import wiring
@@ -32,4 +37,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = wiring.inbox_sweeper().sweep(now)
     metrics.add_metric(name="InboxEscalated", unit="Count", value=result["escalated"])
     metrics.add_metric(name="InboxOverdueFlagged", unit="Count", value=result["overdue_flagged"])
-    return result
+    return {**result, "anchored": anchor_audit_head(now)}
+
+
+def anchor_audit_head(now: Any) -> int | None:
+    """The sequence anchored (None for an empty trail, or when the anchor could not be written)."""
+    try:
+        anchor = audit_wiring.audit_anchorer().anchor(now)
+    except Exception as exc:  # any failure: counted and logged, never the sweep's failure (docstring)
+        logger.error("audit anchor not written", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="AuditAnchorFailed", unit="Count", value=1)
+        return None
+    if anchor is not None:
+        logger.info("audit head anchored", extra={"sequence": anchor.sequence})
+    return anchor.sequence if anchor else None
