@@ -222,7 +222,8 @@ def _limit(default: int = 50) -> int:
     value = _query("limit")
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 4:
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses (a 500, not a 400).
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
         raise InvalidInput("limit must be a whole number", field="limit")
     return int(value)
 
@@ -325,7 +326,13 @@ def list_conversations() -> Response[Any]:
 def show_conversation(conversation_id: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
-    shown = wiring.staff_inbox().show(identity, request_origin(app.current_event.raw_event), cid)
+    shown = wiring.staff_inbox().show(
+        identity,
+        request_origin(app.current_event.raw_event),
+        cid,
+        limit=_limit(default=50),
+        cursor=_query("cursor"),
+    )
     logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
     return _conversation(200, shown)
 

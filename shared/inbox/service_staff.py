@@ -18,7 +18,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
@@ -35,12 +35,54 @@ from shared.inbox.access import (
 )
 from shared.inbox.canned import CannedContext, CannedResponseRequest, render
 from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
-from shared.inbox.ports import ConversationStore, InboxConversation
+from shared.inbox.ports import ConversationStore, InboxConversation, MessageRef
 from shared.outbound.kinds import STAFF_REPLY
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 
+if TYPE_CHECKING:  # the log itself is handed in by the wiring; the handler's import stays light
+    from shared.messaging.ports import MessageLog
+
 MAX_LIST = 100
 MAX_REPLY_CHARS = 1600  # ten concatenated GSM-7 parts
+THREAD_PAGE = 50
+MAX_THREAD_PAGE = 100
+# The thread's kinds (the message log's kind names where they differ): what staff see in each entry.
+THREAD_KINDS = {
+    "after_hours_reply": "after_hours",
+    "staff_reply": "staff_reply",
+    "urgent_reply": "urgent_reply",
+}
+# Texts that belong to one conversation: shown only in the conversation that references them (another
+# department's reply to the same number is that department's).
+CONVERSATION_KINDS = frozenset(THREAD_KINDS)
+
+
+def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
+    """One text of the thread: direction, kind, body (the viewer is allowed), who sent a staff reply,
+    and the delivery status the carrier reported (DeliveryTable)."""
+    inbound = message.direction.value == "inbound"
+    kind = "patient" if inbound else THREAD_KINDS.get(message.kind, message.kind)
+    sender = None
+    if ref is not None and ref.sender_id:
+        sender = {"user_id": ref.sender_id, "name": ref.sender_name}
+    return {
+        "id": message.message_id,
+        "at": iso(message.created_at),
+        "direction": message.direction.value,
+        "kind": kind,
+        "automated": not inbound and kind != "staff_reply",
+        "body": message.body,
+        "sender": sender,
+        "status": message.status,
+        "segments": message.segments,
+        "delivery": None
+        if inbound
+        else {
+            "status": message.delivery_status,
+            "at": iso(message.delivery_at) if message.delivery_at else None,
+            "detail": message.delivery_detail,
+        },
+    }
 
 
 class PatientOptedOut(Conflict):
@@ -126,6 +168,7 @@ class StaffInbox:
     send: Callable[[OutboundText], str] | None = None  # the outbound pipeline's send_one with its book
     clinic_name: str = ""
     clinic_phone: str = ""
+    messages: MessageLog | None = None  # the message log, for the thread (bodies and delivery status)
 
     # -- audit ---------------------------------------------------------------------------------------
     def _record(
@@ -208,12 +251,41 @@ class StaffInbox:
             return False
         return filters.unread is None or c.unread_for(identity.user_id) is filters.unread
 
-    def show(self, identity: StaffIdentity, origin: RequestOrigin, conversation_id: str) -> dict[str, Any]:
+    def show(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        conversation_id: str,
+        *,
+        limit: int = THREAD_PAGE,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """The conversation with one page of its thread, newest first: the patient's texts in it, its
+        staff replies (with who sent them), its automated replies and the number's automated texts
+        (reminders, keyword answers), each with its delivery status. Access is decided and the look
+        recorded before any body is decrypted."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_THREAD_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_THREAD_PAGE}", field="limit")
         record, decision = self._open(identity, conversation_id)
-        self._record(identity, origin, AuditAction.READ, conversation_id, detail={"via": decision.via.value})
-        shown = detail_json(record, identity)
-        self._mark_read(record, identity)
+        detail = {"via": decision.via.value, **({"page": "next"} if cursor else {})}
+        self._record(identity, origin, AuditAction.READ, conversation_id, detail=detail)
+        shown = {**detail_json(record, identity), **self._thread(record, limit=limit, cursor=cursor)}
+        if cursor is None:
+            self._mark_read(record, identity)
         return shown
+
+    def _thread(self, record: InboxConversation, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        if self.messages is None:
+            return {}
+        c = record.conversation
+        refs = self.store.message_refs(c.conversation_id)
+        page, following = self.messages.thread_page(c.phone_hmac, limit=limit, cursor=cursor)
+        entries = [
+            thread_entry(m, refs.get(m.message_id))
+            for m in page
+            if m.message_id in refs or (m.direction.value == "outbound" and m.kind not in CONVERSATION_KINDS)
+        ]
+        return {"thread": entries, "thread_cursor": following}
 
     def _mark_read(self, record: InboxConversation, identity: StaffIdentity) -> None:
         c = record.conversation
@@ -394,7 +466,7 @@ class StaffInbox:
             kind=STAFF_REPLY,
             phone_hmac=current.phone_hmac,
             body=body.strip(),
-            ref=(cid, now),
+            ref=(cid, now, identity.user_id, identity.username),
             department=current.department,
         )
         try:

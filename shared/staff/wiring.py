@@ -42,9 +42,11 @@ def staff_inbox() -> StaffInbox:
     from shared.audit.wiring import audit_log
     from shared.inbox.service_staff import StaffInbox
     from shared.inbox.wiring import conversation_store, staff_reply_sender
+    from shared.messaging.wiring import message_log
 
     return StaffInbox(
         store=conversation_store(),
+        messages=message_log(),
         send=staff_reply_sender(),
         clinic_name=core_settings().clinic_name,
         clinic_phone=core_settings().clinic_phone,
