@@ -344,10 +344,34 @@ def _canned_request(identity: StaffIdentity, wanted: Any) -> CannedResponseReque
     raise InvalidInput("canned_response_id is not a canned response you may use", field="canned_response_id")
 
 
+# The fields each conversation write takes; anything else is refused (a misspelt or forged field must
+# not be silently ignored: "versoin" would otherwise read as a missing version, "to" as a new recipient).
+WRITE_FIELDS: dict[str, frozenset[str]] = {
+    "break-glass": frozenset({"reason"}),
+    "messages": frozenset({"version", "body", "canned_response_id"}),
+    "close": frozenset({"version"}),
+    "reopen": frozenset({"version"}),
+    "assign": frozenset({"version", "department", "user"}),
+    "notes": frozenset({"version", "body"}),
+    "labels": frozenset({"version", "add", "remove"}),
+}
+
+
 def _staff_write(action: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
     body = _body()
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    unknown = set(body) - WRITE_FIELDS[action]
+    if unknown:
+        # Named only when the key looks like a field name: a key can be any text, PHI included.
+        named = sorted(k for k in unknown if k.isascii() and k.isidentifier() and len(k) <= 32)
+        shown = ", ".join(named) if len(named) == len(unknown) else "a field"
+        allowed = ", ".join(sorted(WRITE_FIELDS[action]))
+        raise InvalidInput(
+            f"unknown {shown}: this request takes {allowed}", field=named[0] if named else None
+        )
     origin = request_origin(app.current_event.raw_event)
     inbox = wiring.staff_inbox()
     if action == "break-glass":

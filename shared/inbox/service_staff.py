@@ -34,7 +34,13 @@ from shared.inbox.access import (
     conversation_not_found,
 )
 from shared.inbox.canned import CannedContext, CannedResponseRequest, render
-from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
+from shared.inbox.conversation import (
+    Change,
+    Conversation,
+    ConversationStatus,
+    check_staff_text,
+    is_conversation_id,
+)
 from shared.inbox.ports import ConversationStore, InboxConversation, MessageRef
 from shared.outbound.kinds import STAFF_REPLY
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
@@ -434,6 +440,8 @@ class StaffInbox:
             raise InvalidInput("body must be the reply's text (or give canned_response_id)", field="body")
         if canned is None and len(body) > MAX_REPLY_CHARS:
             raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+        if canned is None:
+            check_staff_text(body, "body")
         if self.send is None:
             raise RuntimeError("this staff inbox was built without the outbound pipeline")
         record, decision = self._open(identity, cid)
