@@ -76,6 +76,9 @@ def test_an_access_token_of_the_pool_is_accepted_with_or_without_bearer(sandbox:
         status, me = call(sandbox, "GET", "/inbox/me", header)
         assert status == 200, me
         assert me["username"] == "nina.nurse" and me["departments"] == ["nursing"] and not me["admin"]
+        # Any department may be handed a conversation, though nursing sees only its own queue.
+        assert me["assign_departments"] == ["billing", "front-desk", "nursing"]
+        assert me["visible_departments"] == ["nursing"]
         assert me["user_id"] == claims_of(token)["sub"]
 
 
