@@ -38,7 +38,8 @@ def check_page(page: Any, name: str, problems: list[str]) -> None:
     for violation in axe_violations(page):
         if violation["impact"] in BLOCKING:
             problems.append(
-                f"{name}: {violation['impact']} {violation['id']} ({violation['help']}) at {violation['nodes']}"
+                f"{name}: {violation['impact']} {violation['id']} ({violation['help']})"
+                f" at {violation['nodes']}"
             )
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     if widths[0] > widths[1]:
