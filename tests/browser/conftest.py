@@ -129,6 +129,11 @@ def browser() -> Iterator[Any]:
     _require_tools()
     from playwright.sync_api import sync_playwright
 
+    from playwright.sync_api import expect
+
+    # Assertions wait as long as actions: on a loaded shared machine (2 cores, several suites at once) a
+    # poll, a sign-in or a function call through moto can take several seconds.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
