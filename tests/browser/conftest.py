@@ -127,9 +127,7 @@ def _set_up_clinic(sandbox: Any) -> None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     _require_tools()
-    from playwright.sync_api import sync_playwright
-
-    from playwright.sync_api import expect
+    from playwright.sync_api import expect, sync_playwright
 
     # Assertions wait as long as actions: on a loaded shared machine (2 cores, several suites at once) a
     # poll, a sign-in or a function call through moto can take several seconds.
