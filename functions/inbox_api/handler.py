@@ -235,7 +235,8 @@ def _limit(default: int = 50) -> int:
     value = _query("limit")
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 4:
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses (a 500, not a 400).
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
         raise InvalidInput("limit must be a whole number", field="limit")
     return int(value)
 
@@ -549,7 +550,13 @@ def list_staff() -> Response[Any]:
 def show_conversation(conversation_id: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
-    shown = wiring.staff_inbox().show(identity, request_origin(app.current_event.raw_event), cid)
+    shown = wiring.staff_inbox().show(
+        identity,
+        request_origin(app.current_event.raw_event),
+        cid,
+        limit=_limit(default=50),
+        cursor=_query("cursor"),
+    )
     logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
     return _conversation(200, shown)
 
@@ -561,10 +568,34 @@ def _canned_request(identity: StaffIdentity, wanted: Any) -> CannedResponseReque
     raise InvalidInput("canned_response_id is not a canned response you may use", field="canned_response_id")
 
 
+# The fields each conversation write takes; anything else is refused (a misspelt or forged field must
+# not be silently ignored: "versoin" would otherwise read as a missing version, "to" as a new recipient).
+WRITE_FIELDS: dict[str, frozenset[str]] = {
+    "break-glass": frozenset({"reason"}),
+    "messages": frozenset({"version", "body", "canned_response_id"}),
+    "close": frozenset({"version"}),
+    "reopen": frozenset({"version"}),
+    "assign": frozenset({"version", "department", "user"}),
+    "notes": frozenset({"version", "body"}),
+    "labels": frozenset({"version", "add", "remove"}),
+}
+
+
 def _staff_write(action: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
     body = _body()
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    unknown = set(body) - WRITE_FIELDS[action]
+    if unknown:
+        # Named only when the key looks like a field name: a key can be any text, PHI included.
+        named = sorted(k for k in unknown if k.isascii() and k.isidentifier() and len(k) <= 32)
+        shown = ", ".join(named) if len(named) == len(unknown) else "a field"
+        allowed = ", ".join(sorted(WRITE_FIELDS[action]))
+        raise InvalidInput(
+            f"unknown {shown}: this request takes {allowed}", field=named[0] if named else None
+        )
     origin = request_origin(app.current_event.raw_event)
     inbox = wiring.staff_inbox()
     if action == "break-glass":
