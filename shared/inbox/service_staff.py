@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
-from shared.consent.ports import ConsentLedger
 from shared.core.clock import Clock, iso
 from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from shared.core.models import ConsentStatus
@@ -69,7 +68,8 @@ from shared.inbox.sla import metrics as sla_metrics
 from shared.outbound.kinds import STAFF_REPLY
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 
-if TYPE_CHECKING:  # the log itself is handed in by the wiring; the handler's import stays light
+if TYPE_CHECKING:  # the log and the ledger are handed in by the wiring; the handler's import stays light
+    from shared.consent.ports import ConsentLedger
     from shared.messaging.ports import MessageLog
 
 MAX_LIST = 100
