@@ -110,9 +110,9 @@ def reused_unused_key_material() -> Iterator[None]:
         return parsed[text]
 
     kms_models.generate_private_key = generate_private_key
-    rsa_key_class.import_key = staticmethod(import_key)
+    rsa_key_class.import_key = staticmethod(import_key)  # type: ignore[method-assign]
     try:
         yield
     finally:
         kms_models.generate_private_key = real_generate
-        rsa_key_class.import_key = real_descriptor
+        rsa_key_class.import_key = real_descriptor  # type: ignore[method-assign]
