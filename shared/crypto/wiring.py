@@ -51,21 +51,23 @@ class LazyCipher:
 def cipher() -> LazyCipher:
     """The container's PHI cipher. Its settings are read and checked now (a missing key or a bad cache
     setting still fails where the service is built); the Encryption SDK is loaded on first use."""
-    settings = CipherSettings.from_env()
+    CipherSettings.from_env()
     key_arn = core_settings().data_key_arn
     if not key_arn:
         raise ValueError("key_arn is required: the KMS key that protects PHI (DATA_KEY_ARN)")
+    return LazyCipher(lambda: cipher_for_key(key_arn))
 
-    def build() -> KmsEnvelopeCipher:
-        return KmsEnvelopeCipher(
-            key_arn,
-            cache_capacity=settings.phi_cache_capacity,
-            max_cache_age_seconds=settings.phi_cache_max_age_seconds,
-            max_messages_encrypted=settings.phi_cache_max_messages_per_key,
-            botocore_session=aws.botocore_session(),
-        )
 
-    return LazyCipher(build)
+def cipher_for_key(data_key_arn: str) -> KmsEnvelopeCipher:
+    """The cipher under a key named outright (an operator's command, which has no function environment)."""
+    settings = CipherSettings.from_env()
+    return KmsEnvelopeCipher(
+        data_key_arn,
+        cache_capacity=settings.phi_cache_capacity,
+        max_cache_age_seconds=settings.phi_cache_max_age_seconds,
+        max_messages_encrypted=settings.phi_cache_max_messages_per_key,
+        botocore_session=aws.botocore_session(),
+    )
 
 
 @cached
