@@ -179,7 +179,9 @@ def table(results: list[Run], ingest_containers: int, windows: int) -> str:
         per = r.kms_per_1000()
         met = "met" if per <= 1.0 else "NOT met"
         cpu = f"{r.encrypt_cpu_ms:.1f} ms / {r.decrypt_cpu_ms:.1f} ms"
-        lines.append(f"| {r.label} | {split(r.ingest)} | {split(r.sender)} | {per:.1f} | ≤ 1 ({met}) | {cpu} |")
+        lines.append(
+            f"| {r.label} | {split(r.ingest)} | {split(r.sender)} | {per:.1f} | ≤ 1 ({met}) | {cpu} |"
+        )
     return "\n".join(lines)
 
 
