@@ -1,6 +1,8 @@
 """Staff inbox API behind the HTTP API's StaffJwt authorizer (Cognito access tokens).
 
-Routes: ``GET /inbox/me``; ``GET``/``PUT /inbox/departments/{department}`` (admins write);
+Routes: ``GET /inbox/me``; ``GET /inbox/metrics`` (response times per department and period);
+``GET /inbox/staff`` (assignable people of a department); ``POST /inbox/conversations`` (start one);
+``GET``/``PUT /inbox/departments/{department}`` (admins write);
 ``GET``/``POST /inbox/canned-responses`` (admins create; staff list their departments'); ``GET
 /inbox/audit`` (admins; filters ``conversation_id``, ``user``, ``from``, ``to``; every look recorded).
 
@@ -11,6 +13,7 @@ staff member in no department who is not an admin is 403; another department is 
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -317,6 +320,102 @@ def list_conversations() -> Response[Any]:
     return _answer(200, {"conversations": items, "cursor": cursor})
 
 
+@app.post(
+    "/inbox/conversations",
+    summary="Start a conversation with a number (consent required) and send the first text.",
+    security=STAFF_JWT,
+    responses={
+        200: {"description": "The number's open conversation with the department (nothing sent)"},
+        201: {"description": "Started (or a closed one reopened) and the first text sent"},
+        **BODY_REFUSALS,
+        409: refusal("The patient opted out (or consent is unreadable): nothing sent; the reason is given."),
+    },
+)
+def start_conversation() -> Response[Any]:
+    identity = _identity()
+    body = _body()
+    unknown = set(body) - {"phone", "department", "body", "canned_response_id"}
+    if unknown:
+        raise InvalidInput(
+            "unknown field; give phone, department and body or canned_response_id", field="body"
+        )
+    canned = None
+    if "canned_response_id" in body:
+        if "body" in body:
+            raise InvalidInput("give body or canned_response_id, not both", field="canned_response_id")
+        canned = partial(_canned_request, identity, body["canned_response_id"])
+    shown, sent, created = wiring.staff_inbox().start(
+        identity,
+        request_origin(app.current_event.raw_event),
+        phone=body.get("phone"),
+        department=body.get("department"),
+        body=body.get("body"),
+        canned=canned,
+    )
+    logger.info(
+        "conversation started" if created else "conversation exists",
+        extra={
+            "user_id": identity.user_id,
+            "conversation_id": shown["id"],
+            "department": shown["department"],
+        },
+    )
+    answer = _answer(201 if created else 200, {"conversation": shown, "sent": sent, "created": created})
+    answer.headers["ETag"] = f'"{shown["version"]}"'
+    return answer
+
+
+def _date(name: str) -> date | None:
+    value = _query(name)
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", field=name) from exc
+
+
+@app.get(
+    "/inbox/metrics",
+    summary="Median and 90th percentile first response and time to close (business minutes) per department "
+    "and period; counts of conversations, answered, awaiting, overdue.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
+def read_metrics() -> Response[Any]:
+    identity = _identity()
+    first, last = _date("from"), _date("to")
+    if first is not None and last is not None and first > last:
+        raise InvalidInput("from must not be after to", field="from")
+    found = wiring.staff_inbox().metrics(
+        identity,
+        request_origin(app.current_event.raw_event),
+        department=_query("department"),
+        first=first,
+        last=last,
+        granularity=_query("granularity"),
+    )
+    logger.info("inbox metrics read", extra={"user_id": identity.user_id})
+    return _answer(200, found)
+
+
+@app.get(
+    "/inbox/staff",
+    summary="The people a department's conversations may be assigned to (username, display name).",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
+def list_staff() -> Response[Any]:
+    identity = _identity()
+    department = _query("department")
+    if department is None:
+        raise InvalidInput("department is required", field="department")
+    people = wiring.staff_inbox().assignable(identity, department)
+    return _answer(200, {"department": department, "staff": people})
+
+
 @app.get(
     "/inbox/conversations/<conversation_id>",
     security=STAFF_JWT,
@@ -369,11 +468,12 @@ def _staff_write(action: str) -> Response[Any]:
     elif action == "reopen":
         shown = inbox.reopen(identity, origin, cid, version)
     elif action == "assign":
+        if ("user" in body) == ("department" in body):
+            raise InvalidInput("give user or department (one of them)", field="user")
         if "user" in body:
-            raise InvalidInput(
-                "assigning to one staff member is not available yet; assign a department", field="user"
-            )
-        shown = inbox.assign_department(identity, origin, cid, version, body.get("department"))
+            shown = inbox.assign_user(identity, origin, cid, version, body["user"])
+        else:
+            shown = inbox.assign_department(identity, origin, cid, version, body.get("department"))
     elif action == "notes":
         shown = inbox.add_note(identity, origin, cid, version, body.get("body"))
     else:
