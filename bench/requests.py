@@ -19,10 +19,11 @@ phase plus Lambda's polling plus delivery status); ingest is reported per appoin
 
 **Time is virtual** (``bench.virtualtime``). The domain clock (``SystemClock``), the pacer's and the
 sender's ``time`` (``time.time``/``time.sleep``, also where they were bound as default arguments), the
-Lambda context's remaining time, moto's SQS visibility clock and the Encryption SDK's cache age all read
-one virtual clock. Concurrent senders are cooperative tasks that run one at a time and switch only where
-real ones would wait: in the pacer's sleep. So a 1 part/s run of 1,000 texts (about 18 virtual minutes)
-takes as long as the 100 parts/s one, and the pacing code runs as deployed.
+Lambda context's remaining time, moto's SQS visibility clock and the Encryption SDK's and MPL's
+cache ages all read one virtual clock. Concurrent senders are cooperative tasks that run one at a
+time and switch only where real ones would wait: in the pacer's sleep. So a 1 part/s run of 1,000
+texts (about 18 virtual minutes) takes as long as the 100 parts/s one, and the pacing code runs as
+deployed.
 
 **Containers.** Each poller's invocations run in their own simulated Lambda container
 (``bench.containers``): own wiring caches (so own PHI data-key cache), own handler module. KMS is per
@@ -217,6 +218,22 @@ def virtual_time_sources(clock: VirtualTime, patched: list[str]) -> Iterator[Non
         caches = importlib.import_module("aws_encryption_sdk.caches")
         if getattr(caches, "time", None) is time:
             swap(caches, "time", shim, "aws_encryption_sdk.caches.time (data-key cache age)")
+    except ImportError:
+        pass
+    try:  # the hierarchical keyring's cache (PHI format 3) reads the Dafny standard library's clock
+        dafny_time = importlib.import_module("smithy_dafny_standard_library.internaldafny.generated.Time")
+        swap(
+            dafny_time.default__,
+            "CurrentRelativeTime",
+            staticmethod(lambda: round(clock.time())),
+            "MPL keyring cache age (Dafny Time.CurrentRelativeTime)",
+        )
+        swap(
+            dafny_time.default__,
+            "CurrentRelativeTimeMilli",
+            staticmethod(lambda: round(clock.time() * 1000)),
+            "MPL keyring cache age (Dafny Time.CurrentRelativeTimeMilli)",
+        )
     except ImportError:
         pass
     try:

@@ -122,7 +122,8 @@ def scan_for_plaintext(sandbox: Sandbox, secrets: list[str]) -> list[str]:
     leaks = []
     for logical in sandbox.stack.table_logical_ids():
         for item in sandbox.stack.table(logical).scan()["Items"]:
-            text = json.dumps(item, default=str)
+            # repr, not str: a Binary attribute (the PHI keystore's wrapped keys) has a bytes __str__.
+            text = json.dumps(item, default=repr)
             leaks += [f"{logical}: {secret[:6]}…" for secret in secrets if secret in text]
     return leaks
 

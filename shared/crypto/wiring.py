@@ -13,7 +13,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from shared.crypto.kms import KmsDerivedFingerprint, KmsEnvelopeCipher, KmsHmacBlindIndex
+from shared.crypto.kms import (
+    BranchKeyStore,
+    KmsDerivedFingerprint,
+    KmsEnvelopeCipher,
+    KmsHmacBlindIndex,
+)
+from shared.crypto.kms import create_branch_key as create_branch_key_in
 from shared.crypto.ports import PhiCipher
 from shared.crypto.settings import CipherSettings
 from shared.runtime import aws
@@ -58,11 +64,18 @@ def cipher() -> LazyCipher:
     return LazyCipher(lambda: cipher_for_key(key_arn))
 
 
-def cipher_for_key(data_key_arn: str) -> KmsEnvelopeCipher:
-    """The cipher under a key named outright (an operator's command, which has no function environment)."""
-    settings = CipherSettings.from_env()
+def cipher_for_key(data_key_arn: str, **keystore: str) -> KmsEnvelopeCipher:
+    """The cipher under a key named outright (an operator's command, which has no function environment:
+    it names the keystore too, as ``phi_keystore_table=`` and ``phi_branch_key_id=``)."""
+    settings = CipherSettings.from_env(**keystore)
     return KmsEnvelopeCipher(
         data_key_arn,
+        keystore=BranchKeyStore(
+            table=settings.phi_keystore_table,
+            branch_key_id=settings.phi_branch_key_id,
+            ddb_client=aws.client("dynamodb"),
+            kms_client=aws.client("kms"),
+        ),
         cache_capacity=settings.phi_cache_capacity,
         max_cache_age_seconds=settings.phi_cache_max_age_seconds,
         max_messages_encrypted=settings.phi_cache_max_messages_per_key,
@@ -79,3 +92,16 @@ def blind_index() -> KmsHmacBlindIndex:
 def fingerprint() -> KmsDerivedFingerprint:
     """Keyed hash of an appointment intake, under a key derived once per container (blind-index key)."""
     return KmsDerivedFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)
+
+
+def create_branch_key(
+    *, table: str, branch_key_id: str, key_arn: str, ddb_client: Any, kms_client: Any
+) -> bool:
+    """Create the PHI branch key once: ``clinictext keys init`` after a deploy, and the local stack.
+
+    Run with the deployer's credentials (no function may write the keystore). False when it exists.
+    """
+    store = BranchKeyStore(
+        table=table, branch_key_id=branch_key_id, ddb_client=ddb_client, kms_client=kms_client
+    )
+    return create_branch_key_in(store, key_arn)

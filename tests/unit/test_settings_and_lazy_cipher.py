@@ -115,6 +115,11 @@ def test_the_container_cipher_checks_its_settings_now_and_loads_the_sdk_later(
 ) -> None:
     wiring.reset()
     try:
+        with pytest.raises(ValidationError):  # format 3 needs its keystore: no silent format 2
+            crypto_wiring.cipher()
+        core_env.setenv("PHI_KEYSTORE_TABLE", "clinictext-phi-keystore")
+        core_env.setenv("PHI_BRANCH_KEY_ID", "clinictext-phi")
+        wiring.reset()
         cipher = crypto_wiring.cipher()
         assert isinstance(cipher, LazyCipher) and not cipher.built
         core_env.setenv("PHI_CACHE_CAPACITY", "0")  # below its bound
