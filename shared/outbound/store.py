@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,15 +71,50 @@ class DynamoSendPacer:
         booking's round trip made it late asks for a slot it can reach in time. A schedule that ends
         before ``now + ahead`` counts as idle, so the booked interval still never overlaps another.
         """
-        cost = self.cost_us(parts)
-        lead = (parts - 1) * self.part_us()  # booked before the slot
-        after = parts * self.part_us()  # booked from the slot on
+        [slot] = self.book([parts], max_wait=max_wait, ahead=ahead)
+        return Reservation(slot, self.cost_us(parts))
+
+    def book(
+        self,
+        parts: Sequence[int],
+        *,
+        max_wait: float | None = None,
+        within: float | None = None,
+        ahead: float = 0.0,
+    ) -> list[int]:
+        """Book consecutive slots for texts of ``parts`` parts each in one conditional write (two when
+        idle); returns each text's slot (microseconds since the epoch), in order.
+
+        The texts' intervals follow one another exactly as one booking each would, so the schedule's rule
+        holds for every text. ``max_wait`` (and the pacer's own limit) bounds the wait for the first slot,
+        ``within`` (seconds from now) the last one: the whole booking fits or nothing is booked
+        (:class:`PacerBusy`).
+        """
+        if not parts:
+            return []
+        d = self.part_us()
+        costs = [self.cost_us(p) for p in parts]
+        offsets: list[int] = []  # each slot after the booked interval's start
+        start = 0
+        for p, cost in zip(parts, costs, strict=True):
+            offsets.append(start + (p - 1) * d)
+            start += cost
+        total = start
+        lead = offsets[0]  # booked before the first slot
+        after = total - lead  # booked from the first slot on
+        span = offsets[-1] - offsets[0]  # the last slot after the first
         limit = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
+        if within is not None:
+            limit = min(limit, int(within * MICROS) - span)
         if limit < 0:
-            raise PacerBusy(0.0)
-        ahead_us = max(0, int(ahead * MICROS))
+            raise PacerBusy(span / MICROS)
+        ahead_us = max(0, int(min(ahead, MAX_AHEAD) * MICROS))
         if ahead_us > limit:  # the slot it could reach is further off than it may wait
             raise PacerBusy(ahead_us / MICROS)
+
+        def slots(first: int) -> list[int]:
+            return [first + offset - lead for offset in offsets]
+
         for _ in range(8):
             clock = int(self._now() * MICROS)
             now = clock + ahead_us  # the earliest slot this sender can reach
@@ -92,14 +127,14 @@ class DynamoSendPacer:
                     UpdateExpression="SET tat = tat + :cost, expires_at = :exp",
                     ConditionExpression="tat BETWEEN :earliest AND :horizon",
                     ExpressionAttributeValues={
-                        ":cost": cost,
+                        ":cost": total,
                         ":earliest": earliest,
                         ":horizon": horizon,
                         ":exp": expires,
                     },
                     ReturnValues="UPDATED_NEW",
                 )
-                return Reservation(int(response["Attributes"]["tat"]) - after, cost)
+                return slots(int(response["Attributes"]["tat"]) - after)
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
@@ -110,7 +145,7 @@ class DynamoSendPacer:
                     ConditionExpression="attribute_not_exists(tat) OR tat < :earliest",
                     ExpressionAttributeValues={":next": now + after, ":earliest": earliest, ":exp": expires},
                 )
-                return Reservation(now, cost)
+                return slots(now)
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
@@ -120,6 +155,15 @@ class DynamoSendPacer:
             if tat > horizon:
                 raise PacerBusy((tat + lead - clock) / MICROS)
         raise PacerBusy(0.0)
+
+    def wait_for(self, slot: int) -> float:
+        """Sleep until ``slot`` (from :meth:`book`); returns 0.0 when it was reached in time, else the
+        seconds it was late (more than :data:`LATE_TOLERANCE`: its text must not go on it, book again)."""
+        wait = (slot - int(self._now() * MICROS)) / MICROS
+        if wait > 0:
+            self._sleep(wait)
+        late = (int(self._now() * MICROS) - slot) / MICROS
+        return late if late > LATE_TOLERANCE else 0.0
 
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
         """Book a slot and sleep until it comes; returns the seconds slept.
@@ -254,6 +298,21 @@ class DynamoTransactions:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+
+    @staticmethod
+    def item_key(item: Mapping[str, Any]) -> Hashable | None:
+        """The table item a ``TransactWriteItems`` item touches, as far as its partition key tells
+        (conservative: two items on one partition key count as the same); None when it cannot tell."""
+        for operation in ("Update", "ConditionCheck", "Delete", "Put"):
+            body = item.get(operation)
+            if not isinstance(body, Mapping):
+                continue
+            key = body.get("Item" if operation == "Put" else "Key") or {}
+            for name in ("pk", "id"):
+                if name in key:
+                    return (str(body.get("TableName")), name, str(key[name]))
+            return None
+        return None
 
     def write(self, items: Sequence[Mapping[str, Any]]) -> None:
         try:
