@@ -512,6 +512,7 @@ class OutboundPipeline:
                 if again is None:
                     return
                 slots[position:] = again
+                del booked[position + len(again) :]  # the groups left without a slot were sent back
                 continue
             try:
                 self._send_group(booked[position], book, states, carry, done)
@@ -534,15 +535,17 @@ class OutboundPipeline:
         *,
         ahead: float = 0.0,
     ) -> list[int] | None:
-        """One slot per group in one booking; None (the texts come back later) when it does not fit."""
+        """One slot per group in one booking, as many groups as fit in the invocation (the rest come
+        back later); None when not even the first fits."""
         left = budget()
         try:
-            return list(
+            slots = list(
                 self._pacer.book(
                     [sum(entry.parts for entry in group) for group in groups],
                     max_wait=left,
                     within=left,
                     ahead=ahead,
+                    partial=True,
                 )
             )
         except PacerBusy as exc:
@@ -551,6 +554,11 @@ class OutboundPipeline:
                 for entry in group:
                     done(entry.index, retry(str(exc)))
             return None
+        for group in groups[len(slots) :]:  # no slot for them within this invocation
+            for entry in group:
+                done(entry.index, retry("no send slot within the invocation"))
+        del groups[len(slots) :]
+        return slots
 
     def _send_group(
         self,

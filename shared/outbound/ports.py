@@ -40,11 +40,14 @@ class SendPacer(Protocol):
         max_wait: float | None = None,
         within: float | None = None,
         ahead: float = 0.0,
+        partial: bool = False,
     ) -> list[int]:
         """Book one slot per entry of ``parts`` (a group's parts), consecutive, in one booking; returns
         the slots (opaque, for :meth:`wait_for`). ``max_wait`` (and the pacer's own limit) bounds the wait
         for the first slot, ``within`` (seconds) the last; ``ahead`` puts the first slot at least that far
-        off. Raises :class:`PacerBusy` and books nothing when the booking does not fit."""
+        off. Raises :class:`PacerBusy` and books nothing when the booking does not fit; with ``partial``
+        it books the leading entries that fit (fewer slots returned), first waiting for the schedule to
+        come within reach if the first one could still go ``within``, and raises only when none fits."""
         ...
 
     def wait_for(self, slot: int) -> float:
@@ -144,6 +147,7 @@ class UnpacedSender:
         max_wait: float | None = None,
         within: float | None = None,
         ahead: float = 0.0,
+        partial: bool = False,
     ) -> list[int]:
         return [0] * len(parts)
 

@@ -81,14 +81,19 @@ class DynamoSendPacer:
         max_wait: float | None = None,
         within: float | None = None,
         ahead: float = 0.0,
+        partial: bool = False,
     ) -> list[int]:
         """Book consecutive slots for texts of ``parts`` parts each in one conditional write (two when
         idle); returns each text's slot (microseconds since the epoch), in order.
 
         The texts' intervals follow one another exactly as one booking each would, so the schedule's rule
         holds for every text. ``max_wait`` (and the pacer's own limit) bounds the wait for the first slot,
-        ``within`` (seconds from now) the last one: the whole booking fits or nothing is booked
-        (:class:`PacerBusy`).
+        ``within`` (seconds from now) the last one. Without ``partial`` the whole booking fits or nothing
+        is booked (:class:`PacerBusy`). With ``partial`` the pacer books the longest leading run of texts
+        that fits, and when the schedule is booked beyond its own limit but the first text could still go
+        within ``within``, it sleeps until that slot is within reach and books then (so a sender holds
+        its batch instead of handing it back and taking the next); only when not even the first text
+        fits does it raise :class:`PacerBusy`.
         """
         if not parts:
             return []
@@ -99,27 +104,33 @@ class DynamoSendPacer:
         for p, cost in zip(parts, costs, strict=True):
             offsets.append(start + (p - 1) * d)
             start += cost
-        total = start
         lead = offsets[0]  # booked before the first slot
-        after = total - lead  # booked from the first slot on
-        span = offsets[-1] - offsets[0]  # the last slot after the first
-        limit = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
-        if within is not None:
-            limit = min(limit, int(within * MICROS) - span)
-        if limit < 0:
-            raise PacerBusy(span / MICROS)
+        own = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
+        if own < 0:
+            raise PacerBusy(0.0)
+        deadline = None if within is None else int(self._now() * MICROS) + int(within * MICROS)
         ahead_us = max(0, int(min(ahead, MAX_AHEAD) * MICROS))
-        if ahead_us > limit:  # the slot it could reach is further off than it may wait
-            raise PacerBusy(ahead_us / MICROS)
 
-        def slots(first: int) -> list[int]:
-            return [first + offset - lead for offset in offsets]
+        def limit(k: int, clock: int) -> int:
+            """How far off the first slot may be when the first ``k`` texts are booked."""
+            if deadline is None:
+                return own
+            return min(own, deadline - clock - (offsets[k - 1] - lead))
 
+        count = len(parts)
         for _ in range(8):
             clock = int(self._now() * MICROS)
+            while count > 0 and limit(count, clock) < ahead_us:
+                if not partial:
+                    raise PacerBusy(ahead_us / MICROS)
+                count -= 1
+            if count == 0:
+                raise PacerBusy(ahead_us / MICROS)
+            total = sum(costs[:count])
+            after = total - lead  # booked from the first slot on
             now = clock + ahead_us  # the earliest slot this sender can reach
             earliest = now - lead  # a schedule ending before this leaves room for the lead: idle
-            horizon = clock + limit - lead
+            horizon = clock + limit(count, clock) - lead
             expires = now // MICROS + 86_400
             try:
                 response = self._table.update_item(
@@ -134,7 +145,8 @@ class DynamoSendPacer:
                     },
                     ReturnValues="UPDATED_NEW",
                 )
-                return slots(int(response["Attributes"]["tat"]) - after)
+                first = int(response["Attributes"]["tat"]) - after
+                return [first + offset - lead for offset in offsets[:count]]
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
@@ -145,15 +157,24 @@ class DynamoSendPacer:
                     ConditionExpression="attribute_not_exists(tat) OR tat < :earliest",
                     ExpressionAttributeValues={":next": now + after, ":earliest": earliest, ":exp": expires},
                 )
-                return slots(now)
+                return [now + offset - lead for offset in offsets[:count]]
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
             # Neither idle nor within the horizon, unless another sender moved it in between: look.
             item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
             tat = int(item.get("tat", 0))
-            if tat > horizon:
-                raise PacerBusy((tat + lead - clock) / MICROS)
+            if tat <= horizon:
+                continue  # moved meanwhile: try again
+            first = tat + lead  # the slot the first text would get now
+            fitting = [k for k in range(count, 0, -1) if first - clock <= limit(k, clock)]
+            if partial and fitting:
+                count = fitting[0]
+                continue
+            if partial and deadline is not None and first <= deadline:
+                self._sleep((first - own - clock) / MICROS)  # until the first slot is within reach
+                continue
+            raise PacerBusy((first - clock) / MICROS)
         raise PacerBusy(0.0)
 
     def wait_for(self, slot: int) -> float:

@@ -200,7 +200,8 @@ class FakeSms:
 class FakePacer:
     """``bookings`` lists every booking as (parts, max_wait): an int from :meth:`acquire` (a Publish tried
     again after throttling), a list (one entry per group) from :meth:`book`. ``busy`` scripts the next
-    bookings' refusals, ``late`` the next waits' lateness."""
+    bookings' refusals, ``fit`` how many slots the next partial bookings get, ``late`` the next waits'
+    lateness."""
 
     def __init__(self) -> None:
         self.bookings: list[tuple[int | list[int], float | None]] = []
@@ -208,6 +209,7 @@ class FakePacer:
         self.ahead: list[float] = []
         self.busy: list[bool] = []
         self.late: list[float] = []
+        self.fit: list[int] = []  # the next partial bookings' slot counts
         self.waits: list[int] = []
         self._next = 0
 
@@ -224,14 +226,16 @@ class FakePacer:
         max_wait: float | None = None,
         within: float | None = None,
         ahead: float = 0.0,
+        partial: bool = False,
     ) -> list[int]:
         self.bookings.append((list(parts), max_wait))
         self.within.append(within)
         self.ahead.append(ahead)
         if self.busy and self.busy.pop(0):
             raise PacerBusy(3.0)
-        slots = list(range(self._next, self._next + len(parts)))
-        self._next += len(parts)
+        count = min(len(parts), self.fit.pop(0)) if self.fit and partial else len(parts)
+        slots = list(range(self._next, self._next + count))
+        self._next += count
         return slots
 
     def wait_for(self, slot: int) -> float:

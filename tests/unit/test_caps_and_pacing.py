@@ -214,6 +214,34 @@ def test_a_booking_of_many_slots_fits_whole_or_books_nothing(control):
         pacer.book([1] * 2, max_wait=45, within=45)
 
 
+def test_a_partial_booking_takes_the_slots_that_fit_and_waits_for_the_schedule_within_the_budget(control):
+    """Five senders of ten texts on a 1 part/s number, 45 s each: the third waits until its first slot is
+    within the pacer's 20 s, the fifth books only the texts whose slots come within its 45 s."""
+    clock = FakeTime()
+    pacer = DynamoSendPacer(
+        control, number_key="k", parts_per_second=1, max_wait=20, now=clock.now, sleep=clock.sleep
+    )
+    part = pacer.part_us()
+    start = int(clock.now() * MICROS)
+
+    def sender() -> list[int]:  # all five ask at the same moment
+        clock.t = start / MICROS
+        return pacer.book([1] * 10, max_wait=45, within=45, partial=True)
+
+    first, second, third = sender(), sender(), sender()
+    assert (first[0], second[0]) == (start, start + 10 * part)
+    assert len(third) == 10 and third[0] == start + 20 * part
+    assert clock.now() - start / MICROS == pytest.approx(20 * part / MICROS - 20)  # slept until in reach
+    fourth, fifth = sender(), sender()
+    assert len(fourth) == 10 and fifth[0] == fourth[-1] + part
+    assert len(fifth) == 3 and fifth[-1] <= start + 45 * MICROS  # the rest would end after its 45 s
+    # Nothing fits at all: nothing is booked.
+    tat = control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"]
+    with pytest.raises(PacerBusy):
+        pacer.book([1] * 10, max_wait=5, within=5, partial=True)
+    assert control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"] == tat
+
+
 def test_wait_for_sleeps_until_the_slot_and_tells_how_late_it_was(control):
     clock = FakeTime()
     pacer = DynamoSendPacer(control, number_key="k", parts_per_second=1, now=clock.now, sleep=clock.sleep)

@@ -217,6 +217,15 @@ def test_a_slot_reached_late_books_the_rest_again_and_the_waiting_mark_sent_is_w
     assert sizes(r) == [3, 2, 3, 2]
 
 
+def test_the_groups_a_booking_finds_no_slot_for_come_back_and_the_others_go():
+    r = rig(parts_per_second=1.0)
+    r.pacer.fit = [2]  # the invocation's time holds two of the four slots
+    outcomes = r.pipeline.send([text(n) for n in range(4)], r.book, seconds_left=40.0)
+    assert [(o.word, o.retry) for o in outcomes] == [("sent", False)] * 2 + [("retry_later", True)] * 2
+    assert r.pacer.waits == [0, 1] and r.store.sent.keys() == {"text-0", "text-1"}
+    assert sizes(r) == [3, 2 + 3, 2] and r.store.claims == {}
+
+
 def test_slots_reached_late_again_and_again_send_the_rest_back_unclaimed():
     r = rig(parts_per_second=1.0)
     r.pacer.late = [0.4] * 4
