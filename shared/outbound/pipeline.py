@@ -31,8 +31,10 @@ reminder's reminder and appointment items, a staff reply's idempotency record. P
 
 A slot reached more than the pacer's tolerance late (a slow round trip, a paused process) is given up:
 the waiting mark-sent is written, and the round's remaining groups book again, at least twice that late
-ahead (a few times at most, then they come back later). A booking that does not fit sends the round's
-texts back to the queue unclaimed.
+ahead (a few times at most, then they come back later). A booking takes as many of the round's groups
+as fit in the invocation (first waiting, when the schedule is booked past the pacer's own limit, for it
+to come within reach if the first group can still go in time); the groups left without a slot, or all
+of them when none fits, go back to the queue unclaimed.
 
 Publish is one HTTP attempt per try. A throttled Publish (nothing was accepted) books a new slot and
 tries again under the same claim, a few times, then gives the claim and its cap allowance back and the
