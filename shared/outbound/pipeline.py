@@ -495,7 +495,7 @@ class OutboundPipeline:
         if not booked:
             return
         slots = self._book(booked, budget, carry, done)
-        position, rebookings = 0, 0
+        position, rebookings, ahead = 0, 0, 0.0
         while slots is not None and position < len(booked):
             late = self._pacer.wait_for(slots[position])
             if late:
@@ -510,7 +510,10 @@ class OutboundPipeline:
                             done(entry.index, retry("send slots reached late"))
                     return
                 rebookings += 1
-                again = self._book(rest, budget, carry, done, ahead=2 * late)
+                # The slot was asked ``ahead`` off and reached ``late`` after it: the round trip took
+                # their sum, so the next booking asks twice that (it only grows).
+                ahead = max(ahead, 2 * (ahead + late))
+                again = self._book(rest, budget, carry, done, ahead=ahead)
                 if again is None:
                     return
                 slots[position:] = again

@@ -232,6 +232,8 @@ def test_slots_reached_late_again_and_again_send_the_rest_back_unclaimed():
     outcomes = r.pipeline.send([text(0), text(1)], r.book)
     assert all(o.retry for o in outcomes) and r.store.transactions == [] and r.sms.sent == []
     assert len(r.pacer.bookings) == 4  # the booking and three more
+    # each asked further ahead: twice the last round trip (what it asked ahead plus how late it was)
+    assert r.pacer.ahead == pytest.approx([0.0, 0.8, 2.4, 5.6])
 
 
 def test_a_process_dying_while_it_waits_for_the_next_slot_leaves_the_published_text_claimed():
