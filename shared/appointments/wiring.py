@@ -20,6 +20,7 @@ from shared.runtime.wiring import cached, core_settings
 if TYPE_CHECKING:
     from shared.appointments.store.book import AppointmentBook
     from shared.appointments.store.fanout import ReminderFanout
+    from shared.appointments.store.names import AppointmentFirstNames
     from shared.appointments.store.replies import ReminderReplyRouter
     from shared.appointments.store.sender import ReminderSender
 
@@ -113,3 +114,12 @@ def reminder_reply_router() -> ReminderReplyRouter:
     return ReminderReplyRouter(
         appointments=aws.table(core_settings().appointments_table), replies=reply_book()
     )
+
+
+@cached
+def patient_first_names() -> AppointmentFirstNames:
+    """First names by number from the appointment book (the inbox's list shows them)."""
+    from shared.appointments.store.names import AppointmentFirstNames
+    from shared.crypto.wiring import cipher
+
+    return AppointmentFirstNames(aws.table(reminder_settings().appointments_table), cipher())

@@ -10,9 +10,14 @@ from shared.runtime.wiring import cached, core_settings
 
 @cached
 def cipher() -> KmsEnvelopeCipher:
+    return cipher_for_key(core_settings().data_key_arn)
+
+
+def cipher_for_key(data_key_arn: str) -> KmsEnvelopeCipher:
+    """The cipher under a key named outright (an operator's command, which has no function environment)."""
     settings = CipherSettings()
     return KmsEnvelopeCipher(
-        core_settings().data_key_arn,
+        data_key_arn,
         cache_capacity=settings.phi_cache_capacity,
         max_cache_age_seconds=settings.phi_cache_max_age_seconds,
         max_messages_encrypted=settings.phi_cache_max_messages_per_key,

@@ -55,8 +55,10 @@ from shared.inbox.ports import (
     InboxConversation,
     LandedAlready,
     Landing,
+    MessageRef,
     Page,
 )
+from shared.inbox.sla import ConversationSummary
 from shared.outbound.pipeline import OutboundText, Outcome
 from shared.outbound.ports import TransactionCancelled, Transactions
 from shared.runtime.aws_errors import is_condition_failure
@@ -183,6 +185,8 @@ class DynamoConversationStore:
                 item[name] = iso(value)
         if record.after_hours_key:
             item["after_hours_key"] = record.after_hours_key
+        if record.contact_ct:
+            item["contact_ct"] = record.contact_ct  # sealed by the service (contact_record_ref)
         if record.escalation is not None:
             item.update(self._escalation_attributes(record.escalation))
         if needs_attention(record):
@@ -242,7 +246,10 @@ class DynamoConversationStore:
                 ended=str(item["escalation_ended"]) if item.get("escalation_ended") else None,
                 category=str(item["urgent_category"]) if item.get("urgent_category") else None,
             )
-        return InboxConversation(conversation, item.get("after_hours_key"), escalation)
+        contact = item.get("contact_ct")
+        return InboxConversation(
+            conversation, item.get("after_hours_key"), escalation, str(contact) if contact else None
+        )
 
     def _write_conversation(
         self, record: InboxConversation, expected_version: int | None, *, escalation: bool = False
@@ -302,6 +309,28 @@ class DynamoConversationStore:
             IndexName="by_number", KeyConditionExpression=Key("phone_hmac").eq(phone_hmac)
         )
         return [self._record(item) for item in response.get("Items", [])]
+
+    def message_refs(self, conversation_id: str) -> dict[str, MessageRef]:
+        """The conversation's own texts (patient texts that landed in it, its replies), by message id:
+        references only (ids, direction, kind, sender), never a body."""
+        refs: dict[str, MessageRef] = {}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(conversation_id) & Key("sk").begins_with("msg#"),
+            "ProjectionExpression": "message_id, direction, kind, sender_id, sender_name",
+        }
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                refs[str(item["message_id"])] = MessageRef(
+                    message_id=str(item["message_id"]),
+                    direction=str(item.get("direction", "")),
+                    kind=str(item["kind"]) if item.get("kind") else None,
+                    sender_id=str(item["sender_id"]) if item.get("sender_id") else None,
+                    sender_name=str(item["sender_name"]) if item.get("sender_name") else None,
+                )
+            if "LastEvaluatedKey" not in response:
+                return refs
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def landed(self, message_id: str) -> LandedAlready | None:
         item = self._table.get_item(
@@ -422,6 +451,48 @@ class DynamoConversationStore:
                 )
         return True
 
+    def create(self, record: InboxConversation) -> None:
+        c = record.conversation
+        items = [
+            self._write_conversation(record, None),
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {**_guard_key(c.phone_hmac, c.department), "conversation_id": c.conversation_id},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        try:
+            self._transactions.write(items)
+        except TransactionCancelled as exc:
+            raise ConcurrentChange("a conversation with this number and department exists already") from exc
+
+    def summaries(self, department: str, *, since: datetime) -> list[ConversationSummary]:
+        query: dict[str, Any] = {
+            "IndexName": "by_department",
+            "KeyConditionExpression": Key("department").eq(department) & Key("activity_key").gte(iso(since)),
+            "ProjectionExpression": "department, first_inbound_at, first_response_at, closed_at",
+        }
+        found: list[ConversationSummary] = []
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                first = _when(item.get("first_inbound_at"))
+                if first is None:  # started by staff, no patient text yet: nothing to respond to
+                    continue
+                found.append(
+                    ConversationSummary(
+                        department=str(item["department"]),
+                        first_inbound_at=first,
+                        first_response_at=_when(item.get("first_response_at")),
+                        closed_at=_when(item.get("closed_at")),
+                    )
+                )
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # -- listings --------------------------------------------------------------------------------------
     def list_department(
         self,
@@ -521,7 +592,9 @@ class DynamoInboxReplyBook:
     """The after-hours and urgent replies' records for :class:`shared.outbound.pipeline.OutboundPipeline`:
     one claim item per reply key (``reply#<key>``), claimed once (so a redelivered text, or two racing
     deliveries, send the reply once), marked sent with the message log record and a reference in the
-    conversation in one transaction. ``text.ref`` is ``(conversation_id, thread_at)``."""
+    conversation in one transaction. ``text.ref`` is ``(conversation_id, thread_at)``, or for a staff
+    reply ``(conversation_id, thread_at, sender_id, sender_name)``: the reference then names who sent
+    it (a Cognito sub and username, no PHI) for the thread view."""
 
     claim_item_count = 1
     sent_item_count = 2  # the claim marked sent, the conversation's reference to the message
@@ -559,7 +632,8 @@ class DynamoInboxReplyBook:
     def sent_items(
         self, text: OutboundText, token: str, provider_id: str, now: datetime
     ) -> list[dict[str, Any]]:
-        conversation_id, thread_at = text.ref
+        conversation_id, thread_at = text.ref[0], text.ref[1]
+        sender = {"sender_id": text.ref[2], "sender_name": text.ref[3]} if len(text.ref) == 4 else {}
         message_id = reply_message_id(text.key)
         return [
             {
@@ -588,13 +662,14 @@ class DynamoInboxReplyBook:
                         "direction": Direction.OUTBOUND.value,
                         "kind": text.kind.name,
                         "thread_at": iso(thread_at),
+                        **sender,
                     },
                 }
             },
         ]
 
     def record(self, text: OutboundText, body: str, provider_id: str, parts: int) -> MessageRecord:
-        _conversation_id, thread_at = text.ref
+        thread_at = text.ref[1]
         return MessageRecord(
             message_id=reply_message_id(text.key),
             phone_hmac=text.phone_hmac,

@@ -73,6 +73,11 @@ def session() -> boto3.session.Session:
 def client(service: str) -> Any:
     # Not the tables' client for "dynamodb": a resource's client translates Python values to attribute
     # values, and low-level callers (Powertools idempotency) pass attribute values already.
+    if service == "s3":
+        # The Encryption SDK wraps the shared botocore session in a boto3 session of its own, which
+        # registers boto3's S3 class injection a second time; an S3 client made from it then fails
+        # ("Cannot inject class attribute upload_file"). S3 gets a session of its own (the audit anchors).
+        return boto3.session.Session().client("s3", config=config_for(service))
     return session().client(service, config=config_for(service))  # type: ignore[call-overload]
 
 
