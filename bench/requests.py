@@ -32,8 +32,10 @@ container and cache window, and that is what is counted.
 **The event source mapping model** (what Lambda does for an SQS trigger; AWS does not bill these to the
 function, it bills them as SQS requests of the account):
 
-* ``pollers`` = the ``SenderConcurrency`` parameter (``ScalingConfig.MaximumConcurrency``); each poller
-  runs one invocation at a time with the batch it received (``BatchSize`` 10);
+* ``pollers`` = the event source's ``ScalingConfig.MaximumConcurrency`` as template.yaml resolves it for
+  the run's parameters (``SenderConcurrency`` 0, the default, picks it by ``OriginationType``: ShortCode
+  10, TenDLC 2; a value given to the bench is passed as ``SenderConcurrency``); each poller runs one
+  invocation at a time with the batch it received (``BatchSize`` 10);
 * a poller long-polls (``ReceiveMessage``, 20 s wait, up to 10 messages). If messages are visible it gets
   them at once; if some become visible within the 20 s (a failed message's visibility timeout ends) the
   same request returns them then; otherwise it is one empty receive and the poller polls again;
@@ -263,7 +265,14 @@ class VirtualContext:
         return max(0, int((self._deadline - self._clock.time()) * 1000))
 
 
-def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) -> RateRun:
+def sender_pollers(stack: Any) -> int:
+    """Lambda's concurrent pollers of ReminderQueue: the sender's ``ScalingConfig.MaximumConcurrency``
+    as template.yaml resolves it for the stack's parameters."""
+    event = stack.template["Resources"]["ReminderSenderFunction"]["Properties"]["Events"]["Queue"]
+    return int(stack.resolve(event["Properties"]["ScalingConfig"]["MaximumConcurrency"]))
+
+
+def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label: str) -> RateRun:
     import importlib
 
     # Import every function's handler (and so every package it wires) first: the time sources and
@@ -290,7 +299,6 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     for module in pkgutil.walk_packages(shared.__path__, "shared."):
         importlib.import_module(module.name)
     result = RateRun(label=label, parts_per_second=parts_per_second, reminders=reminders)
-    result.esm.pollers = pollers
     day = (datetime.now(ZONE) + timedelta(days=5)).date()
     send_at = datetime.combine(day - timedelta(days=2), clock_time(16, 30), tzinfo=ZONE)
     ingest_at = send_at - timedelta(days=1)  # the EHR export arrives before the reminders fall due
@@ -317,13 +325,15 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
             Containers(clock) as containers,
         ):
             with counter.phase(SETUP):
-                stack = Stack(
-                    parameters={
-                        "SendRatePartsPerSecond": f"{parts_per_second:g}",
-                        "SenderConcurrency": str(pollers),
-                        "OriginationType": origination,
-                    }
-                ).provision()
+                parameters = {
+                    "SendRatePartsPerSecond": f"{parts_per_second:g}",
+                    "OriginationType": origination,
+                }
+                if pollers is not None:
+                    parameters["SenderConcurrency"] = str(pollers)
+                stack = Stack(parameters=parameters).provision()
+                pollers = sender_pollers(stack)
+                result.esm.pollers = pollers
                 sqs = boto3.client("sqs")
             url, arn = stack.ref("ReminderQueue"), stack.arn("ReminderQueue")
             queue_name = url.rsplit("/", 1)[-1]
@@ -532,8 +542,11 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     return result
 
 
-def run(reminders: int = 1000, *, fast_pollers: int = 10, slow_pollers: int = 5) -> list[RateRun]:
-    """The two rates of issue 11: a short code (100 parts/s) and 1 part/s (10DLC)."""
+def run(
+    reminders: int = 1000, *, fast_pollers: int | None = None, slow_pollers: int | None = None
+) -> list[RateRun]:
+    """The two rates of issue 11: a short code (100 parts/s) and 1 part/s (10DLC); pollers as the
+    template declares them unless given."""
     return [
         run_rate(reminders, 100.0, fast_pollers, "short code, 100 parts/s"),
         run_rate(reminders, 1.0, slow_pollers, "10DLC, 1 part/s"),
@@ -652,8 +665,10 @@ MODEL = """\
 * **Containers.** Each poller's invocations run in their own simulated Lambda container: own wiring
   caches (so its own PHI data-key cache) and own handler module. KMS is counted per container and cache
   window, as AWS would bill it.
-* **Lambda's SQS event source mapping** (billed as SQS requests): pollers = `SenderConcurrency`
-  (`ScalingConfig.MaximumConcurrency`), each running one invocation at a time with a batch of up to 10.
+* **Lambda's SQS event source mapping** (billed as SQS requests): pollers = the sender's
+  `ScalingConfig.MaximumConcurrency` as template.yaml resolves it for the run (`SenderConcurrency` 0
+  picks it by `OriginationType`: ShortCode 10, TenDLC 2), each running one invocation at a time with a
+  batch of up to 10.
   A poller long-polls (`ReceiveMessage`, 20 s): visible messages are returned at once; messages that
   become visible within the 20 s (a failed item's visibility timeout ends) are returned by the same
   request; otherwise it is one empty receive and it polls again. After an invocation: one

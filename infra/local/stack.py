@@ -244,6 +244,9 @@ class Stack:
             if key == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(name) else when_false)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (str(self.resolve(v)) for v in arg)
+                return self.template["Mappings"][mapping][top][second]
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in arg)
                 return left == right
