@@ -691,6 +691,8 @@ class Sandbox:
                 "audit_table": self.stack.ref("AuditTable"),
                 "anchor_bucket": self.stack.ref("AuditAnchorBucket"),
                 "data_key_arn": self.stack.arn("DataKey"),
+                "keystore_table": self.stack.ref("PhiKeyStoreTable"),
+                "branch_key_id": next(iter(self.stack.functions.values())).environment["PHI_BRANCH_KEY_ID"],
             }
             return 200, ok, json.dumps(where).encode()
         if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock
