@@ -35,6 +35,7 @@ from shared.runtime import wiring as runtime_wiring
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
@@ -43,6 +44,8 @@ from shared.templates.domain import TemplateReport, check_name
 from shared.templates.domain import report as template_report
 from shared.templates.ports import StoredTemplate
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = APIGatewayHttpResolver()
 STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
 REFUSALS: dict[int, Any] = {

@@ -14,7 +14,7 @@ from shared.runtime.wiring import cached
 
 @cached
 def audit_settings() -> AuditSettings:
-    return AuditSettings()  # read from the environment
+    return AuditSettings.from_env()  # read from the environment
 
 
 @cached
