@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { Ref } from "preact";
-import type { CannedResponse, Thread } from "../api";
+import { automatedLabel, type CannedResponse, type Thread, type ThreadMessage } from "../api";
 import { Composer } from "./Composer";
 import { when } from "./ConversationList";
 
@@ -13,6 +13,57 @@ interface Props {
   onAction: (action: string, body?: Record<string, unknown>) => Promise<void>;
   textareaRef?: Ref<HTMLTextAreaElement>;
   assignRef?: Ref<HTMLInputElement>;
+  /** The cursor of the next older page (null: the whole thread is shown), and how to load it. */
+  olderCursor?: string | null;
+  olderError?: string | null;
+  onOlder?: () => Promise<void>;
+}
+
+/** Who a text is from, in words. */
+export function sender(m: ThreadMessage): string {
+  if (m.kind === "patient") return "Patient";
+  if (m.kind === "staff") return m.sentBy ? `Staff: ${m.sentBy}` : "Staff";
+  return automatedLabel(m.source);
+}
+
+const DELIVERY_WORDS: Record<string, string> = {
+  delivered: "Delivered",
+  failed: "Not delivered",
+  opted_out: "Not delivered (opted out)",
+  sent: "Sent, awaiting delivery report",
+  queued: "Queued",
+};
+
+/** An outbound text's delivery, in words (unknown reports are shown as given). */
+export function deliveryText(m: ThreadMessage): string | null {
+  if (m.direction !== "outbound" || !m.delivery) return null;
+  const words = DELIVERY_WORDS[m.delivery] ?? m.delivery.replace(/[_-]+/g, " ");
+  return m.delivery === "failed" && m.deliveryDetail ? `${words}: ${m.deliveryDetail}` : words;
+}
+
+function Message({ m }: { m: ThreadMessage }) {
+  const who = sender(m);
+  const delivery = deliveryText(m);
+  return (
+    <li class={`msg ${m.kind} ${m.direction}`}>
+      <p class="who">
+        <strong>{who}</strong>
+        {m.kind === "automated" && who !== "Automated" && <span class="badge">Automated</span>}
+      </p>
+      <p class="body">{m.body}</p>
+      <p class="meta">
+        <time dateTime={m.at}>{when(m.at)}</time>
+        {delivery && (
+          <span class={`delivery ${m.delivery ?? ""}`}>
+            {" · "}
+            <span class="sr-only">Delivery: </span>
+            <span>{delivery}</span>
+          </span>
+        )}
+        {m.segments !== null ? ` · ${m.segments} seg.` : ""}
+      </p>
+    </li>
+  );
 }
 
 function OneField({ id, label, button, onSubmit, inputRef, multiline }: {
@@ -54,7 +105,19 @@ function OneField({ id, label, button, onSubmit, inputRef, multiline }: {
   );
 }
 
-export function ThreadView({ thread, canned, departments, selfId, notice, onAction, textareaRef, assignRef }: Props) {
+export function ThreadView({
+  thread,
+  canned,
+  departments,
+  selfId,
+  notice,
+  onAction,
+  textareaRef,
+  assignRef,
+  olderCursor = null,
+  olderError = null,
+  onOlder,
+}: Props) {
   const c = thread.item;
   const assign = async (value: string) => {
     await onAction("assign", departments.includes(value) ? { department: value } : { user: value.toLowerCase() === "me" ? selfId : value });
@@ -86,21 +149,26 @@ export function ThreadView({ thread, canned, departments, selfId, notice, onActi
           {notice}
         </p>
       )}
-      <ol class="messages" aria-label="Messages" aria-live="polite">
-        {thread.messages.map((m) => (
-          <li key={m.id} class={`msg ${m.kind}`}>
-            <span class="who">
-              {m.kind === "patient" ? "Patient" : m.kind === "staff" ? (m.sentBy ?? "Staff") : "Automated"}
-            </span>
-            <p class="body">{m.body}</p>
-            <span class="meta">
-              {when(m.at)}
-              {m.direction === "outbound" && m.delivery ? ` · ${m.delivery}` : ""}
-              {m.segments !== null ? ` · ${m.segments} seg.` : ""}
-            </span>
-          </li>
-        ))}
-      </ol>
+      <h3 id="thread-messages">Messages</h3>
+      {thread.messages.length === 0 ? (
+        <p class="muted">No texts in this conversation yet.</p>
+      ) : (
+        <ol class="messages" aria-labelledby="thread-messages" aria-live="polite" aria-relevant="additions">
+          {thread.messages.map((m) => (
+            <Message key={m.id} m={m} />
+          ))}
+        </ol>
+      )}
+      {olderCursor && onOlder && (
+        <button type="button" class="older" onClick={() => void onOlder()}>
+          Older messages
+        </button>
+      )}
+      {olderError && (
+        <p class="error" role="alert">
+          {olderError}
+        </p>
+      )}
       <Composer
         canned={canned.filter((r) => r.department === c.department)}
         disabledReason={thread.optedOut ? (thread.consentReason ?? "the patient opted out") : null}
