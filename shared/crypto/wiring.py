@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.crypto.kms import KmsDerivedFingerprint, KmsEnvelopeCipher, KmsHmacBlindIndex
+from shared.crypto.kms import KmsDerivedFingerprint, KmsDerivedKey, KmsEnvelopeCipher, KmsHmacBlindIndex
 from shared.crypto.settings import CipherSettings
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
@@ -29,3 +29,19 @@ def blind_index() -> KmsHmacBlindIndex:
 def fingerprint() -> KmsDerivedFingerprint:
     """Keyed hash of an appointment intake, under a key derived once per container (blind-index key)."""
     return KmsDerivedFingerprint(aws.client("kms"), core_settings().blind_index_key_arn)
+
+
+@cached
+def secure_link_key() -> KmsDerivedKey:
+    """Keys the hash a secure-message link's token is stored as (never the token itself)."""
+    return KmsDerivedKey(
+        aws.client("kms"), core_settings().blind_index_key_arn, b"clinictext:derive-key:secure-link-token:v1"
+    )
+
+
+@cached
+def secure_session_key() -> KmsDerivedKey:
+    """Signs (HS256) the short session a patient gets after passing a secure message's date-of-birth check."""
+    return KmsDerivedKey(
+        aws.client("kms"), core_settings().blind_index_key_arn, b"clinictext:derive-key:secure-session:v1"
+    )
