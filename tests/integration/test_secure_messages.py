@@ -29,7 +29,9 @@ from tests.integration.test_inbox_conversations_api import MONDAY_OPEN, call
 THANH_DOB = ("02", "29", "1984")  # the sample bundle's Patient pat-1002 (a leap day)
 MAGGIE_DOB = ("07", "14", "1961")
 SECRET_BODY = "Your biopsy result is benign. No further treatment is needed."
-LINK = re.compile(r"^You have a secure message from Riverside Family Clinic: (https://inbox\.example\.org/s)#([A-Za-z0-9_-]{43})$")
+LINK = re.compile(
+    r"^You have a secure message from Riverside Family Clinic: (https://inbox\.example\.org/s)#([A-Za-z0-9_-]{43})$"
+)
 
 
 @pytest.fixture
@@ -83,7 +85,12 @@ def send(stack: Any, clock: Clock, who: str, cid: str, body: str = SECRET_BODY) 
     _s, _h, shown = call(stack, clock, who, "GET", f"/inbox/conversations/{cid}")
     version = json.loads(shown)["conversation"]["version"] if _s == 200 else 1
     status, _h, answer = call(
-        stack, clock, who, "POST", f"/inbox/conversations/{cid}/secure-messages", {"body": body, "version": version}
+        stack,
+        clock,
+        who,
+        "POST",
+        f"/inbox/conversations/{cid}/secure-messages",
+        {"body": body, "version": version},
     )
     return status, json.loads(answer)
 
@@ -171,7 +178,11 @@ def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread
 
     before = conversation_of(clinic, THANH_MOBILE)
     clock.now = MONDAY_OPEN + timedelta(minutes=7)
-    status, _h, html = page(clinic, "POST /s/answer", {"session": session_of(html), "answer": "Thank you! Do I need a follow-up visit?"})
+    status, _h, html = page(
+        clinic,
+        "POST /s/answer",
+        {"session": session_of(html), "answer": "Thank you! Do I need a follow-up visit?"},
+    )
     assert status == 200 and "Your answer was sent" in html
     after = conversation_of(clinic, THANH_MOBILE)
     assert after["patient_messages"] == before["patient_messages"] + 1
@@ -180,7 +191,11 @@ def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread
     [link] = shown_secure(clinic, clock, cid)
     assert link["answers"] == 1 and link["answered_at"] is not None
     # the answer is in the message log (encrypted) and the thread refers to it
-    refs = [i for i in clinic.table("ConversationsTable").scan()["Items"] if i["pk"] == cid and str(i["sk"]).startswith("msg#")]
+    refs = [
+        i
+        for i in clinic.table("ConversationsTable").scan()["Items"]
+        if i["pk"] == cid and str(i["sk"]).startswith("msg#")
+    ]
     assert any(str(r["message_id"]).startswith("sa_") for r in refs)
 
     records = [r for r in audit(clinic) if r["action"].startswith("secure")]
@@ -198,6 +213,16 @@ def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread
     logs = caplog.text + printed.out + printed.err
     assert logs and not [s for s in secrets if s in logs]
     assert not any(token in json.dumps(item, default=str) for _t, item in all_items(clinic))
+    # the message log keeps the notice (decrypted here) with the link's token withheld
+    from shared.crypto.wiring import blind_index
+    from shared.messaging.wiring import message_log
+
+    logged = message_log().thread(blind_index().phone(THANH_MOBILE))
+    [kept] = [m.body for m in logged if m.kind == "secure_message"]
+    assert kept.endswith("/s#(link withheld)") and token not in kept
+    assert [m.body for m in logged if m.kind == "secure_answer"] == [
+        "Thank you! Do I need a follow-up visit?"
+    ]
 
 
 def test_five_wrong_dates_lock_the_link_and_it_stays_locked_with_the_right_one(clinic, clock) -> None:
@@ -249,14 +274,22 @@ def test_forged_garbled_and_unknown_tokens_get_one_404_page_and_change_nothing(c
     status, _h, html = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
     assert status == 401 and "session ended" in html.lower()
     # not a form at all
-    event = events.http_api_event("POST", "/s", route_key="POST /s", body=json.dumps({"token": token}), headers={"content-type": "application/json"})
+    event = events.http_api_event(
+        "POST",
+        "/s",
+        route_key="POST /s",
+        body=json.dumps({"token": token}),
+        headers={"content-type": "application/json"},
+    )
     assert clinic.functions["SecurePageFunction"].invoke(event)["statusCode"] == 400
     assert secure_items(clinic) == before
 
 
 def test_another_patients_token_opens_only_with_that_patients_date(clinic, clock) -> None:
     text(clinic, clock, MONDAY_OPEN, "START", from_number=MAGGIE_MOBILE)
-    text(clinic, clock, MONDAY_OPEN, "Any news on my scan?", from_number=MAGGIE_MOBILE, to_number=NURSING_LINE)
+    text(
+        clinic, clock, MONDAY_OPEN, "Any news on my scan?", from_number=MAGGIE_MOBILE, to_number=NURSING_LINE
+    )
     thanh = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
     maggie = conversation_of(clinic, MAGGIE_MOBILE)["conversation_id"]
     assert send(clinic, clock, "nurse", thanh)[0] == 201
@@ -286,7 +319,14 @@ def test_the_answer_is_validated_and_the_session_ends(clinic, clock) -> None:
 def test_staff_refusals_send_nothing(clinic, clock) -> None:
     cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
     assert send(clinic, clock, "billing", cid)[0] == 404  # another department's thread
-    status, _h, _b = call(clinic, clock, "nurse", "POST", f"/inbox/conversations/{cid}/secure-messages", {"body": "x", "version": 99})
+    status, _h, _b = call(
+        clinic,
+        clock,
+        "nurse",
+        "POST",
+        f"/inbox/conversations/{cid}/secure-messages",
+        {"body": "x", "version": 99},
+    )
     assert status == 400
     assert send(clinic, clock, "nurse", cid, "")[0] == 400
     # a number with no date of birth on file: 409, nothing stored or sent
