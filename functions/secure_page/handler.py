@@ -13,6 +13,7 @@ import binascii
 from typing import Any
 from urllib.parse import parse_qs
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.core.dates import InvalidDate, birth_date_from_fields
@@ -114,24 +115,91 @@ def _answer_route(event: dict[str, Any]) -> dict[str, Any]:
     return _answer(result)
 
 
+app = APIGatewayHttpResolver()
+
+
+def _html_answer(description: str, media: str = "text/html") -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
+
+
+PAGE: dict[int, Any] = {200: _html_answer("An HTML page (strict CSP, no framing, no-store)")}
+FORM_ANSWERS: dict[int, Any] = {
+    200: _html_answer("The message, or the form again with what is wrong"),
+    400: _html_answer("Not a form, or not a date / an answer out of bounds: nothing counted or stored"),
+    401: _html_answer("Wrong date of birth (attempts left), or the session ended"),
+    404: _html_answer("No such link (forged, garbled, unknown: one page for all); nothing changed"),
+    410: _html_answer("The link expired, or it is locked after 5 wrong dates"),
+}
+
+
+def _response(answer: dict[str, Any]) -> Response[Any]:
+    headers = dict(answer["headers"])
+    content_type = headers.pop("Content-Type")
+    return Response(answer["statusCode"], content_type, answer["body"], headers)
+
+
+def _guarded(route: str, run: Any) -> Response[Any]:
+    try:
+        return _response(run(app.current_event.raw_event))
+    except BadForm:
+        logger.info("secure page refused a form", extra={"route": route})
+        settings = core_settings()
+        return _response(_html(400, page.closed(settings.clinic_name, settings.clinic_phone, "not_found")))
+
+
+@app.get(
+    "/s",
+    summary="The patient page: asks for the date of birth (the token stays in the fragment).",
+    responses=PAGE,
+)
+def secure_page() -> Response[Any]:
+    return _response(_html(200, page.ask_birth_date(core_settings().clinic_name)))
+
+
+@app.get(
+    "/s/page.js",
+    summary="The page's one small script (moves the fragment's token into the form).",
+    responses=PAGE,
+)
+def secure_page_script() -> Response[Any]:
+    return _response(_asset("text/javascript; charset=utf-8", page.SCRIPT))
+
+
+@app.get(
+    "/s/page.css",
+    summary="The page's stylesheet.",
+    responses={200: _html_answer("The stylesheet", "text/css")},
+)
+def secure_page_style() -> Response[Any]:
+    return _response(_asset("text/css; charset=utf-8", page.STYLE))
+
+
+@app.post(
+    "/s",
+    summary="The date-of-birth form (token, month, day, year; form-encoded): the message on a match.",
+    responses=FORM_ANSWERS,
+)
+def secure_page_check() -> Response[Any]:
+    return _guarded("POST /s", _check)
+
+
+@app.post(
+    "/s/answer",
+    summary="The patient's answer (session, answer; form-encoded): lands in the conversation.",
+    responses=FORM_ANSWERS,
+)
+def secure_page_answer() -> Response[Any]:
+    return _guarded("POST /s/answer", _answer_route)
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    settings = core_settings()
+    return _response(_html(404, page.closed(settings.clinic_name, settings.clinic_phone, "not_found")))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    route = str(event.get("routeKey", ""))
-    clinic = core_settings().clinic_name
-    try:
-        if route == "GET /s":
-            return _html(200, page.ask_birth_date(clinic))
-        if route == "GET /s/page.js":
-            return _asset("text/javascript; charset=utf-8", page.SCRIPT)
-        if route == "GET /s/page.css":
-            return _asset("text/css; charset=utf-8", page.STYLE)
-        if route == "POST /s":
-            return _check(event)
-        if route == "POST /s/answer":
-            return _answer_route(event)
-    except BadForm:
-        logger.info("secure page refused a form", extra={"route": route})
-        return _html(400, page.closed(clinic, core_settings().clinic_phone, "not_found"))
-    return _html(404, page.closed(clinic, core_settings().clinic_phone, "not_found"))
+    return app.resolve(event, context)
