@@ -122,6 +122,8 @@ def _html_answer(description: str, media: str = "text/html") -> dict[str, Any]:
     return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
 
 
+SCRIPT: Any = _html_answer("The script", "text/javascript")
+STYLESHEET: Any = _html_answer("The stylesheet", "text/css")
 PAGE: dict[int, Any] = {200: _html_answer("An HTML page (strict CSP, no framing, no-store)")}
 FORM_ANSWERS: dict[int, Any] = {
     200: _html_answer("The message, or the form again with what is wrong"),
@@ -168,7 +170,7 @@ def secure_page_script() -> Response[Any]:
 @app.get(
     "/s/page.css",
     summary="The page's stylesheet.",
-    responses={200: _html_answer("The stylesheet", "text/css")},
+    responses={200: STYLESHEET},
 )
 def secure_page_style() -> Response[Any]:
     return _response(_asset("text/css; charset=utf-8", page.STYLE))

@@ -27,7 +27,7 @@ from shared.runtime.aws_errors import is_condition_failure
 from shared.secure.domain import SecureLink, is_link_id
 
 SK_PREFIX = "secure#"
-TOKEN_SK = "secure"  # noqa: S105 (a sort key, not a secret)
+TOKEN_SK = "secure"  # noqa: S105  # a sort key, not a secret  # nosec B105
 RECORD_TYPE = "secure_message"
 
 
@@ -169,7 +169,7 @@ class DynamoSecureLinks:
         return sorted(links, key=lambda link: (link.created_at, link.link_id))
 
     def save(self, link: SecureLink, *, expected_version: int) -> None:
-        sets = {
+        sets: dict[str, Any] = {
             "failed_tries": link.failed_tries,
             "answers": link.answers,
             "version": link.version,

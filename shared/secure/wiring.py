@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @cached
 def secure_settings() -> SecureSettings:
-    return SecureSettings()  # type: ignore[call-arg]  # read from the environment
+    return SecureSettings()  # read from the environment
 
 
 def _build(*, sends: bool) -> SecureMessages:
