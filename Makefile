@@ -7,7 +7,7 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean openapi web web-test
+.PHONY: help demo sandbox test lint imports typecheck template-check security unit pytest bench build smoke lock clean openapi web web-test chromium browser-test screenshots
 
 help:
 	@echo "make demo      run ClinicText end to end on an embedded local AWS (moto) and exit"
@@ -19,6 +19,8 @@ help:
 	@echo "make openapi   regenerate docs/openapi.yaml from the HTTP functions' resolvers"
 	@echo "make web       npm ci and vite build of the staff web app (web/ -> web/dist)"
 	@echo "make web-test  the web app's typecheck and Vitest component tests (jsdom)"
+	@echo "make browser-test  the staff app in headless Chromium (Playwright) against the sandbox (part of make test)"
+	@echo "make screenshots   docs/screenshots/*.png of the staff app, from the sandbox"
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +53,19 @@ web: web/node_modules/.installed
 web-test: web/node_modules/.installed
 	cd web && npx tsc --noEmit && npx vitest run
 
+# The browser tests (tests/browser) drive Debian's Chromium: Playwright's own browser download is not used
+# (nor reachable here). Installed from Debian's packages when missing, as nodejs is above.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -q && apt-get install -y -q chromium; }
+
+# Only the browser tests (they are also part of `make pytest`): the built app, axe-core from web/node_modules.
+browser-test: $(VENV)/.installed chromium web
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
+
+screenshots: $(VENV)/.installed chromium web
+	$(BIN)/python -m tests.browser.screenshots
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -71,7 +86,8 @@ template-check: $(VENV)/.installed $(TOOLS)/.installed
 security: $(VENV)/.installed
 	$(BIN)/bandit -q -r shared functions infra
 
-pytest: $(VENV)/.installed
+# tests/browser needs Chromium and the built web app (web/dist, axe-core in web/node_modules).
+pytest: $(VENV)/.installed chromium web
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 test: lint imports typecheck template-check security pytest web-test

@@ -51,6 +51,9 @@ def counting(attempts: Counter[str]) -> Iterator[None]:
         target._do_get_response = original
 
 
+LISTED = 20
+
+
 def main() -> int:
     from moto import mock_aws
 
@@ -175,6 +178,53 @@ def main() -> int:
                 None,
             ),
         ]
+        # Twenty patients text the default department, so the list below decrypts twenty contact payloads.
+        from infra.local import events as local_events
+
+        for i in range(LISTED):
+            message = local_events.two_way_sms_message(
+                f"+1206555{1000 + i:04d}", "+12065550100", "A question"
+            )
+            sns = local_events.sns_event(stack.ref("InboundSmsTopic"), json.dumps(message))
+            with contextlib.redirect_stdout(io.StringIO()):
+                stack.functions["InboundSmsFunction"].invoke(sns)
+        desk = ("front-desk",)
+        start = {"phone": "+12065559876", "department": "front-desk", "body": "Hello from the front desk"}
+        cases += [
+            (
+                f"GET conversations ({LISTED} items)",
+                desk,
+                "GET",
+                "/inbox/conversations",
+                "/inbox/conversations",
+                None,
+            ),
+            (
+                f"GET conversations again ({LISTED})",
+                desk,
+                "GET",
+                "/inbox/conversations",
+                "/inbox/conversations",
+                None,
+            ),
+            (
+                "POST conversations (start, sends)",
+                desk,
+                "POST",
+                "/inbox/conversations",
+                "/inbox/conversations",
+                start,
+            ),
+            ("GET /inbox/metrics (7 days)", desk, "GET", "/inbox/metrics", "/inbox/metrics", None),
+            (
+                "GET /inbox/metrics (admin, by day)",
+                ("admin",),
+                "GET",
+                "/inbox/metrics",
+                "/inbox/metrics?granularity=day",
+                None,
+            ),
+        ]
         call(("admin",), "GET", "/inbox/me", "/inbox/me")  # cold start: builds the clients
         print(f"{'route':<40} {'status':>6} {'attempts':>8}  operations")
         for label, who, method, route, path, body in cases:
@@ -182,7 +232,8 @@ def main() -> int:
             with counting(attempts):
                 status = call(who, method, route, path, body)
             ops = ", ".join(f"{op} x{n}" for op, n in sorted(attempts.items())) or "-"
-            print(f"{label:<40} {status:>6} {sum(attempts.values()):>8}  {ops}")
+            kms = sum(n for op, n in attempts.items() if op.startswith("kms"))
+            print(f"{label:<40} {status:>6} {sum(attempts.values()):>8}  {ops}  (KMS {kms})")
     return 0
 
 

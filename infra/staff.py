@@ -244,6 +244,28 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
         }
         query = f"?{urlencode(filters)}" if filters else ""
         return _show(*staff_call("GET", f"/inbox/conversations{query}"))
+    if command == "start":
+        started: dict[str, Any] = {"phone": args.phone, "department": args.department}
+        if args.canned:
+            started["canned_response_id"] = args.canned
+        else:
+            started["body"] = args.body
+        return _show(*staff_call("POST", "/inbox/conversations", started))
+    if command == "metrics":
+        filters = {
+            key: value
+            for key, value in (
+                ("department", args.department),
+                ("from", args.start),
+                ("to", args.end),
+                ("granularity", args.granularity),
+            )
+            if value
+        }
+        query = f"?{urlencode(filters)}" if filters else ""
+        return _show(*staff_call("GET", f"/inbox/metrics{query}"))
+    if command == "staff":
+        return _show(*staff_call("GET", f"/inbox/staff?{urlencode({'department': args.department})}"))
     conversation = f"/inbox/conversations/{quote(args.conversation_id, safe='')}"
     if command == "show":
         return _show(*staff_call("GET", conversation))
@@ -257,7 +279,8 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
             reply["body"] = args.body
         return _show(*staff_call("POST", f"{conversation}/messages", reply))
     if command == "assign":
-        body = {"version": args.version, "department": args.department}
+        body = {"version": args.version}
+        body.update({"user": args.user} if args.user else {"department": args.department})
         return _show(*staff_call("POST", f"{conversation}/assign", body))
     if command == "note":
         body = {"version": args.version, "body": args.body}
@@ -298,7 +321,7 @@ def add_parsers(sub: Any, default_api: str) -> None:
     listing = inbox_sub.add_parser("list", help="your departments' conversations, newest activity first")
     listing.add_argument("--department")
     listing.add_argument("--status", choices=["open", "closed"])
-    listing.add_argument("--assignee", help="me, unassigned or a user id")
+    listing.add_argument("--assignee", help="me, unassigned, a username or a user id")
     listing.add_argument("--urgent", action="store_true")
     listing.add_argument("--overdue", action="store_true")
     listing.add_argument("--unread", action="store_true")
@@ -319,11 +342,33 @@ def add_parsers(sub: Any, default_api: str) -> None:
     what = reply.add_mutually_exclusive_group(required=True)
     what.add_argument("--body")
     what.add_argument("--canned", metavar="ID", help="a canned response id (clinictext inbox canned)")
-    assign = inbox_sub.add_parser("assign", help="hand the conversation to a department's queue")
+    assign = inbox_sub.add_parser(
+        "assign", help="assign to a staff member (--user) or a department's queue (--department)"
+    )
     assign.add_argument("conversation_id")
     assign.add_argument("--version", type=int, required=True)
-    assign.add_argument("--department", required=True)
+    whom = assign.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--user", help="a username of the conversation's department (clinictext inbox staff)")
+    whom.add_argument("--department")
     writes.extend([reply, assign])
+    start = inbox_sub.add_parser(
+        "start", help="start a conversation with a number (consent required) and send the first text"
+    )
+    start.add_argument("--phone", required=True, help="the patient's number, e.g. +12065550123")
+    start.add_argument("--department", required=True, help="one of your departments")
+    first = start.add_mutually_exclusive_group(required=True)
+    first.add_argument("--body")
+    first.add_argument("--canned", metavar="ID", help="a canned response id (clinictext inbox canned)")
+    metrics = inbox_sub.add_parser(
+        "metrics", help="response times in business minutes per department and period"
+    )
+    metrics.add_argument("--department")
+    metrics.add_argument("--from", dest="start", help="first local date, YYYY-MM-DD (default: 6 days ago)")
+    metrics.add_argument("--to", dest="end", help="last local date, YYYY-MM-DD (default: today)")
+    metrics.add_argument("--granularity", choices=["day", "week", "month"])
+    people = inbox_sub.add_parser("staff", help="who a department's conversations may be assigned to")
+    people.add_argument("--department", required=True)
+    writes.extend([start, metrics, people])
     note = inbox_sub.add_parser("note", help="add a private note (at the version you saw)")
     note.add_argument("conversation_id")
     note.add_argument("--version", type=int, required=True)

@@ -1,8 +1,12 @@
 """Staff inbox API behind the HTTP API's StaffJwt authorizer (Cognito access tokens).
 
-Routes: ``GET /inbox/me``; ``GET``/``PUT /inbox/departments/{department}`` (admins write);
+Routes: ``GET /inbox/me``; ``GET /inbox/metrics`` (response times per department and period);
+``GET /inbox/staff`` (assignable people of a department); ``POST /inbox/conversations`` (start one);
+``GET``/``PUT /inbox/departments/{department}`` (admins write);
 ``GET``/``POST /inbox/canned-responses`` (admins create; staff list their departments'); ``GET
-/inbox/audit`` (admins; filters ``conversation_id``, ``user``, ``from``, ``to``; every look recorded).
+/inbox/audit`` (admins; filters ``conversation_id``, ``user``, ``from``, ``to``; every look recorded);
+``GET``/``PUT /inbox/templates/{name}`` and ``POST /inbox/templates/check`` (admins: the reminder templates
+page of the web app, the same store and segment report as the IAM routes ``/templates/...`` the CLI uses).
 
 API Gateway verified the token; every route checks the claims again (shared.inbox.access.staff_identity:
 token use, issuer, app client, expiry, groups). Claims that do not identify a staff member are 401; a
@@ -11,12 +15,13 @@ staff member in no department who is not an admin is 403; another department is 
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.audit.domain import AuditRecord
 from shared.core.clock import SystemClock, parse_iso
@@ -26,6 +31,7 @@ from shared.inbox.canned import CannedResponseRequest, sample_report
 from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
 from shared.inbox.service_staff import ListFilters, change_json
+from shared.runtime import wiring as runtime_wiring
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
@@ -33,6 +39,10 @@ from shared.secure import wiring as secure_wiring
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
+from shared.templates import wiring as templates_wiring
+from shared.templates.domain import TemplateReport, check_name
+from shared.templates.domain import report as template_report
+from shared.templates.ports import StoredTemplate
 
 app = APIGatewayHttpResolver()
 STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
@@ -140,6 +150,9 @@ def who_am_i() -> Response[Any]:
             "departments": sorted(identity.departments),
             "admin": identity.admin,
             "visible_departments": console.visible_departments(identity),
+            # Where a conversation may be assigned: every department of the clinic (front desk hands a
+            # conversation to nursing without seeing nursing's queue). Names only, no conversations.
+            "assign_departments": sorted(wiring.staff_settings().department_names),
         },
     )
 
@@ -252,6 +265,121 @@ def read_audit() -> Response[Any]:
     return _answer(200, {"records": [record_json(r) for r in page.records], "cursor": page.cursor})
 
 
+# -- reminder templates (admins; the web app's templates page) ------------------------------------------
+class TemplateText(BaseModel):
+    """Body of ``PUT /inbox/templates/{name}`` and ``POST /inbox/templates/check`` (strict)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    body: str = Field(min_length=1, max_length=2000)
+
+
+def _segments_json(segments: Any) -> dict[str, Any]:
+    return {
+        "encoding": segments.encoding,
+        "characters": segments.characters,
+        "units": segments.units,
+        "segments": segments.segments,
+        "ucs2_culprits": [f"U+{ord(ch):04X}" for ch in segments.ucs2_culprits],
+    }
+
+
+def template_report_json(result: TemplateReport) -> dict[str, Any]:
+    """The segment report, in the shape of the IAM routes' ``ReportView`` (functions.messages_api)."""
+    return {
+        "as_written": _segments_json(result.as_written),
+        "normalized_body": result.normalized_body,
+        "normalized": _segments_json(result.normalized),
+        "sample": result.sample,
+        "sample_report": _segments_json(result.sample_report),
+        "placeholders": list(result.placeholders),
+        "multi_segment": result.multi_segment,
+        "warnings": list(result.warnings),
+    }
+
+
+def stored_template_json(stored: StoredTemplate) -> dict[str, Any]:
+    return {
+        "name": stored.name,
+        "version": stored.version,
+        "body": stored.body,
+        "placeholders": list(stored.placeholders),
+        "saved_at": stored.saved_at,
+        "saved_by": stored.saved_by,
+        "segments": stored.segments,
+        "encoding": stored.encoding,
+        "multi_segment": stored.multi_segment,
+    }
+
+
+def _template_report(body: str) -> TemplateReport:
+    settings = runtime_wiring.core_settings()
+    return template_report(body, clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone)
+
+
+def _admin() -> StaffIdentity:
+    identity = _identity()
+    require_admin(identity)  # before the body or the name is read: a non-admin learns nothing
+    return identity
+
+
+@app.get(
+    "/inbox/templates/<name>",
+    summary="A stored message template, its current version and the 20 before it (admins).",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
+def get_staff_template(name: str) -> Response[Any]:
+    _admin()
+    name = _path("name")
+    check_name(name)
+    store = templates_wiring.template_store()
+    current = store.require(name)
+    versions = [stored_template_json(v) for v in store.versions(name)]
+    return _answer(200, {"template": stored_template_json(current), "versions": versions})
+
+
+@app.put(
+    "/inbox/templates/<name>",
+    summary="Store a new version of a message template, with its segment report (admins).",
+    security=STAFF_JWT,
+    responses=BODY_REFUSALS,
+)
+def put_staff_template(name: str) -> Response[Any]:
+    identity = _admin()
+    name = _path("name")
+    check_name(name)
+    text = model_body(app.current_event.raw_event, TemplateText)
+    result = _template_report(text.body)
+    # saved_by names the staff member (their Cognito sub), as the IAM routes name the caller's ARN.
+    stored, created = templates_wiring.template_store().save(
+        name, result, saved_by=f"staff:{identity.user_id}", at=SystemClock().now()
+    )
+    metrics.add_metric(name="TemplateSaved" if created else "TemplateUnchanged", unit="Count", value=1)
+    logger.info(
+        "template saved",
+        extra={"template": stored.label, "new_version": created, "user_id": identity.user_id},
+    )
+    answer = {
+        "template": stored_template_json(stored),
+        "created": created,
+        "report": template_report_json(result),
+    }
+    return _answer(201 if created else 200, answer)
+
+
+@app.post(
+    "/inbox/templates/check",
+    summary="The segment report and rule check for a template body, nothing stored (admins).",
+    security=STAFF_JWT,
+    responses=BODY_REFUSALS,
+)
+def check_staff_template() -> Response[Any]:
+    _admin()
+    text = model_body(app.current_event.raw_event, TemplateText)
+    return _answer(200, {"report": template_report_json(_template_report(text.body))})
+
+
 # -- conversations (shared.inbox.service_staff) ---------------------------------------------------------
 def _flag(name: str) -> bool | None:
     value = _query(name)
@@ -316,6 +444,102 @@ def list_conversations() -> Response[Any]:
     )
     logger.info("conversations listed", extra={"user_id": identity.user_id, "count": len(items)})
     return _answer(200, {"conversations": items, "cursor": cursor})
+
+
+@app.post(
+    "/inbox/conversations",
+    summary="Start a conversation with a number (consent required) and send the first text.",
+    security=STAFF_JWT,
+    responses={
+        200: {"description": "The number's open conversation with the department (nothing sent)"},
+        201: {"description": "Started (or a closed one reopened) and the first text sent"},
+        **BODY_REFUSALS,
+        409: refusal("The patient opted out (or consent is unreadable): nothing sent; the reason is given."),
+    },
+)
+def start_conversation() -> Response[Any]:
+    identity = _identity()
+    body = _body()
+    unknown = set(body) - {"phone", "department", "body", "canned_response_id"}
+    if unknown:
+        raise InvalidInput(
+            "unknown field; give phone, department and body or canned_response_id", field="body"
+        )
+    canned = None
+    if "canned_response_id" in body:
+        if "body" in body:
+            raise InvalidInput("give body or canned_response_id, not both", field="canned_response_id")
+        canned = partial(_canned_request, identity, body["canned_response_id"])
+    shown, sent, created = wiring.staff_inbox().start(
+        identity,
+        request_origin(app.current_event.raw_event),
+        phone=body.get("phone"),
+        department=body.get("department"),
+        body=body.get("body"),
+        canned=canned,
+    )
+    logger.info(
+        "conversation started" if created else "conversation exists",
+        extra={
+            "user_id": identity.user_id,
+            "conversation_id": shown["id"],
+            "department": shown["department"],
+        },
+    )
+    answer = _answer(201 if created else 200, {"conversation": shown, "sent": sent, "created": created})
+    answer.headers["ETag"] = f'"{shown["version"]}"'
+    return answer
+
+
+def _date(name: str) -> date | None:
+    value = _query(name)
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", field=name) from exc
+
+
+@app.get(
+    "/inbox/metrics",
+    summary="Median and 90th percentile first response and time to close (business minutes) per department "
+    "and period; counts of conversations, answered, awaiting, overdue.",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
+def read_metrics() -> Response[Any]:
+    identity = _identity()
+    first, last = _date("from"), _date("to")
+    if first is not None and last is not None and first > last:
+        raise InvalidInput("from must not be after to", field="from")
+    found = wiring.staff_inbox().metrics(
+        identity,
+        request_origin(app.current_event.raw_event),
+        department=_query("department"),
+        first=first,
+        last=last,
+        granularity=_query("granularity"),
+    )
+    logger.info("inbox metrics read", extra={"user_id": identity.user_id})
+    return _answer(200, found)
+
+
+@app.get(
+    "/inbox/staff",
+    summary="The people a department's conversations may be assigned to (username, display name).",
+    security=STAFF_JWT,
+    responses=REFUSALS,
+)
+def list_staff() -> Response[Any]:
+    identity = _identity()
+    department = _query("department")
+    if department is None:
+        raise InvalidInput("department is required", field="department")
+    people = wiring.staff_inbox().assignable(identity, department)
+    return _answer(200, {"department": department, "staff": people})
 
 
 @app.get(
@@ -387,11 +611,12 @@ def _staff_write(action: str) -> Response[Any]:
     elif action == "reopen":
         shown = inbox.reopen(identity, origin, cid, version)
     elif action == "assign":
+        if ("user" in body) == ("department" in body):
+            raise InvalidInput("give user or department (one of them)", field="user")
         if "user" in body:
-            raise InvalidInput(
-                "assigning to one staff member is not available yet; assign a department", field="user"
-            )
-        shown = inbox.assign_department(identity, origin, cid, version, body.get("department"))
+            shown = inbox.assign_user(identity, origin, cid, version, body["user"])
+        else:
+            shown = inbox.assign_department(identity, origin, cid, version, body.get("department"))
     elif action == "notes":
         shown = inbox.add_note(identity, origin, cid, version, body.get("body"))
     else:

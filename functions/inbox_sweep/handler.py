@@ -1,17 +1,26 @@
 """Inbox sweep: triggered by InboxSweepSchedule (EventBridge Scheduler). Re-escalates urgent conversations
 nobody opened and flags overdue ones; the run's "now" is the scheduled time in the event, so a retry or a
-replay judges the same moment."""
+replay judges the same moment.
+
+Each run also emits the departments' response times over the last 24 hours as CloudWatch metrics (EMF,
+namespace POWERTOOLS_METRICS_NAMESPACE, dimension ``Department`` beside Powertools' ``service``;
+figures and counts only, no PHI):
+``InboxFirstResponseMedian``/``P90`` and ``InboxTimeToCloseMedian``/``P90`` in business minutes (absent
+when there is nothing to measure), ``InboxConversations``, ``InboxAnswered``, ``InboxAwaiting`` and
+``InboxOverdue`` as counts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.core.clock import check_instant, parse_iso
 from shared.core.errors import InvalidInput
 from shared.inbox import wiring
+from shared.inbox.sla import DepartmentMetrics
 from shared.runtime.observability import logger, metrics, tracer
 
 
@@ -32,4 +41,32 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = wiring.inbox_sweeper().sweep(now)
     metrics.add_metric(name="InboxEscalated", unit="Count", value=result["escalated"])
     metrics.add_metric(name="InboxOverdueFlagged", unit="Count", value=result["overdue_flagged"])
+    for figures in wiring.inbox_sweeper().response_times(now, wiring.metrics_departments()):
+        emit_response_times(figures)
     return result
+
+
+def response_time_metrics(m: DepartmentMetrics) -> list[tuple[str, MetricUnit, float]]:
+    """The metrics of one department's figures (a percentile with no value is not emitted)."""
+    out: list[tuple[str, MetricUnit, float]] = [
+        ("InboxConversations", MetricUnit.Count, m.conversations),
+        ("InboxAnswered", MetricUnit.Count, m.first_response.count),
+        ("InboxAwaiting", MetricUnit.Count, m.awaiting),
+        ("InboxOverdue", MetricUnit.Count, m.overdue),
+    ]
+    for name, value in (
+        ("InboxFirstResponseMedian", m.first_response.median),
+        ("InboxFirstResponseP90", m.first_response.p90),
+        ("InboxTimeToCloseMedian", m.time_to_close.median),
+        ("InboxTimeToCloseP90", m.time_to_close.p90),
+    ):
+        if value is not None:
+            out.append((name, MetricUnit.Count, value))  # business minutes (not a CloudWatch time unit)
+    return out
+
+
+def emit_response_times(m: DepartmentMetrics) -> None:
+    """One EMF blob per department, with the Department dimension (no other dimension, no PHI)."""
+    for name, unit, value in response_time_metrics(m):
+        with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="Department", value=m.department)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shared.appointments.ports import BirthDates
     from shared.appointments.store.book import AppointmentBook
     from shared.appointments.store.fanout import ReminderFanout
+    from shared.appointments.store.names import AppointmentFirstNames
     from shared.appointments.store.replies import ReminderReplyRouter
     from shared.appointments.store.sender import ReminderSender
 
@@ -123,3 +124,12 @@ def reminder_reply_router() -> ReminderReplyRouter:
     return ReminderReplyRouter(
         appointments=aws.table(core_settings().appointments_table), replies=reply_book()
     )
+
+
+@cached
+def patient_first_names() -> AppointmentFirstNames:
+    """First names by number from the appointment book (the inbox's list shows them)."""
+    from shared.appointments.store.names import AppointmentFirstNames
+    from shared.crypto.wiring import cipher
+
+    return AppointmentFirstNames(aws.table(reminder_settings().appointments_table), cipher())

@@ -16,6 +16,7 @@ from typing import Protocol
 from shared.core.errors import Conflict
 from shared.inbox.conversation import Conversation, ConversationStatus
 from shared.inbox.departments import DepartmentSettings
+from shared.inbox.sla import ConversationSummary
 
 
 class EscalationEnded:
@@ -42,6 +43,70 @@ class InboxConversation:
     conversation: Conversation
     after_hours_key: str | None = None  # the closed period the after-hours (or urgent) reply covered
     escalation: Escalation | None = None
+    # The patient's number and first name, sealed with the PHI cipher bound to the conversation
+    # (:func:`contact_record_ref`): the store keeps only the number's blind index in the clear.
+    contact_ct: str | None = None
+
+
+def contact_record_ref(conversation_id: str) -> str:
+    return f"inbox-contact#{conversation_id}"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who the conversation is with: PHI, kept sealed (``contact_ct``) and shown to allowed staff only."""
+
+    phone: str  # E.164
+    first_name: str | None = None
+
+    @property
+    def masked_number(self) -> str:
+        return masked_number(self.phone)
+
+    def payload(self) -> dict[str, str | None]:
+        return {"phone": self.phone, "first_name": self.first_name}
+
+    @classmethod
+    def of(cls, payload: Mapping[str, object]) -> Contact:
+        first = payload.get("first_name")
+        return cls(str(payload["phone"]), str(first) if isinstance(first, str) and first else None)
+
+
+def masked_number(phone: str) -> str:
+    """The number with all but its last four digits hidden: ``***-***-0123``."""
+    digits = [ch for ch in phone if ch.isdigit()]
+    return "***-***-" + "".join(digits[-4:]) if len(digits) >= 4 else "***"
+
+
+class PatientNames(Protocol):
+    def first_name(self, phone_hmac: str) -> str | None:
+        """The first name the clinic's records (appointments) give for the number, or None."""
+        ...
+
+
+class NoPatientNames:
+    def first_name(self, phone_hmac: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class DirectoryMember:
+    """An assignable staff member as the staff directory (Cognito) knows them: no PHI."""
+
+    user_id: str  # Cognito sub: what an assignment records
+    username: str
+    display_name: str
+    departments: frozenset[str]
+
+
+class StaffDirectory(Protocol):
+    def member(self, username: str) -> DirectoryMember | None:
+        """The enabled staff member with that username, with their departments, or None."""
+        ...
+
+    def in_department(self, department: str) -> list[DirectoryMember]:
+        """The enabled staff members of a department's group, by username."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -128,6 +193,16 @@ class ConversationStore(Protocol):
 
     def needing_attention(self, *, limit: int = 100, cursor: str | None = None) -> Page:
         """Open conversations awaiting a reply or with an escalation under way (the sweep's work list)."""
+        ...
+
+    def create(self, record: InboxConversation) -> None:
+        """Write a new conversation a staff member started (with its number-and-department guard);
+        raises :class:`shared.core.errors.ConcurrentChange` when one exists for them already."""
+        ...
+
+    def summaries(self, department: str, *, since: datetime) -> list[ConversationSummary]:
+        """What the metrics need (instants only, nothing decrypted) of the department's conversations
+        active since ``since``."""
         ...
 
 

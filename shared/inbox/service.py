@@ -25,8 +25,9 @@ Logs carry ids, departments and rule words only.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -34,22 +35,27 @@ from shared.core.clock import Clock
 from shared.core.errors import ConcurrentChange
 from shared.core.metrics import Counter, NullCounter
 from shared.core.models import InboundText
+from shared.crypto.ports import PhiCipher
 from shared.inbox import replies
 from shared.inbox.conversation import Conversation, new_conversation_id
 from shared.inbox.departments import DepartmentSettings, default_settings
 from shared.inbox.hours import BusinessHours
 from shared.inbox.ports import (
     AlreadyLanded,
+    Contact,
     ConversationStore,
     DepartmentDirectory,
     Escalation,
     EscalationEnded,
     InboxConversation,
     Landing,
+    NoPatientNames,
     OnCallPager,
+    PatientNames,
+    contact_record_ref,
 )
 from shared.inbox.routing import route
-from shared.inbox.sla import is_overdue
+from shared.inbox.sla import DepartmentMetrics, is_overdue, metrics
 from shared.inbox.triage import Category, triage
 from shared.outbound.kinds import MessageKind
 from shared.outbound.pipeline import KindBook, OutboundPipeline, OutboundText, RetryLater
@@ -61,6 +67,7 @@ AFTER_HOURS_REPLY = MessageKind("after_hours_reply", caps=False, quiet_hours=Fal
 URGENT_REPLY = MessageKind("urgent_reply", caps=False, quiet_hours=False)
 AFTER_HOURS, URGENT = "after_hours", "urgent"
 LAND_ATTEMPTS = 4
+METRICS_WINDOW = timedelta(hours=24)  # the sweep's response-time metrics: the last day's conversations
 _NAMESPACE = uuid.UUID("0d7c1d8e-6b0a-4f7e-9f43-6a8f3c2e51b4")
 
 
@@ -103,7 +110,11 @@ class PatientInbox:
         clock: Clock,
         settings: InboxSettings,
         counter: Counter | None = None,
+        cipher: PhiCipher | None = None,
+        names: PatientNames | None = None,
     ) -> None:
+        self._cipher = cipher
+        self._names = names or NoPatientNames()
         self._store = store
         self._directory = directory
         self._pipeline = pipeline
@@ -164,7 +175,8 @@ class PatientInbox:
                 owed = replies.after_hours_period(hours, at, record.after_hours_key)
                 if owed is not None:
                     reply, key, after_hours_key = AFTER_HOURS, reply_key(cid, AFTER_HOURS, owed.key), owed.key
-            updated = InboxConversation(conversation, after_hours_key, escalation)
+            contact_ct = record.contact_ct or self._seal_contact(cid, text.from_number, phone_hmac)
+            updated = InboxConversation(conversation, after_hours_key, escalation, contact_ct)
             landing = Landing(
                 message_id=message_id,
                 at=at,
@@ -235,6 +247,14 @@ class PatientInbox:
                 self._escalate_if_unpaged(InboxConversation(conversation, after_hours_key, escalation))
             return LandingOutcome(cid, decided.department, decided.rule, verdict.urgent, reply, status)
         raise ConcurrentChange("the conversation kept changing while the text landed; retry")
+
+    def _seal_contact(self, conversation_id: str, phone: str, phone_hmac: str) -> str | None:
+        """The sealed contact payload of a conversation landing without one (the number as it texted,
+        the first name the appointment records give it); None when built without the cipher."""
+        if self._cipher is None:
+            return None
+        contact = Contact(phone, self._names.first_name(phone_hmac))
+        return self._cipher.encrypt(contact_record_ref(conversation_id), contact.payload())
 
     def _send_reply(
         self,
@@ -317,6 +337,29 @@ class PatientInbox:
         return True
 
     # -- the sweep -------------------------------------------------------------------------------------
+    def response_times(
+        self, now: datetime, departments: Iterable[str], *, window: timedelta = METRICS_WINDOW
+    ) -> list[DepartmentMetrics]:
+        """Each department's figures for the conversations whose first text arrived in the ``window``
+        before ``now`` (:func:`shared.inbox.sla.metrics`): what the sweep emits as CloudWatch metrics."""
+        configured = self._departments()
+        out: list[DepartmentMetrics] = []
+        start = now - window
+        for name in sorted(set(departments)):
+            settings = self._settings_of(configured, name)
+            summaries = self._store.summaries(name, since=start)
+            out.extend(
+                metrics(
+                    summaries,
+                    functools.partial(_same, settings),
+                    period_start=start,
+                    period_end=now,
+                    now=now,
+                    departments=[name],
+                )
+            )
+        return out
+
     def sweep(self, now: datetime) -> dict[str, int]:
         """Re-escalate urgent conversations nobody opened (every ``escalation_interval``, at most
         ``escalation_max_attempts`` pages) and flag conversations overdue against their department's
@@ -383,3 +426,7 @@ class PatientInbox:
         due = escalation.last_at is None or now - escalation.last_at >= self._settings.escalation_interval
         if due and self._page(record, escalation, now):
             counts["escalated"] += 1
+
+
+def _same(settings: DepartmentSettings, _department: str) -> DepartmentSettings:
+    return settings

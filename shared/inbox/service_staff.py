@@ -15,27 +15,55 @@ and a marker lost to a race is simply not moved.
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
+from shared.consent.ports import ConsentLedger
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, Conflict, InvalidInput
+from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
+from shared.core.models import ConsentStatus
+from shared.core.phone import to_e164
 from shared.core.segments import analyze
+from shared.crypto.ports import BlindIndex, PhiCipher
 from shared.inbox.access import (
+    MAX_USERNAME_LENGTH,
     AccessDecision,
     RequestOrigin,
     StaffIdentity,
     authorize,
     break_glass,
     conversation_not_found,
+    is_department_name,
 )
 from shared.inbox.canned import CannedContext, CannedResponseRequest, render
-from shared.inbox.conversation import Change, Conversation, ConversationStatus, is_conversation_id
-from shared.inbox.ports import ConversationStore, InboxConversation
+from shared.inbox.conversation import (
+    Change,
+    Conversation,
+    ConversationStatus,
+    StaffMember,
+    is_conversation_id,
+    new_conversation_id,
+)
+from shared.inbox.departments import DepartmentSettings, default_settings
+from shared.inbox.hours import local_instant
+from shared.inbox.ports import (
+    Contact,
+    ConversationStore,
+    DepartmentDirectory,
+    InboxConversation,
+    PatientNames,
+    StaffDirectory,
+    contact_record_ref,
+)
+from shared.inbox.sla import DepartmentMetrics, periods
+from shared.inbox.sla import metrics as sla_metrics
 from shared.outbound.kinds import STAFF_REPLY
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 
@@ -52,6 +80,25 @@ class ReplyNotSent(Conflict):
 
 
 ASSIGNEE_FILTERS = ("me", "unassigned")
+DEFAULT_METRICS_DAYS = 7
+MAX_METRICS_DAYS = 366
+
+
+def metrics_json(m: DepartmentMetrics) -> dict[str, Any]:
+    def figures(f: Any) -> dict[str, Any]:
+        return {"count": f.count, "median": f.median, "p90": f.p90}
+
+    return {
+        "start": iso(m.period_start),
+        "end": iso(m.period_end),
+        "conversations": m.conversations,
+        "answered": m.first_response.count,
+        "closed": m.time_to_close.count,
+        "awaiting": m.awaiting,
+        "overdue": m.overdue,
+        "first_response_minutes": figures(m.first_response),
+        "time_to_close_minutes": figures(m.time_to_close),
+    }
 
 
 def new_note_id() -> str:
@@ -80,12 +127,17 @@ def change_json(change: Change) -> dict[str, Any]:
     }
 
 
-def summary_json(record: InboxConversation, viewer: StaffIdentity) -> dict[str, Any]:
-    """A list item. The masked number and first name are not known to the conversation store (it keeps
-    only the number's blind index), so ``masked_number`` is None until a patient directory supplies it."""
+def summary_json(
+    record: InboxConversation, viewer: StaffIdentity, contact: Contact | None = None
+) -> dict[str, Any]:
+    """A list item. The first name and masked number come from the conversation's sealed contact payload
+    (``contact``, decrypted by :class:`StaffInbox` for a viewer allowed to see the conversation); both
+    are None for a conversation stored without one."""
     c = record.conversation
     return {
         "id": c.conversation_id,
+        "first_name": contact.first_name if contact else None,
+        "masked_number": contact.masked_number if contact else None,
         "department": c.department,
         "status": c.status.value,
         "last_activity_at": iso(c.last_activity_at),
@@ -126,6 +178,26 @@ class StaffInbox:
     send: Callable[[OutboundText], str] | None = None  # the outbound pipeline's send_one with its book
     clinic_name: str = ""
     clinic_phone: str = ""
+    cipher: PhiCipher | None = None  # opens (and seals) the conversations' contact payloads
+    staff: StaffDirectory | None = None  # who may be assigned (Cognito groups)
+    consent: ConsentLedger | None = None  # a started conversation's number's consent
+    blind_index: BlindIndex | None = None
+    names: PatientNames | None = None
+    settings: DepartmentDirectory | None = None  # the departments' hours and targets (metrics)
+    default_time_zone: str = "America/New_York"
+    default_region: str = "US"
+
+    # -- contact payloads ----------------------------------------------------------------------------
+    def contact(self, record: InboxConversation) -> Contact | None:
+        if record.contact_ct is None or self.cipher is None:
+            return None
+        cid = record.conversation.conversation_id
+        return Contact.of(self.cipher.decrypt(contact_record_ref(cid), record.contact_ct))
+
+    def _seal(self, conversation_id: str, contact: Contact) -> str:
+        if self.cipher is None:
+            raise RuntimeError("this staff inbox was built without the cipher")
+        return self.cipher.encrypt(contact_record_ref(conversation_id), contact.payload())
 
     # -- audit ---------------------------------------------------------------------------------------
     def _record(
@@ -175,6 +247,8 @@ class StaffInbox:
         elif len(visible) > 1 and filters.cursor is not None:
             raise InvalidInput("a cursor belongs to one department's list: give department", field="cursor")
         detail = {"department": filters.department} if filters.department else {}
+        if filters.assignee not in (None, *ASSIGNEE_FILTERS):
+            filters = replace(filters, assignee=self._assignee_id(filters.assignee))
         self._record(identity, origin, AuditAction.LIST, detail=detail)
         items: list[InboxConversation] = []
         cursor: str | None = None
@@ -188,7 +262,7 @@ class StaffInbox:
         items.sort(
             key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
         )
-        return [summary_json(r, identity) for r in items[: filters.limit]], cursor
+        return [summary_json(r, identity, self.contact(r)) for r in items[: filters.limit]], cursor
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:
@@ -326,6 +400,275 @@ class StaffInbox:
             detail={"department": department} if isinstance(department, str) and department.isascii() else {},
         )
 
+    def _assignee_id(self, value: Any) -> str:
+        """The user id an ``assignee`` filter names: a username the directory knows, else the id as given."""
+        if not isinstance(value, str) or not value or len(value) > MAX_USERNAME_LENGTH:
+            raise InvalidInput("assignee must be me, unassigned or a username", field="assignee")
+        member = self.staff.member(value) if self.staff is not None else None
+        return member.user_id if member is not None else value
+
+    def assign_user(
+        self, identity: StaffIdentity, origin: RequestOrigin, cid: str, version: int, username: Any
+    ) -> dict[str, Any]:
+        """Assign the conversation to one staff member of its department, named by username (the staff
+        directory's, Cognito's); someone unknown, disabled or outside the department is refused (400)."""
+        if not isinstance(username, str) or not username.strip() or len(username) > MAX_USERNAME_LENGTH:
+            raise InvalidInput("user must be a staff member's username", field="user")
+        if self.staff is None:
+            raise RuntimeError("this staff inbox was built without the staff directory")
+        record, _decision = self._open(identity, cid)  # another department's thread is 404 first
+        found = self.staff.member(username.strip())
+        if found is None:
+            raise InvalidInput("user is not a staff member of this clinic", field="user")
+        if record.conversation.department not in found.departments:
+            raise InvalidInput(
+                f"user is not in this conversation's department ({record.conversation.department})",
+                field="user",
+            )
+        member = StaffMember(found.user_id, found.departments)
+        now = self.clock.now()
+        return self._write(
+            identity,
+            origin,
+            cid,
+            action=AuditAction.ASSIGN,
+            transition=lambda c: c.assign_user(
+                by=identity.user_id, expected_version=version, member=member, at=now
+            ),
+            detail={"user": found.user_id},
+        )
+
+    def assignable(self, identity: StaffIdentity, department: Any) -> list[dict[str, Any]]:
+        """The people a conversation of ``department`` may be assigned to (no PHI: ids and names)."""
+        name = self._visible_department(identity, department)
+        if self.staff is None:
+            raise RuntimeError("this staff inbox was built without the staff directory")
+        return [
+            {
+                "user_id": m.user_id,
+                "username": m.username,
+                "display_name": m.display_name,
+                "departments": sorted(m.departments & self.departments),
+            }
+            for m in self.staff.in_department(name)
+        ]
+
+    def _visible_department(self, identity: StaffIdentity, department: Any) -> str:
+        if not isinstance(department, str) or not is_department_name(department):
+            raise InvalidInput(
+                "department must be a department name (lowercase, e.g. front-desk)", field="department"
+            )
+        if department not in self.departments or not identity.may_act_on(department):
+            raise NotFound("department not found")
+        return department
+
+    # -- starting a conversation ---------------------------------------------------------------------
+    def start(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        *,
+        phone: Any,
+        department: Any,
+        body: Any,
+        canned: Callable[[], CannedResponseRequest] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, bool]:
+        """Start a conversation with a number in one of the caller's departments and send the first text
+        (the ``staff_reply`` kind, through the outbound pipeline), or return the number's open
+        conversation with the department unchanged (nothing sent: a text into an existing thread is a
+        reply, made on the version the staff member saw). Returns (conversation, sent, created).
+
+        Consent (DOMAIN.md, message classes): a staff member's text to a patient is a healthcare /
+        informational text, like a reply, so a number with no consent record may be texted (the
+        healthcare exemption; marketing never goes this way); an opted-out number is refused 409 with the
+        reason, and so is a number whose consent state cannot be read (nothing is sent until it is
+        repaired or the patient texts START). Consent is checked again, atomically, in the send's claim.
+        """
+        if self.send is None or self.consent is None or self.blind_index is None:
+            raise RuntimeError("this staff inbox was built without the send path")
+        if not isinstance(department, str):
+            raise InvalidInput("department is required: one of your departments", field="department")
+        name = self._visible_department(identity, department)
+        if canned is None:
+            if not isinstance(body, str) or not body.strip():
+                raise InvalidInput("body must be the first text (or give canned_response_id)", field="body")
+            if len(body) > MAX_REPLY_CHARS:
+                raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+        number = to_e164(phone, self.default_region) if isinstance(phone, str) else None
+        if number is None:
+            raise InvalidInput("phone must be the patient's number, e.g. +12065550123", field="phone")
+        phone_hmac = self.blind_index.phone(number)
+        state = self.consent.state(phone_hmac)
+        if state.status is ConsentStatus.OPTED_OUT:
+            raise PatientOptedOut("the patient opted out (texted STOP): nothing was sent")
+        if state.status is ConsentStatus.UNREADABLE:
+            raise PatientOptedOut(
+                "the number's consent record cannot be read: nothing is sent until it is repaired"
+            )
+        if canned is not None:
+            chosen = canned()
+            if chosen.department != name:
+                raise InvalidInput(
+                    "canned_response_id is not one of this department's", field="canned_response_id"
+                )
+            body = render(
+                chosen,
+                CannedContext(clinic_name=self.clinic_name, department=name, clinic_phone=self.clinic_phone),
+            )
+        now = self.clock.now()
+        existing = self.store.find(phone_hmac, name)
+        if existing is not None and existing.conversation.status is ConversationStatus.OPEN:
+            self._record(
+                identity,
+                origin,
+                AuditAction.READ,
+                existing.conversation.conversation_id,
+                detail={"via": "start"},
+            )
+            return summary_json(existing, identity, self.contact(existing)), None, False
+        first_name = self.names.first_name(phone_hmac) if self.names is not None else None
+        if existing is not None:  # closed: reopened by this staff member, then texted
+            c = existing.conversation
+            reopened = c.reopen(by=identity.user_id, expected_version=c.version, at=now)
+            record = replace(
+                existing,
+                conversation=reopened,
+                contact_ct=existing.contact_ct or self._seal(c.conversation_id, Contact(number, first_name)),
+            )
+            self._record(
+                identity,
+                origin,
+                AuditAction.START,
+                c.conversation_id,
+                detail={"department": name, "reopened": "true"},
+            )
+            self.store.save(record, expected_version=c.version)
+        else:
+            cid = new_conversation_id()
+            started = Conversation.start(
+                conversation_id=cid, phone_hmac=phone_hmac, department=name, at=now, by=identity.user_id
+            )
+            record = InboxConversation(started, contact_ct=self._seal(cid, Contact(number, first_name)))
+            self._record(identity, origin, AuditAction.START, cid, detail={"department": name})
+            try:
+                self.store.create(record)
+            except ConcurrentChange:
+                raced = self.store.find(phone_hmac, name)
+                if raced is None:
+                    raise
+                return summary_json(raced, identity, self.contact(raced)), None, False
+        c = record.conversation
+        text = OutboundText(
+            key=f"staff.{c.conversation_id}.{c.version}",
+            kind=STAFF_REPLY,
+            phone_hmac=phone_hmac,
+            body=str(body).strip(),
+            phone=number,
+            ref=(c.conversation_id, now),
+            department=name,
+        )
+        sent = self._send(text)
+        written = self._record_reply(record, identity, c.version, now)
+        return summary_json(written, identity, self.contact(written)), sent, True
+
+    def _send(self, text: OutboundText) -> dict[str, Any]:
+        if self.send is None:
+            raise RuntimeError("this staff inbox was built without the outbound pipeline")
+        try:
+            word = self.send(text)
+        except RetryLater as exc:
+            raise ConcurrentChange("the text could not be sent just now; try again") from exc
+        if word == SKIPPED_OPTED_OUT:
+            raise PatientOptedOut("the patient opted out (texted STOP): nothing was sent")
+        if word == "already_claimed":
+            raise ReplyNotSent("another staff member already answered this version; reload the conversation")
+        if word != SENT:
+            raise ReplyNotSent(f"the text was not sent ({word})")
+        report = analyze(text.body if isinstance(text.body, str) else "")
+        return {
+            "status": word,
+            "segments": report.segments,
+            "encoding": report.encoding,
+            "ucs2_culprits": report.ucs2_culprits,
+        }
+
+    # -- metrics -------------------------------------------------------------------------------------
+    def metrics(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        *,
+        department: str | None,
+        first: date | None,
+        last: date | None,
+        granularity: str | None,
+    ) -> dict[str, Any]:
+        """Response-time figures (business minutes, :mod:`shared.inbox.sla`) per department the caller
+        may see and per period of local dates ``first`` to ``last`` (inclusive, in each department's
+        zone; default the last 7 days). ``granularity`` day, week or month splits the range; None: one
+        period. The look is recorded (a ``list`` record with ``view=metrics``) before anything is read."""
+        now = self.clock.now()
+        names = (
+            [self._visible_department(identity, department)]
+            if department is not None
+            else sorted(self.departments if identity.admin else identity.departments & self.departments)
+        )
+        if granularity not in (None, "day", "week", "month"):
+            raise InvalidInput("granularity must be day, week or month", field="granularity")
+        stored = dict(self.settings.all()) if self.settings is not None else {}
+        spans: dict[str, tuple[DepartmentSettings, list[tuple[datetime, datetime]]]] = {}
+        shown_first = shown_last = None
+        for name in names:
+            settings = stored.get(name) or default_settings(self.default_time_zone)
+            zone = ZoneInfo(settings.time_zone)
+            end_day = last or now.astimezone(zone).date()
+            start_day = first or end_day - timedelta(days=DEFAULT_METRICS_DAYS - 1)
+            if end_day < start_day:
+                raise InvalidInput("to must not be before from", field="to")
+            if (end_day - start_day).days >= MAX_METRICS_DAYS:
+                raise InvalidInput(f"the period is at most {MAX_METRICS_DAYS} days", field="from")
+            shown_first, shown_last = start_day, end_day
+            if granularity is None:
+                bounds = [(local_instant(zone, start_day), local_instant(zone, end_day + timedelta(days=1)))]
+            else:
+                bounds = periods(start_day, end_day, granularity, zone)  # type: ignore[arg-type]
+            spans[name] = (settings, bounds)
+        detail = {"view": "metrics"}
+        if department is not None:
+            detail["department"] = department
+        if shown_first is not None and shown_last is not None:
+            detail.update({"from": shown_first.isoformat(), "to": shown_last.isoformat()})
+        self._record(identity, origin, AuditAction.LIST, detail=detail)
+        out = []
+        for name, (settings, bounds) in spans.items():
+            summaries = self.store.summaries(name, since=bounds[0][0])
+            rows = []
+            for start, end in bounds:
+                [figures] = sla_metrics(
+                    summaries,
+                    functools.partial(_same, settings),
+                    period_start=start,
+                    period_end=end,
+                    now=now,
+                    departments=[name],
+                )
+                rows.append(metrics_json(figures))
+            out.append(
+                {
+                    "department": name,
+                    "time_zone": settings.time_zone,
+                    "first_response_target_minutes": settings.first_response_minutes,
+                    "periods": rows,
+                }
+            )
+        return {
+            "from": shown_first.isoformat() if shown_first else None,
+            "to": shown_last.isoformat() if shown_last else None,
+            "granularity": granularity or "period",
+            "unit": "business_minutes",
+            "departments": out,
+        }
+
     def break_glass(
         self, identity: StaffIdentity, origin: RequestOrigin, cid: str, reason: Any
     ) -> tuple[dict[str, Any], AccessDecision]:
@@ -394,6 +737,7 @@ class StaffInbox:
             kind=STAFF_REPLY,
             phone_hmac=current.phone_hmac,
             body=body.strip(),
+            phone=contact.phone if (contact := self.contact(record)) is not None else None,
             ref=(cid, now),
             department=current.department,
         )
@@ -436,3 +780,7 @@ class StaffInbox:
                     raise
                 record = fresh
         raise ConcurrentChange("the reply was sent but the thread kept changing; reload it")
+
+
+def _same(settings: DepartmentSettings, _department: str) -> DepartmentSettings:
+    return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.inbox.departments import check_department
 from shared.outbound.pacing import DEFAULT_RATES
@@ -30,3 +31,18 @@ class InboxFunctionSettings(CoreSettings):
         if self.send_rate_parts_per_second > 0:
             return self.send_rate_parts_per_second
         return DEFAULT_RATES.get(self.origination_type, 1.0)
+
+
+class SweepMetricsSettings(BaseSettings):
+    """The sweep's own variables (read per run, not cached: the local stack runs every function in one
+    process, and another function's environment has no DEPARTMENTS)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    departments: str = ""  # the Departments parameter, joined with commas
+    default_department: str = "front-desk"
+
+    @property
+    def department_names(self) -> frozenset[str]:
+        names = {n.strip() for n in self.departments.split(",") if n.strip()} | {self.default_department}
+        return frozenset(check_department(n) for n in names)

@@ -57,6 +57,7 @@ from shared.inbox.ports import (
     Landing,
     Page,
 )
+from shared.inbox.sla import ConversationSummary
 from shared.outbound.pipeline import OutboundText, Outcome
 from shared.outbound.ports import TransactionCancelled, Transactions
 from shared.runtime.aws_errors import is_condition_failure
@@ -183,6 +184,8 @@ class DynamoConversationStore:
                 item[name] = iso(value)
         if record.after_hours_key:
             item["after_hours_key"] = record.after_hours_key
+        if record.contact_ct:
+            item["contact_ct"] = record.contact_ct  # sealed by the service (contact_record_ref)
         if record.escalation is not None:
             item.update(self._escalation_attributes(record.escalation))
         if needs_attention(record):
@@ -242,7 +245,10 @@ class DynamoConversationStore:
                 ended=str(item["escalation_ended"]) if item.get("escalation_ended") else None,
                 category=str(item["urgent_category"]) if item.get("urgent_category") else None,
             )
-        return InboxConversation(conversation, item.get("after_hours_key"), escalation)
+        contact = item.get("contact_ct")
+        return InboxConversation(
+            conversation, item.get("after_hours_key"), escalation, str(contact) if contact else None
+        )
 
     def _write_conversation(
         self, record: InboxConversation, expected_version: int | None, *, escalation: bool = False
@@ -421,6 +427,48 @@ class DynamoConversationStore:
                     ExpressionAttributeValues={":open": "open"},
                 )
         return True
+
+    def create(self, record: InboxConversation) -> None:
+        c = record.conversation
+        items = [
+            self._write_conversation(record, None),
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {**_guard_key(c.phone_hmac, c.department), "conversation_id": c.conversation_id},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        try:
+            self._transactions.write(items)
+        except TransactionCancelled as exc:
+            raise ConcurrentChange("a conversation with this number and department exists already") from exc
+
+    def summaries(self, department: str, *, since: datetime) -> list[ConversationSummary]:
+        query: dict[str, Any] = {
+            "IndexName": "by_department",
+            "KeyConditionExpression": Key("department").eq(department) & Key("activity_key").gte(iso(since)),
+            "ProjectionExpression": "department, first_inbound_at, first_response_at, closed_at",
+        }
+        found: list[ConversationSummary] = []
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                first = _when(item.get("first_inbound_at"))
+                if first is None:  # started by staff, no patient text yet: nothing to respond to
+                    continue
+                found.append(
+                    ConversationSummary(
+                        department=str(item["department"]),
+                        first_inbound_at=first,
+                        first_response_at=_when(item.get("first_response_at")),
+                        closed_at=_when(item.get("closed_at")),
+                    )
+                )
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # -- listings --------------------------------------------------------------------------------------
     def list_department(

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.core.clock import SystemClock
-from shared.inbox.settings import InboxFunctionSettings
+from shared.inbox.settings import InboxFunctionSettings, SweepMetricsSettings
 from shared.runtime import aws
 from shared.runtime.observability import MetricsCounter
 from shared.runtime.wiring import cached
@@ -20,9 +20,15 @@ from shared.runtime.wiring import cached
 if TYPE_CHECKING:
     from shared.inbound.domain import InboundService
     from shared.inbox.access import AdminNotice
+    from shared.inbox.ports import PatientNames
     from shared.inbox.service import PatientInbox
     from shared.inbox.store import DynamoConversationStore
     from shared.outbound.pipeline import OutboundPipeline
+
+
+def metrics_departments() -> frozenset[str]:
+    """The departments whose response times the sweep emits (read per run)."""
+    return SweepMetricsSettings().department_names
 
 
 @cached
@@ -72,6 +78,7 @@ def outbound_pipeline() -> OutboundPipeline:
 
 
 def _patient_inbox(*, sends: bool) -> PatientInbox:
+    from shared.crypto.wiring import cipher
     from shared.inbox.service import InboxSettings, PatientInbox
     from shared.inbox.sns import SnsOnCallPager
     from shared.inbox.store import DynamoInboxReplyBook
@@ -99,7 +106,16 @@ def _patient_inbox(*, sends: bool) -> PatientInbox:
             escalation_max_attempts=settings.escalation_max_attempts,
         ),
         counter=MetricsCounter(),
+        cipher=cipher() if sends else None,
+        names=patient_names() if sends else None,
     )
+
+
+def patient_names() -> PatientNames:
+    """First names by number from the appointment book (a conversation's contact payload)."""
+    from shared.appointments.wiring import patient_first_names
+
+    return patient_first_names()
 
 
 @cached

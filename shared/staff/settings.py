@@ -17,6 +17,7 @@ class StaffApiSettings(BaseSettings):
     departments: str = Field(min_length=1)
     staff_issuer: str = Field(min_length=8)
     staff_client_ids: str = Field(min_length=1)  # comma-separated app client ids
+    staff_user_pool_id: str = Field(default="", max_length=55)  # the staff directory (assignments)
 
     @field_validator("departments")
     @classmethod

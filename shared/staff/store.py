@@ -1,4 +1,5 @@
-"""Department settings and canned responses, kept in ConversationsTable beside the conversations.
+"""Department settings and canned responses, kept in ConversationsTable beside the conversations; and the
+staff directory over the Cognito user pool (:class:`CognitoStaffDirectory`).
 
 Items (no PHI: the clinic's own hours, words and numbers; canned bodies hold placeholders only)::
 
@@ -11,7 +12,8 @@ shared/inbox/store.py), so either table can hold them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -20,6 +22,7 @@ from botocore.exceptions import ClientError
 from shared.core.errors import AlreadyRecorded
 from shared.inbox.canned import CannedResponseRequest
 from shared.inbox.departments import DepartmentSettings
+from shared.inbox.ports import DirectoryMember
 from shared.staff.ports import CannedResponse
 
 SETTINGS_PK = "settings#departments"
@@ -102,3 +105,101 @@ def _canned(item: Mapping[str, Any]) -> CannedResponse:
         created_at=str(item["created_at"]),
         created_by=str(item["created_by"]),
     )
+
+
+def _attributes(user: Mapping[str, Any], key: str = "Attributes") -> dict[str, str]:
+    return {str(a["Name"]): str(a.get("Value", "")) for a in user.get(key) or ()}
+
+
+class CognitoStaffDirectory:
+    """:class:`shared.inbox.ports.StaffDirectory` over the staff user pool: a department is a group.
+
+    ``ListUsersInGroup`` per department gives who is in which (kept for ``cache_seconds``, so a list page
+    does not call Cognito per item); ``AdminGetUser`` checks the one named in an assignment afresh (a
+    disabled or deleted user is never assigned). Only staff attributes are read: sub, name, username."""
+
+    def __init__(
+        self,
+        idp: Any,
+        pool_id: str,
+        departments: frozenset[str],
+        *,
+        cache_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._idp = idp
+        self._pool_id = pool_id
+        self._departments = departments
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cached: tuple[float, dict[str, list[DirectoryMember]]] | None = None
+
+    def _group(self, department: str) -> list[DirectoryMember]:
+        members: list[DirectoryMember] = []
+        args: dict[str, Any] = {"UserPoolId": self._pool_id, "GroupName": department, "Limit": 60}
+        while True:
+            try:
+                response = self._idp.list_users_in_group(**args)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return []  # the group is not created yet: nobody in it
+                raise
+            for user in response.get("Users", []):
+                if user.get("Enabled") is False:
+                    continue
+                attributes = _attributes(user)
+                username = str(user["Username"])
+                members.append(
+                    DirectoryMember(
+                        user_id=attributes.get("sub") or username,
+                        username=username,
+                        display_name=attributes.get("name") or username,
+                        departments=frozenset({department}),
+                    )
+                )
+            if not response.get("NextToken"):
+                return members
+            args["NextToken"] = response["NextToken"]
+
+    def _groups(self) -> dict[str, list[DirectoryMember]]:
+        now = self._monotonic()
+        if self._cached is not None and now - self._cached[0] < self._cache_seconds:
+            return self._cached[1]
+        listed = {name: self._group(name) for name in sorted(self._departments)}
+        by_user: dict[str, set[str]] = {}
+        for name, members in listed.items():
+            for m in members:
+                by_user.setdefault(m.username, set()).add(name)
+        groups = {
+            name: [
+                DirectoryMember(m.user_id, m.username, m.display_name, frozenset(by_user[m.username]))
+                for m in sorted(members, key=lambda m: m.username)
+            ]
+            for name, members in listed.items()
+        }
+        self._cached = (now, groups)
+        return groups
+
+    def in_department(self, department: str) -> list[DirectoryMember]:
+        return list(self._groups().get(department, []))
+
+    def member(self, username: str) -> DirectoryMember | None:
+        try:
+            user = self._idp.admin_get_user(UserPoolId=self._pool_id, Username=username)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "UserNotFoundException":
+                return None
+            raise
+        if user.get("Enabled") is False:
+            return None
+        attributes = _attributes(user, "UserAttributes")
+        name = str(user["Username"])
+        departments = frozenset(
+            d for d, members in self._groups().items() if any(m.username == name for m in members)
+        )
+        return DirectoryMember(
+            user_id=attributes.get("sub") or name,
+            username=name,
+            display_name=attributes.get("name") or name,
+            departments=departments,
+        )

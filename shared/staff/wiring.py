@@ -10,7 +10,7 @@ from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
-from shared.staff.store import DynamoCannedResponses, DynamoDepartmentDirectory
+from shared.staff.store import CognitoStaffDirectory, DynamoCannedResponses, DynamoDepartmentDirectory
 
 if TYPE_CHECKING:
     from shared.inbox.access import AdminNotice
@@ -37,14 +37,34 @@ def staff_console() -> StaffConsole:
 
 
 @cached
+def staff_directory() -> CognitoStaffDirectory:
+    """Who may be assigned: the department groups of the staff user pool."""
+    settings = staff_settings()
+    return CognitoStaffDirectory(
+        aws.client("cognito-idp"), settings.staff_user_pool_id, settings.department_names
+    )
+
+
+@cached
 def staff_inbox() -> StaffInbox:
     """The staff side of the conversations (list, open, close, notes, labels, break-glass)."""
     from shared.audit.wiring import audit_log
+    from shared.consent.wiring import consent_ledger
+    from shared.crypto.wiring import blind_index, cipher
     from shared.inbox.service_staff import StaffInbox
-    from shared.inbox.wiring import conversation_store, staff_reply_sender
+    from shared.inbox.wiring import conversation_store, patient_names, staff_reply_sender
 
+    store = conversation_store()
+    settings = staff_settings()
     return StaffInbox(
-        store=conversation_store(),
+        store=store,
+        cipher=cipher(),
+        staff=staff_directory(),
+        consent=consent_ledger(),
+        blind_index=blind_index(),
+        names=patient_names(),
+        settings=store,
+        default_time_zone=settings.default_time_zone,
         send=staff_reply_sender(),
         clinic_name=core_settings().clinic_name,
         clinic_phone=core_settings().clinic_phone,

@@ -76,6 +76,9 @@ def test_an_access_token_of_the_pool_is_accepted_with_or_without_bearer(sandbox:
         status, me = call(sandbox, "GET", "/inbox/me", header)
         assert status == 200, me
         assert me["username"] == "nina.nurse" and me["departments"] == ["nursing"] and not me["admin"]
+        # Any department may be handed a conversation, though nursing sees only its own queue.
+        assert me["assign_departments"] == ["billing", "front-desk", "nursing"]
+        assert me["visible_departments"] == ["nursing"]
         assert me["user_id"] == claims_of(token)["sub"]
 
 
@@ -332,3 +335,47 @@ def test_a_malformed_audit_query_is_400_naming_the_field_and_records_nothing(
     assert status == 400, answer
     assert answer["error"]["field"] == field
     assert len(audit_items(sandbox)) == before
+
+
+# -- the reminder templates page: /inbox/templates/* behind StaffJwt, for admins only ----------------------
+REMINDER = "{clinic_name}: reminder {when}. Reply C to confirm, STOP to opt out"
+
+
+def test_an_admin_token_checks_saves_and_reads_reminder_templates(sandbox: Any) -> None:
+    token = access(sandbox, "ada.admin")
+    status, checked = call(sandbox, "POST", "/inbox/templates/check", token, {"body": REMINDER + " ’"})
+    assert status == 200, checked
+    assert checked["report"]["as_written"]["encoding"] == "UCS-2"
+    assert checked["report"]["as_written"]["ucs2_culprits"] == ["U+2019"]
+    status, saved = call(sandbox, "PUT", "/inbox/templates/reminder", token, {"body": REMINDER})
+    assert status == 201 and saved["created"], saved
+    assert saved["report"]["as_written"]["segments"] == 1
+    assert saved["template"]["saved_by"] == f"staff:{claims_of(token)['sub']}"
+    status, again = call(sandbox, "PUT", "/inbox/templates/reminder", token, {"body": REMINDER})
+    assert status == 200 and not again["created"]
+    status, shown = call(sandbox, "GET", "/inbox/templates/reminder", token)
+    assert status == 200 and shown["template"]["body"] == REMINDER, shown
+
+
+def test_template_routes_refuse_non_admins_bad_names_and_bodies_and_keep_iam_for_the_old_ones(
+    sandbox: Any,
+) -> None:
+    nurse = access(sandbox, "nina.nurse")
+    for method, path, body in (
+        ("POST", "/inbox/templates/check", {"body": REMINDER}),
+        ("PUT", "/inbox/templates/reminder", {"body": REMINDER}),
+        ("GET", "/inbox/templates/reminder", None),
+    ):
+        status, answer = call(sandbox, method, path, nurse, body)
+        assert status == 403, (path, answer)
+    assert call(sandbox, "GET", "/inbox/templates/reminder", None)[0] == 401  # no token: the authorizer
+    admin = access(sandbox, "ada.admin")
+    status, answer = call(sandbox, "PUT", "/inbox/templates/welcome", admin, {"body": REMINDER})
+    assert status == 400, answer
+    status, answer = call(sandbox, "PUT", "/inbox/templates/reminder", admin, {"body": 5})
+    assert status == 400 and answer["error"]["field"] == "body", answer
+    status, answer = call(sandbox, "PUT", "/inbox/templates/reminder", admin, {"body": "no stop word {when}"})
+    assert status == 400, answer
+    # The IAM routes stay IAM: a staff token is not a signature.
+    assert call(sandbox, "PUT", "/templates/reminder", admin, {"body": REMINDER})[0] == 403
+    assert call(sandbox, "POST", "/templates/check", f"Bearer {admin}", {"body": REMINDER})[0] == 403

@@ -17,6 +17,12 @@ export class ApiError extends Error {
 
 export class SignedOut extends ApiError {}
 
+/** A write refused because the conversation changed since it was read (not any other 409, such as a
+ * reply that could not be sent): the view is reloaded and the staff member checks it again. */
+export function isStale(e: unknown): e is ApiError {
+  return e instanceof ApiError && e.status === 409 && obj(e.body).error === "stale_version";
+}
+
 export type Flags = { urgent: boolean; overdue: boolean; unread: boolean };
 
 export interface ConversationItem {
@@ -84,6 +90,8 @@ export interface Me {
   departments: string[];
   admin: boolean;
   visible_departments: string[];
+  /** Every department of the clinic: where a conversation may be assigned (absent from older APIs). */
+  assign_departments?: string[];
 }
 
 export interface CannedResponse {
@@ -242,10 +250,12 @@ export class Api {
         payload = null;
       }
       const p = obj(payload);
-      let message = str(p.message ?? p.error, `request failed (${answer.status})`);
+      // Two shapes: {"message", "field"} (the inbox's stale view) and {"error": {"code", "message", "field"}}.
+      const nested = obj(p.error);
+      let message = str(p.message ?? nested.message ?? p.error, `request failed (${answer.status})`);
       const changes = arr(p.changes).map((c) => str(obj(c).kind)).filter(Boolean);
       if (answer.status === 409 && changes.length) message += ` (since then: ${changes.join(", ")})`;
-      throw new ApiError(answer.status, message, str(p.field) || null, payload);
+      throw new ApiError(answer.status, message, str(p.field ?? nested.field) || null, payload);
     }
     return answer;
   }

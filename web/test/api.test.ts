@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Api, ApiError, toThread } from "../src/api";
+import { Api, ApiError, isStale, toThread } from "../src/api";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -71,5 +71,21 @@ describe("the contract's shapes (s4-h11)", () => {
     const api = new Api("", async () => "tok");
     const refused = await api.write(toThread({ conversation: { id: "c1", version: 3 } }, '"3"'), "close").catch((e: unknown) => e);
     expect((refused as ApiError).message).toBe("the conversation changed (since then: note)");
+  });
+  it("reads the {error: {message, field}} shape, and only a stale_version 409 is a stale view", async () => {
+    stubFetch(
+      json(409, { error: { code: "conflict", message: "the reply was not sent (no_number)" } }),
+      json(409, { error: "stale_version", message: "the conversation changed", changes: [{ kind: "note" }] }),
+      json(400, { error: { code: "invalid_request", message: "body is required", field: "body" } }),
+    );
+    const api = new Api("http://api", async () => "tok");
+    const thread = toThread({ conversation: { id: "c1", version: 3 } }, '"v3"');
+    const conflict = (await api.write(thread, "messages", { body: "hi" }).catch((e: unknown) => e)) as ApiError;
+    expect(conflict.message).toBe("the reply was not sent (no_number)");
+    expect(isStale(conflict)).toBe(false);
+    const stale = (await api.write(thread, "messages", { body: "hi" }).catch((e: unknown) => e)) as ApiError;
+    expect(isStale(stale)).toBe(true);
+    const invalid = (await api.write(thread, "notes", {}).catch((e: unknown) => e)) as ApiError;
+    expect([invalid.message, invalid.field]).toEqual(["body is required", "body"]);
   });
 });

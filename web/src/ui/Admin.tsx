@@ -176,7 +176,7 @@ export function Templates({ api }: { api: Api }) {
   const [status, setStatus] = useState<string | null>(null);
   const check = async () => {
     try {
-      const r = await api.json("POST", "/templates/check", { body });
+      const r = await api.json("POST", "/inbox/templates/check", { body });
       setReport(r.report as Record<string, unknown>);
       setStatus(null);
     } catch (e) {
@@ -185,7 +185,7 @@ export function Templates({ api }: { api: Api }) {
   };
   const load = async () => {
     try {
-      const r = await api.json("GET", `/templates/${encodeURIComponent(name)}`);
+      const r = await api.json("GET", `/inbox/templates/${encodeURIComponent(name)}`);
       setBody(String((r.template as Record<string, unknown>)?.body ?? ""));
     } catch (e) {
       setStatus(message(e));
@@ -194,7 +194,7 @@ export function Templates({ api }: { api: Api }) {
   const save = async (e: Event) => {
     e.preventDefault();
     try {
-      const r = await api.json("PUT", `/templates/${encodeURIComponent(name)}`, { body });
+      const r = await api.json("PUT", `/inbox/templates/${encodeURIComponent(name)}`, { body });
       setReport(r.report as Record<string, unknown>);
       setStatus(r.created ? "Saved as a new version." : "Unchanged.");
     } catch (err) {
@@ -312,9 +312,10 @@ export function Audit({ api }: { api: Api }) {
         <button type="submit">Search</button>
       </form>
       {status && <p role="status">{status}</p>}
-      <div class="scroll">
+      {/* Scrolls sideways on a phone: focusable, so a keyboard user can scroll it too (axe scrollable-region-focusable). */}
+      <div class="scroll" tabIndex={0} role="region" aria-labelledby="audit-caption">
         <table>
-          <caption>Records, oldest first</caption>
+          <caption id="audit-caption">Records, oldest first</caption>
           <thead>
             <tr>
               <th scope="col">#</th>

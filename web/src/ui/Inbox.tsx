@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { type Api, ApiError, type CannedResponse, type ConversationItem, type Me, type Thread } from "../api";
+import { type Api, ApiError, type CannedResponse, isStale, type ConversationItem, type Me, type Thread } from "../api";
 import { shortcutHandler, SHORTCUT_HELP } from "../keys";
 import { ConversationList, type Filters, filterQuery, NO_FILTERS } from "./ConversationList";
 import { ThreadView } from "./ThreadView";
@@ -76,7 +76,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
       await api.write(thread, action, body);
       setNotice(null);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 409) {
+      if (isStale(e)) {
         setNotice(`Not done: ${e.message}. The conversation changed since you opened it and has been reloaded; check it and try again.`);
         await loadThread(true);
         throw e;
@@ -140,7 +140,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
         <ThreadView
           thread={thread}
           canned={canned}
-          departments={me.visible_departments}
+          departments={me.assign_departments ?? me.visible_departments}
           selfId={me.user_id}
           notice={notice}
           onAction={act}

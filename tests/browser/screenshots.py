@@ -1,0 +1,93 @@
+"""README screenshots of the staff web app, taken in headless Chromium against a fresh sandbox:
+``make screenshots`` (``python -m tests.browser.screenshots [OUT_DIR]``) writes docs/screenshots/*.png.
+
+Each shot is a function in :data:`SHOTS` that gets a signed-in page and the sandbox and leaves the page as
+it should be pictured; another page (the patient's secure-message page) is one more entry."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    ZONE,
+    Patient,
+    _set_up_clinic,
+    call,
+    newest_conversation,
+    sign_in,
+)
+
+OUT = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1200, "height": 760}
+
+
+def _clinic_day(sandbox: Any) -> None:
+    """A few conversations: a refill and an incision question for nursing, a bill, an urgent text."""
+    texts = [
+        ("+12065550131", "Hi, can I get a refill of my lisinopril?"),
+        ("+12065550132", "Question about my bill from March"),
+        ("+12065550133", "My incision is a little red, is that normal?"),
+        ("+12065550134", "I took too many pills and feel dizzy"),
+    ]
+    for number, body in texts:
+        patient = Patient(sandbox, number)
+        patient.consents()
+        patient.texts(body)
+    later = (sandbox.clock.now() + timedelta(minutes=3)).isoformat()
+    status, _ = call(f"{sandbox.api_url}/_sandbox/run-inbox-sweep", {"at": later})
+    assert status == 200
+    Patient(sandbox, "+12065550135").texts("Can I move my refill pickup to Friday?")
+
+
+def inbox(page: Any, sandbox: Any) -> None:
+    page.locator("ul.items > li").nth(3).wait_for()
+
+
+def thread(page: Any, sandbox: Any) -> None:
+    page.goto(f"{sandbox.web_url}#/c/{newest_conversation(sandbox, 'nina.nurse')['id']}")
+    page.get_by_label("Canned response").select_option(label="Refill received")
+    page.get_by_test_id("segment-counter").wait_for()
+
+
+SHOTS: list[tuple[str, str, Callable[[Any, Any], None]]] = [
+    ("inbox.png", "ada.admin", inbox),
+    ("thread.png", "nina.nurse", thread),
+]
+
+
+def main(argv: list[str]) -> int:
+    from playwright.sync_api import sync_playwright
+
+    from infra.local.sandbox import Sandbox
+
+    out = Path(argv[0]) if argv else OUT
+    out.mkdir(parents=True, exist_ok=True)
+    if not CHROMIUM.exists() or not (ROOT / "web" / "dist" / "index.html").is_file():
+        print("needs Chromium and the built app: make chromium web", file=sys.stderr)
+        return 2
+    with Sandbox(seed_staff=True) as sandbox, sync_playwright() as playwright:
+        _set_up_clinic(sandbox)
+        _clinic_day(sandbox)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for name, username, arrange in SHOTS:
+            context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id=ZONE)
+            page = context.new_page()
+            sign_in(page, sandbox, username)
+            arrange(page, sandbox)
+            page.wait_for_timeout(500)  # the poll that follows a change has painted
+            page.screenshot(path=str(out / name))
+            print(f"wrote {out / name}", file=sys.stderr)  # stdout is the sandbox's function log
+            context.close()
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
