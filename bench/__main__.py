@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             "Fan-out at scale: 10,000 and 100,000 due reminders (in-memory index)",
             lambda: fanout.table(fanout.run()),
         ),
-        ("Cold start: import time and resident memory per handler", lambda: coldstart.table(coldstart.run())),
+        (
+            "Cold start: init + first invocation and resident memory per handler",
+            lambda: coldstart.table(coldstart.run()),
+        ),
         ("Inbox domain: triage, business hours, metrics (pure Python)", lambda: inbox.table(inbox.run())),
         (
             "Pacing accuracy (achieved vs configured send rate)",

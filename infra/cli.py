@@ -13,6 +13,7 @@ clinictext messages --phone NUMBER   one number's message records with their del
 clinictext staff login --user NAME   sign in as a staff member (tokens kept 0600 under .sandbox/)
 clinictext staff add --user NAME --department D [--admin]   create a staff member (admin)
 clinictext inbox me | department D [--set FILE] | canned [--add NAME BODY] | audit [...]
+clinictext audit verify [--from N] [--to N]   check the audit trail's hash chain, head and anchors
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra import staff
+from infra import audit_cli, staff
 from infra.client import mask
 from infra.client import request as call_api
 
@@ -342,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--api", default=DEFAULT_API)
     staff.add_parsers(sub, DEFAULT_API)
+    audit_cli.add_parser(sub, DEFAULT_API)
     return parser
 
 
@@ -358,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "messages": cmd_messages,
         "staff": lambda a: staff.run(a, SANDBOX_DIR),
         "inbox": lambda a: staff.run(a, SANDBOX_DIR),
+        "audit": audit_cli.run,
     }
     started = time.monotonic()
     try:

@@ -27,6 +27,16 @@ os.environ.pop("AWS_PROFILE", None)
 TWILIO_TOKEN = "test-twilio-auth-token-0123456789ab"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheaper_moto_keys() -> Iterator[None]:
+    """Every stack's KMS keys and Cognito pool skip moto's unused RSA work (infra.local.moto_speed):
+    about a third of what provisioning a stack costs, and the suite provisions one per test."""
+    from infra.local.moto_speed import reused_unused_key_material
+
+    with reused_unused_key_material():
+        yield
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     from moto import mock_aws

@@ -35,6 +35,7 @@ from shared.runtime import wiring as runtime_wiring
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 from shared.secure import wiring as secure_wiring
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
@@ -44,6 +45,8 @@ from shared.templates.domain import TemplateReport, check_name
 from shared.templates.domain import report as template_report
 from shared.templates.ports import StoredTemplate
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = APIGatewayHttpResolver()
 STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
 REFUSALS: dict[int, Any] = {
@@ -236,7 +239,8 @@ def _limit(default: int = 50) -> int:
     value = _query("limit")
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 4:
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses (a 500, not a 400).
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
         raise InvalidInput("limit must be a whole number", field="limit")
     return int(value)
 
@@ -550,7 +554,13 @@ def list_staff() -> Response[Any]:
 def show_conversation(conversation_id: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
-    shown = wiring.staff_inbox().show(identity, request_origin(app.current_event.raw_event), cid)
+    shown = wiring.staff_inbox().show(
+        identity,
+        request_origin(app.current_event.raw_event),
+        cid,
+        limit=_limit(default=50),
+        cursor=_query("cursor"),
+    )
     # Access was decided (and the look recorded) by show: the thread's secure messages, with their bodies.
     shown["secure_messages"] = secure_wiring.secure_messages().for_conversation(cid)
     logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
@@ -564,10 +574,35 @@ def _canned_request(identity: StaffIdentity, wanted: Any) -> CannedResponseReque
     raise InvalidInput("canned_response_id is not a canned response you may use", field="canned_response_id")
 
 
+# The fields each conversation write takes; anything else is refused (a misspelt or forged field must
+# not be silently ignored: "versoin" would otherwise read as a missing version, "to" as a new recipient).
+WRITE_FIELDS: dict[str, frozenset[str]] = {
+    "break-glass": frozenset({"reason"}),
+    "messages": frozenset({"version", "body", "canned_response_id"}),
+    "close": frozenset({"version"}),
+    "reopen": frozenset({"version"}),
+    "assign": frozenset({"version", "department", "user"}),
+    "notes": frozenset({"version", "body"}),
+    "labels": frozenset({"version", "add", "remove"}),
+    "secure-messages": frozenset({"version", "body"}),
+}
+
+
 def _staff_write(action: str) -> Response[Any]:
     identity = _identity()
     cid = _path("conversation_id")
     body = _body()
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    unknown = set(body) - WRITE_FIELDS[action]
+    if unknown:
+        # Named only when the key looks like a field name: a key can be any text, PHI included.
+        named = sorted(k for k in unknown if k.isascii() and k.isidentifier() and len(k) <= 32)
+        shown = ", ".join(named) if len(named) == len(unknown) else "a field"
+        allowed = ", ".join(sorted(WRITE_FIELDS[action]))
+        raise InvalidInput(
+            f"unknown {shown}: this request takes {allowed}", field=named[0] if named else None
+        )
     origin = request_origin(app.current_event.raw_event)
     inbox = wiring.staff_inbox()
     if action == "break-glass":

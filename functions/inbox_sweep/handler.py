@@ -7,7 +7,12 @@ namespace POWERTOOLS_METRICS_NAMESPACE, dimension ``Department`` beside Powertoo
 figures and counts only, no PHI):
 ``InboxFirstResponseMedian``/``P90`` and ``InboxTimeToCloseMedian``/``P90`` in business minutes (absent
 when there is nothing to measure), ``InboxConversations``, ``InboxAnswered``, ``InboxAwaiting`` and
-``InboxOverdue`` as counts."""
+``InboxOverdue`` as counts.
+
+Then it anchors the audit chain's head in AuditAnchorBucket (sequence and hash only), so `clinictext
+audit verify` finds records cut off the end of the trail. An anchor that cannot be written is logged and
+counted (AuditAnchorFailed) and the run still returns: a failed run would be retried by the scheduler,
+paging on-call again for the same conversations."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.audit import wiring as audit_wiring
 from shared.core.clock import check_instant, parse_iso
 from shared.core.errors import InvalidInput
 from shared.inbox import wiring
@@ -43,7 +49,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="InboxOverdueFlagged", unit="Count", value=result["overdue_flagged"])
     for figures in wiring.inbox_sweeper().response_times(now, wiring.metrics_departments()):
         emit_response_times(figures)
-    return result
+    return {**result, "anchored": anchor_audit_head(now)}
 
 
 def response_time_metrics(m: DepartmentMetrics) -> list[tuple[str, MetricUnit, float]]:
@@ -70,3 +76,16 @@ def emit_response_times(m: DepartmentMetrics) -> None:
     for name, unit, value in response_time_metrics(m):
         with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
             metric.add_dimension(name="Department", value=m.department)
+
+
+def anchor_audit_head(now: Any) -> int | None:
+    """The sequence anchored (None for an empty trail, or when the anchor could not be written)."""
+    try:
+        anchor = audit_wiring.audit_anchorer().anchor(now)
+    except Exception as exc:  # any failure: counted and logged, never the sweep's failure (docstring)
+        logger.error("audit anchor not written", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="AuditAnchorFailed", unit="Count", value=1)
+        return None
+    if anchor is not None:
+        logger.info("audit head anchored", extra={"sequence": anchor.sequence})
+    return anchor.sequence if anchor else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -69,3 +70,49 @@ def item_level_transactions() -> Iterator[None]:
         yield
     finally:
         backend_class.transact_write_items = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def reused_unused_key_material() -> Iterator[None]:
+    """Skip two costs moto pays on every stack that nothing here ever uses or could tell apart.
+
+    * ``CreateKey`` generates a 2048-bit RSA private key for every KMS key, symmetric and HMAC keys
+      included (moto falls back to RSA for any spec it does not sign with); only asymmetric RSA/ECC keys
+      ever use it. Keys of those specs get one RSA key per process; asymmetric specs still get their own.
+    * ``CreateUserPool`` parses the same bundled JWK file (``jwks-private.json``, one fixed key for every
+      pool) into an RSA key, recovering its primes in Python; the parsed key is kept per process.
+    """
+    from moto.cognitoidp import models as cognito_models
+    from moto.kms import models as kms_models
+    from moto.kms.utils import KeySpec
+
+    real_generate = kms_models.generate_private_key
+    rsa_key_class = cognito_models.jwk.RSAKey
+    real_import = rsa_key_class.import_key
+    real_descriptor = rsa_key_class.__dict__["import_key"]
+    shared_rsa: list[Any] = []
+    parsed: dict[str, Any] = {}
+    signing_specs = {*KeySpec.rsa_key_specs(), *KeySpec.ecc_key_specs(), "SM2"}
+
+    def generate_private_key(key_spec: str) -> Any:
+        if key_spec in signing_specs:
+            return real_generate(key_spec)
+        if not shared_rsa:
+            shared_rsa.append(real_generate(key_spec))
+        return shared_rsa[0]
+
+    def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not isinstance(value, dict):
+            return real_import(value, *args, **kwargs)
+        text = json.dumps(value, sort_keys=True)
+        if text not in parsed:
+            parsed[text] = real_import(value)
+        return parsed[text]
+
+    kms_models.generate_private_key = generate_private_key
+    rsa_key_class.import_key = staticmethod(import_key)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        kms_models.generate_private_key = real_generate
+        rsa_key_class.import_key = real_descriptor  # type: ignore[method-assign]

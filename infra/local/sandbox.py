@@ -692,6 +692,15 @@ class Sandbox:
             pool_id, client_id = self.staff_pool()
             where = {"aws_endpoint": self.aws_endpoint, "region": REGION, "user_pool_id": pool_id}
             return 200, ok, json.dumps({**where, "client_id": client_id}).encode()
+        if method == "GET" and path == "/_sandbox/audit":  # where `clinictext audit verify` reads
+            where = {
+                "aws_endpoint": self.aws_endpoint,
+                "region": REGION,
+                "audit_table": self.stack.ref("AuditTable"),
+                "anchor_bucket": self.stack.ref("AuditAnchorBucket"),
+                "data_key_arn": self.stack.arn("DataKey"),
+            }
+            return 200, ok, json.dumps(where).encode()
         if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock
             return 200, ok, json.dumps({"now": self.clock.now().isoformat()}).encode()
         if method == "POST" and path == "/_sandbox/text":

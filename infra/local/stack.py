@@ -289,6 +289,16 @@ class Stack:
             self.physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
         for logical, spec in self.resources("AWS::DynamoDB::Table"):
             self._create_table(logical, self.resolve(spec["Properties"]))
+        for logical, spec in self.resources("AWS::S3::Bucket"):
+            # Only what a local bucket honours (logging targets and the like are left to CloudFormation).
+            kept = (
+                "ObjectLockEnabled",
+                "ObjectLockConfiguration",
+                "VersioningConfiguration",
+                "BucketEncryption",
+            )
+            props = {k: v for k, v in (spec.get("Properties") or {}).items() if k in kept}
+            self._create_bucket(logical, self.resolve(props))
         self._create_staff_pools()
         for logical, spec in self.resources("AWS::Logs::LogGroup"):
             # A fixed LogGroupName (SNS's own delivery log groups) is kept; others get a generated name.
@@ -381,6 +391,50 @@ class Stack:
                 TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
             )
         self.physical[logical] = {"Ref": name, "Arn": arn, "StreamArn": f"{arn}/stream/local"}
+
+    def _create_bucket(self, logical: str, props: dict[str, Any]) -> None:
+        """A bucket with the template's versioning, encryption and Object Lock (moto enforces the lock's
+        retention on deletes of a locked version)."""
+        name = f"{self.name}-{logical}".lower()[:63]
+        s3 = self.client("s3")
+        args: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        if props.get("ObjectLockEnabled"):
+            args["ObjectLockEnabledForBucket"] = True
+        s3.create_bucket(**args)
+        if props.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+            )
+        lock = props.get("ObjectLockConfiguration")
+        if lock:
+            retention = dict(lock["Rule"]["DefaultRetention"])
+            retention = {k: int(v) if k in ("Days", "Years") else v for k, v in retention.items()}
+            s3.put_object_lock_configuration(
+                Bucket=name,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": lock.get("ObjectLockEnabled", "Enabled"),
+                    "Rule": {"DefaultRetention": retention},
+                },
+            )
+        encryption = props.get("BucketEncryption")
+        if encryption:
+            # CloudFormation's names differ from the S3 API's (ApplyServerSideEncryptionByDefault).
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        self.physical[logical] = {
+            "Ref": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
+        }
 
     def _create_staff_pools(self) -> None:
         """Cognito user pools, their app clients and groups, as the template declares them (moto's

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def reminder_settings() -> ReminderSettings:
     """Not cached: the API, fan-out and sender read different variables from the same model, and the
     local stack runs them in one process. The services built from it are cached per container."""
-    return ReminderSettings()
+    return ReminderSettings.from_env()
 
 
 @cached

@@ -230,7 +230,13 @@ class VerifyReport:
     * ``reordered``: records found out of sequence order (moved or swapped);
     * ``duplicated``: sequence numbers present more than once;
     * ``truncated``: sequence numbers after the last record up to the chain head (cut off the end), and
-      ``head_mismatch`` when the last record's hash is not the one the head recorded.
+      ``head_mismatch`` when the last record's hash is not the one the head recorded;
+    * ``beyond_head``: positions holding a record past the chain head (put in around the append path);
+    * ``anchor_mismatch``: sequences of anchors (copies of the head kept outside the table, see
+      :class:`Anchor`) that the table no longer matches: the record is gone, or holds another hash (the
+      chain was cut back or rewritten from that point on, head included).
+
+    ``head`` is the chain head the run checked against.
     """
 
     checked: int
@@ -243,6 +249,9 @@ class VerifyReport:
     duplicated: tuple[int, ...] = ()
     truncated: tuple[int, ...] = ()
     head_mismatch: bool = False
+    beyond_head: tuple[int, ...] = ()
+    anchor_mismatch: tuple[int, ...] = ()
+    head: ChainHead | None = None
 
     @property
     def intact(self) -> bool:
@@ -254,6 +263,8 @@ class VerifyReport:
             or self.duplicated
             or self.truncated
             or self.head_mismatch
+            or self.beyond_head
+            or self.anchor_mismatch
         )
 
 
@@ -338,4 +349,126 @@ def verify(
         duplicated=tuple(sorted(duplicated)),
         truncated=tuple(truncated),
         head_mismatch=head_mismatch,
+        head=head,
     )
+
+
+# -- anchors: the chain head, copied outside the table --------------------------------------------
+
+ANCHOR_PREFIX = "anchors/"
+_ANCHOR_SPAN = 10**15  # sequences stay far below this (DynamoDB numbers; one record per look)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A copy of the chain head (sequence and hash, no PHI) written where the table's writers cannot
+    change or remove it (an S3 bucket with Object Lock in compliance mode). Someone able to rewrite the
+    table can cut the newest records off and rewind the head, or rehash the chain from some record on;
+    the anchors written before still name the records as they were, so either is found."""
+
+    sequence: int
+    hash: str
+    anchored_at: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sequence, bool) or not isinstance(self.sequence, int):
+            raise ValueError("an anchor's sequence is a whole number")
+        if not 1 <= self.sequence < _ANCHOR_SPAN:
+            raise ValueError("an anchor's sequence is 1 or more")
+        if not isinstance(self.hash, str) or not _HASH.fullmatch(self.hash):
+            raise ValueError("an anchor's hash is 64 lowercase hex digits")
+        if not isinstance(self.anchored_at, str) or len(self.anchored_at) > 40:
+            raise ValueError("an anchor's anchored_at is an instant")
+
+    @property
+    def key(self) -> str:
+        return anchor_key(self.sequence)
+
+    def body(self) -> bytes:
+        return canonical({"sequence": self.sequence, "hash": self.hash, "anchored_at": self.anchored_at})
+
+    @classmethod
+    def parse(cls, key: str, body: bytes) -> Anchor:
+        """The anchor stored under ``key``; ValueError when the object is not one (or names another
+        sequence than its key)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"anchor {key} is not JSON") from exc
+        if not isinstance(data, dict) or set(data) != {"sequence", "hash", "anchored_at"}:
+            raise ValueError(f"anchor {key} does not hold sequence, hash and anchored_at")
+        anchor = cls(data["sequence"], data["hash"], data["anchored_at"])
+        if anchor.key != key:
+            raise ValueError(f"anchor {key} names sequence {anchor.sequence}")
+        return anchor
+
+
+def anchor_key(sequence: int) -> str:
+    """Keys sort newest first (S3 lists keys in ascending order): the newest anchors are one short
+    listing away, however many years of anchors the bucket holds."""
+    return f"{ANCHOR_PREFIX}{_ANCHOR_SPAN - 1 - sequence:015d}.json"
+
+
+def check_anchors(
+    anchors: Iterable[Anchor], stored_hashes: Mapping[int, str], head: ChainHead, *, low: int, high: int
+) -> tuple[int, ...]:
+    """Sequences of ``anchors`` the table contradicts. ``stored_hashes`` holds the stored hash at each
+    anchored position within the verified range ``[low, high]``; an anchor beyond the chain head means
+    the head was rewound (records cut off the end and the head rewritten to match)."""
+    bad = set()
+    for anchor in anchors:
+        rewound = anchor.sequence > head.sequence
+        in_range = low <= anchor.sequence <= high
+        if rewound or (in_range and stored_hashes.get(anchor.sequence) != anchor.hash):
+            bad.add(anchor.sequence)
+    return tuple(sorted(bad))
+
+
+def _span(numbers: tuple[int, ...]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:5])
+    return shown + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+
+def findings(report: VerifyReport) -> list[tuple[int, str]]:
+    """Each problem of ``report`` as (the first sequence it concerns, a sentence), first record first."""
+    found: list[tuple[int, str]] = []
+    for sequence in report.changed:
+        found.append((sequence, f"record {sequence} was altered: its fields no longer give its stored hash"))
+    for sequence in report.broken_links:
+        found.append(
+            (
+                sequence,
+                f"record {sequence} does not link to record {sequence - 1}: its previous_hash is not "
+                f"record {sequence - 1}'s hash (a record was rewritten, inserted or re-chained)",
+            )
+        )
+    if report.missing:
+        found.append((report.missing[0], f"record(s) {_span(report.missing)} missing (deleted)"))
+    if report.reordered:
+        found.append((report.reordered[0], f"record(s) {_span(report.reordered)} out of order (moved)"))
+    if report.duplicated:
+        found.append((report.duplicated[0], f"record(s) {_span(report.duplicated)} stored twice"))
+    if report.truncated:
+        found.append(
+            (
+                report.truncated[0],
+                f"record(s) {_span(report.truncated)} cut off the end (the chain head names "
+                f"{report.truncated[-1]})",
+            )
+        )
+    if report.head_mismatch:
+        last = report.last_sequence or 0
+        found.append(
+            (last, f"the chain head does not match record {last} (head missing, rewound or altered)")
+        )
+    for position in report.beyond_head:
+        found.append((position, f"record at position {position} lies beyond the chain head (inserted)"))
+    for sequence in report.anchor_mismatch:
+        found.append(
+            (
+                sequence,
+                f"record {sequence} does not match its anchor: the anchored hash is not in the table "
+                "(records cut off or the chain rewritten from there on)",
+            )
+        )
+    return sorted(found, key=lambda item: item[0])

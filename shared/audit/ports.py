@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.audit.domain import AuditEvent, AuditRecord, ChainHead
+from shared.audit.domain import Anchor, AuditEvent, AuditRecord, ChainHead
 
 MAX_PAGE = 500
 
@@ -78,4 +78,16 @@ class AuditLog(Protocol):
 
     def head(self) -> ChainHead:
         """The chain head: the last record's sequence and hash as the store recorded them."""
+        ...
+
+
+class AuditAnchors(Protocol):
+    """Copies of the chain head kept outside the audit table, where they cannot be changed or removed
+    (S3 with Object Lock in compliance mode)."""
+
+    def put(self, anchor: Anchor) -> None: ...
+
+    def newest(self, count: int) -> list[Anchor]:
+        """Up to ``count`` anchors, highest sequence first. An object under the anchors' prefix that is
+        not an anchor raises ValueError naming it (a forged or damaged anchor is a finding, not noise)."""
         ...

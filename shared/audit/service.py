@@ -7,48 +7,124 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.audit.domain import EMPTY_HEAD, AuditAction, AuditEvent, ChainHead, VerifyReport, verify
-from shared.audit.ports import AuditLog, AuditPage
+from shared.audit.domain import (
+    EMPTY_HEAD,
+    GENESIS,
+    MAX_LISTED,
+    Anchor,
+    AuditAction,
+    AuditEvent,
+    ChainHead,
+    VerifyReport,
+    check_anchors,
+    verify,
+)
+from shared.audit.ports import AuditAnchors, AuditLog, AuditPage
 from shared.core.clock import iso
-from shared.core.errors import InvalidInput
+from shared.core.errors import IntegrityError, InvalidInput
 
 PAGE = 1000
+ANCHORS_CHECKED = 12  # the newest anchors checked by a verification (an hour of a 5-minute sweep)
 
 
 @dataclass(frozen=True)
 class Verifier:
     """``verify`` over :meth:`AuditLog.chain` pages, carrying the last good link across page boundaries,
-    so memory stays one page whatever the trail's length."""
+    so memory stays one page whatever the trail's length. With ``anchors`` (copies of the chain head kept
+    outside the table), the newest ``anchors_checked`` of them are checked against the table as well, so a
+    trail cut back to an earlier record (head rewritten to match) or rehashed from some record on is found."""
 
     log: AuditLog
     page: int = PAGE
+    anchors: AuditAnchors | None = None
+    anchors_checked: int = ANCHORS_CHECKED
 
-    def run(self) -> VerifyReport:
+    def run(self, *, first: int = 1, last: int | None = None) -> VerifyReport:
+        """Verify records ``first`` to ``last`` (by default the whole trail, up to the chain head).
+
+        A range starting after record 1 trusts the stored hash of the record before it as its link in."""
+        if isinstance(first, bool) or not isinstance(first, int) or first < 1:
+            raise InvalidInput("from must be a record number, 1 or more", field="from")
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < first):
+            raise InvalidInput("to must be a record number no lower than from", field="to")
         head = self.log.head()  # read first: records appended during the run lie beyond it
-        total = VerifyReport(checked=0, first_sequence=None, last_sequence=None)
-        after, position = EMPTY_HEAD, 0
+        try:
+            anchors = self.anchors.newest(self.anchors_checked) if self.anchors else []
+        except ValueError as exc:  # an object under the anchors' prefix that is not an anchor
+            raise IntegrityError(f"the audit anchors cannot be read: {exc}") from exc
+        to_the_end = last is None or last >= head.sequence
+        high = head.sequence if last is None else min(last, head.sequence)
+        wanted = {a.sequence for a in anchors}
+        stored_hashes: dict[int, str] = {}
+        total = VerifyReport(checked=0, first_sequence=None, last_sequence=None, head=head)
+        after, position = self._link_in(first)
+        beyond: list[int] = []
         while True:
             page = self.log.chain_page(after_position=position, limit=self.page)
-            # Positions past the head were appended during the run: the next verification checks them.
-            records = [r for r, p in zip(page.records, page.positions, strict=True) if p <= head.sequence]
-            last_page = len(records) < len(page.records) or len(page.records) < self.page
-            part = verify(records, after=after, head=head if last_page else None)
+            kept = [(r, p) for r, p in zip(page.records, page.positions, strict=True) if p <= high]
+            beyond += [p for p in page.positions if p > head.sequence]
+            records = [r for r, _p in kept]
+            for record, at in kept:
+                if at in wanted:
+                    stored_hashes[at] = record.hash if record.sequence == at else ""
+            last_page = len(kept) < len(page.records) or len(page.records) < self.page
+            part = verify(records, after=after, head=head if last_page and to_the_end else None)
             total = _merge(total, part)
             if last_page or page.last_position is None:
-                return total
+                break
             position = page.last_position
             # The link into the next page: the stored record at the page's last position, as stored.
             tail = page.records[-1]
             after = ChainHead(position, tail.hash if tail.sequence == position else "")
+        if not to_the_end:
+            end = total.last_sequence if total.last_sequence is not None else first - 1
+            gap = tuple(range(max(end + 1, first), high + 1))[:MAX_LISTED]
+            total = replace(total, missing=total.missing + gap)
+        if beyond and to_the_end:
+            # Appends during the run move the head past their records; a record still past the head
+            # after the run was put there around the append path.
+            now_head = self.log.head()
+            total = replace(total, beyond_head=tuple(p for p in beyond if p > now_head.sequence))
+        bad = check_anchors(anchors, stored_hashes, head, low=first, high=high)
+        return replace(total, anchor_mismatch=bad, head=head)
 
-    def run_and_record(self, event: AuditEvent) -> VerifyReport:
+    def _link_in(self, first: int) -> tuple[ChainHead, int]:
+        """Where the walk starts (the last verified link, the position to page from)."""
+        if first == 1:
+            return EMPTY_HEAD, 0
+        before = self.log.chain_page(after_position=first - 2, limit=1)
+        if before.positions[:1] == (first - 1,) and before.records[0].sequence == first - 1:
+            return ChainHead(first - 1, before.records[0].hash), first - 1
+        # The record before the range is gone: verify from one earlier, so it is reported missing.
+        return ChainHead(first - 2, GENESIS), first - 1
+
+    def run_and_record(self, event: AuditEvent, *, first: int = 1, last: int | None = None) -> VerifyReport:
         """Verify, then append ``event`` (an ``audit_verify`` action) with the outcome in its detail."""
         if event.action is not AuditAction.AUDIT_VERIFY:
             raise ValueError("the record of a verification is an audit_verify event")
-        report = self.run()
+        report = self.run(first=first, last=last)
         outcome = {"intact": "yes" if report.intact else "no", "checked": str(report.checked)}
+        if first != 1 or last is not None:
+            outcome.update({"from": str(first), "to": str(last if last is not None else "head")})
         self.log.append(replace(event, detail={**event.detail, **outcome}))
         return report
+
+
+@dataclass(frozen=True)
+class Anchorer:
+    """Copies the chain head (sequence and hash, no PHI) to the anchors: run from the inbox sweep's
+    schedule, so the newest records are never longer than one sweep period without an anchor."""
+
+    log: AuditLog
+    anchors: AuditAnchors
+
+    def anchor(self, now: datetime) -> Anchor | None:
+        head = self.log.head()
+        if head.sequence == 0:
+            return None  # an empty trail: nothing to anchor yet
+        anchor = Anchor(head.sequence, head.hash, iso(now))
+        self.anchors.put(anchor)
+        return anchor
 
 
 def _merge(total: VerifyReport, part: VerifyReport) -> VerifyReport:
@@ -65,6 +141,7 @@ def _merge(total: VerifyReport, part: VerifyReport) -> VerifyReport:
         duplicated=total.duplicated + part.duplicated,
         truncated=total.truncated + part.truncated,
         head_mismatch=total.head_mismatch or part.head_mismatch,
+        head=total.head,
     )
 
 

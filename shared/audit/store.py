@@ -28,7 +28,16 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from shared.audit.domain import EMPTY_HEAD, GENESIS, AuditEvent, AuditRecord, ChainHead, seal
+from shared.audit.domain import (
+    ANCHOR_PREFIX,
+    EMPTY_HEAD,
+    GENESIS,
+    Anchor,
+    AuditEvent,
+    AuditRecord,
+    ChainHead,
+    seal,
+)
 from shared.audit.ports import MAX_PAGE, AuditPage, ChainPage
 from shared.core.clock import Clock, iso, parse_iso
 from shared.core.errors import ConcurrentChange, IntegrityError, InvalidInput
@@ -406,4 +415,34 @@ def _check_key(key: Any, attribute: str, value: str) -> dict[str, Any]:
     return key
 
 
-__all__ = ["GENESIS", "DynamoAuditLog", "audit_record_ref"]
+class S3AuditAnchors:
+    """Anchors in AuditAnchorBucket (Object Lock, compliance mode: no one, root included, can delete or
+    overwrite an anchor's version before its retention ends). One object per anchored sequence; a
+    repeat of a sequence is a new version of the same key, kept as long."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, anchor: Anchor) -> None:
+        # Object Lock buckets require an integrity checksum on every put.
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=anchor.key,
+            Body=anchor.body(),
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )
+
+    def newest(self, count: int) -> list[Anchor]:
+        if count < 1:
+            return []
+        listed = self._s3.list_objects_v2(Bucket=self._bucket, Prefix=ANCHOR_PREFIX, MaxKeys=count)
+        anchors = []
+        for entry in listed.get("Contents", []):
+            body = self._s3.get_object(Bucket=self._bucket, Key=entry["Key"])["Body"].read()
+            anchors.append(Anchor.parse(entry["Key"], body))
+        return sorted(anchors, key=lambda a: a.sequence, reverse=True)
+
+
+__all__ = ["GENESIS", "DynamoAuditLog", "S3AuditAnchors", "audit_record_ref"]

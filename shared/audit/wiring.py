@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from shared.audit.service import AuditReader, Verifier
+from shared.audit.service import Anchorer, AuditReader, Verifier
 from shared.audit.settings import AuditSettings
-from shared.audit.store import DynamoAuditLog
+from shared.audit.store import DynamoAuditLog, S3AuditAnchors
 from shared.core.clock import SystemClock
-from shared.crypto.wiring import cipher
+from shared.crypto.wiring import cipher, cipher_for_key
 from shared.runtime import aws
 from shared.runtime.observability import MetricsCounter
 from shared.runtime.wiring import cached
@@ -14,7 +14,7 @@ from shared.runtime.wiring import cached
 
 @cached
 def audit_settings() -> AuditSettings:
-    return AuditSettings()  # read from the environment
+    return AuditSettings.from_env()  # read from the environment
 
 
 @cached
@@ -24,9 +24,30 @@ def audit_log() -> DynamoAuditLog:
     )
 
 
+@cached
+def audit_anchors() -> S3AuditAnchors:
+    bucket = audit_settings().audit_anchor_bucket
+    if not bucket:
+        raise RuntimeError("AUDIT_ANCHOR_BUCKET is not set (template.yaml gives it to the inbox sweep)")
+    return S3AuditAnchors(aws.client("s3"), bucket)
+
+
+def audit_anchorer() -> Anchorer:
+    return Anchorer(audit_log(), audit_anchors())
+
+
 def audit_verifier() -> Verifier:
-    return Verifier(audit_log())
+    anchored = audit_settings().audit_anchor_bucket is not None
+    return Verifier(audit_log(), anchors=audit_anchors() if anchored else None)
 
 
 def audit_reader() -> AuditReader:
     return AuditReader(audit_log())
+
+
+def operator_verifier(*, table: str, data_key_arn: str, anchor_bucket: str | None) -> Verifier:
+    """``clinictext audit verify``: the trail named outright (no function environment), read with the
+    caller's own AWS credentials and endpoint."""
+    log = DynamoAuditLog(aws.table(table), cipher_for_key(data_key_arn), SystemClock())
+    anchors = S3AuditAnchors(aws.client("s3"), anchor_bucket) if anchor_bucket else None
+    return Verifier(log, anchors=anchors)

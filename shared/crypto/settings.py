@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.crypto import kms
+from shared.runtime.settings import EnvSettings
 
 
-class CipherSettings(BaseSettings):
+class CipherSettings(EnvSettings):
     """How long and how often one data key is reused (same variables as before: PHI_CACHE_*)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     # PHI data-key cache (shared.crypto.kms): one data key serves up to N payloads or this many seconds, so a
     # container that writes or reads 1,000 texts in one window makes one KMS request for each direction.

@@ -40,6 +40,21 @@ _ID_PATTERN = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
 _USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
+# What staff text (notes, replies) may not carry: C0 controls but tab and line breaks, DEL and the C1
+# controls, the bidi embeddings, overrides and isolates (text that reads other than it is stored: "Trojan
+# Source"), and lone surrogates. Marks such as LRM/RLM and the joiners of emoji stay allowed.
+_HOSTILE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def check_staff_text(value: str, field: str) -> None:
+    """:class:`InvalidInput` naming ``field`` (never echoing the text) when ``value`` holds a character
+    above; call it on text a staff member wrote before anything is stored or sent."""
+    if _HOSTILE_TEXT.search(value):
+        raise InvalidInput(
+            f"{field} must not contain control characters or text-direction overrides", field=field
+        )
+
+
 def new_conversation_id() -> str:
     """An opaque, unguessable id (128 random bits), unrelated to the number."""
     return "c_" + secrets.token_urlsafe(16)
@@ -392,6 +407,7 @@ class Conversation:
             raise InvalidInput("body must be the note's text", field="body")
         if len(body) > MAX_NOTE_CHARS:
             raise InvalidInput(f"body must be at most {MAX_NOTE_CHARS} characters", field="body")
+        check_staff_text(body, "body")
         if any(note.note_id == note_id for note in self.notes):
             raise InvalidTransition("that note is recorded already")
         self._check_version(expected_version)
@@ -409,12 +425,13 @@ class Conversation:
     ) -> Conversation:
         _check_user(by, "user")
         at = _check_at(at)
-        adding, removing = frozenset(add), frozenset(remove)
-        for name in adding | removing:
+        add, remove = list(add), list(remove)
+        for name in [*add, *remove]:  # checked before the sets: a JSON object or list is unhashable
             if not isinstance(name, str) or not LABEL_PATTERN.fullmatch(name):
                 raise InvalidInput(
                     "labels must be lowercase words (a-z, 0-9, -), up to 32 characters", field="labels"
                 )
+        adding, removing = frozenset(add), frozenset(remove)
         if adding & removing:
             raise InvalidInput("a label cannot be added and removed at once", field="labels")
         labels = (self.labels | adding) - removing

@@ -126,6 +126,18 @@ class Landing:
 
 
 @dataclass(frozen=True)
+class MessageRef:
+    """A conversation's reference to one of its texts in the message log (ids only, never a body).
+    ``sender_id``/``sender_name``: the staff member who sent a reply (Cognito sub and username)."""
+
+    message_id: str
+    direction: str
+    kind: str | None = None
+    sender_id: str | None = None
+    sender_name: str | None = None
+
+
+@dataclass(frozen=True)
 class LandedAlready:
     """What the first delivery of a text recorded when it landed (read back on a redelivery)."""
 
@@ -151,6 +163,10 @@ class Page:
 
 class ConversationStore(Protocol):
     def get(self, conversation_id: str) -> InboxConversation | None: ...
+
+    def message_refs(self, conversation_id: str) -> dict[str, MessageRef]:
+        """The conversation's own texts in the message log, by message id."""
+        ...
 
     def find(self, phone_hmac: str, department: str) -> InboxConversation | None:
         """The number's conversation with ``department`` (consistent read), or None."""

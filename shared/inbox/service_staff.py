@@ -20,12 +20,11 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
-from shared.consent.ports import ConsentLedger
 from shared.core.clock import Clock, iso
 from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
 from shared.core.models import ConsentStatus
@@ -48,6 +47,7 @@ from shared.inbox.conversation import (
     Conversation,
     ConversationStatus,
     StaffMember,
+    check_staff_text,
     is_conversation_id,
     new_conversation_id,
 )
@@ -58,6 +58,7 @@ from shared.inbox.ports import (
     ConversationStore,
     DepartmentDirectory,
     InboxConversation,
+    MessageRef,
     PatientNames,
     StaffDirectory,
     contact_record_ref,
@@ -67,8 +68,51 @@ from shared.inbox.sla import metrics as sla_metrics
 from shared.outbound.kinds import STAFF_REPLY
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 
+if TYPE_CHECKING:  # the log and the ledger are handed in by the wiring; the handler's import stays light
+    from shared.consent.ports import ConsentLedger
+    from shared.messaging.ports import MessageLog
+
 MAX_LIST = 100
 MAX_REPLY_CHARS = 1600  # ten concatenated GSM-7 parts
+THREAD_PAGE = 50
+MAX_THREAD_PAGE = 100
+# The thread's kinds (the message log's kind names where they differ): what staff see in each entry.
+THREAD_KINDS = {
+    "after_hours_reply": "after_hours",
+    "staff_reply": "staff_reply",
+    "urgent_reply": "urgent_reply",
+}
+# Texts that belong to one conversation: shown only in the conversation that references them (another
+# department's reply to the same number is that department's).
+CONVERSATION_KINDS = frozenset(THREAD_KINDS)
+
+
+def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
+    """One text of the thread: direction, kind, body (the viewer is allowed), who sent a staff reply,
+    and the delivery status the carrier reported (DeliveryTable)."""
+    inbound = message.direction.value == "inbound"
+    kind = "patient" if inbound else THREAD_KINDS.get(message.kind, message.kind)
+    sender = None
+    if ref is not None and ref.sender_id:
+        sender = {"user_id": ref.sender_id, "name": ref.sender_name}
+    return {
+        "id": message.message_id,
+        "at": iso(message.created_at),
+        "direction": message.direction.value,
+        "kind": kind,
+        "automated": not inbound and kind != "staff_reply",
+        "body": message.body,
+        "sender": sender,
+        "status": message.status,
+        "segments": message.segments,
+        "delivery": None
+        if inbound
+        else {
+            "status": message.delivery_status,
+            "at": iso(message.delivery_at) if message.delivery_at else None,
+            "detail": message.delivery_detail,
+        },
+    }
 
 
 class PatientOptedOut(Conflict):
@@ -178,6 +222,7 @@ class StaffInbox:
     send: Callable[[OutboundText], str] | None = None  # the outbound pipeline's send_one with its book
     clinic_name: str = ""
     clinic_phone: str = ""
+    messages: MessageLog | None = None  # the message log, for the thread (bodies and delivery status)
     cipher: PhiCipher | None = None  # opens (and seals) the conversations' contact payloads
     staff: StaffDirectory | None = None  # who may be assigned (Cognito groups)
     consent: ConsentLedger | None = None  # a started conversation's number's consent
@@ -282,12 +327,41 @@ class StaffInbox:
             return False
         return filters.unread is None or c.unread_for(identity.user_id) is filters.unread
 
-    def show(self, identity: StaffIdentity, origin: RequestOrigin, conversation_id: str) -> dict[str, Any]:
+    def show(
+        self,
+        identity: StaffIdentity,
+        origin: RequestOrigin,
+        conversation_id: str,
+        *,
+        limit: int = THREAD_PAGE,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """The conversation with one page of its thread, newest first: the patient's texts in it, its
+        staff replies (with who sent them), its automated replies and the number's automated texts
+        (reminders, keyword answers), each with its delivery status. Access is decided and the look
+        recorded before any body is decrypted."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_THREAD_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_THREAD_PAGE}", field="limit")
         record, decision = self._open(identity, conversation_id)
-        self._record(identity, origin, AuditAction.READ, conversation_id, detail={"via": decision.via.value})
-        shown = detail_json(record, identity)
-        self._mark_read(record, identity)
+        detail = {"via": decision.via.value, **({"page": "next"} if cursor else {})}
+        self._record(identity, origin, AuditAction.READ, conversation_id, detail=detail)
+        shown = {**detail_json(record, identity), **self._thread(record, limit=limit, cursor=cursor)}
+        if cursor is None:
+            self._mark_read(record, identity)
         return shown
+
+    def _thread(self, record: InboxConversation, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        if self.messages is None:
+            return {}
+        c = record.conversation
+        refs = self.store.message_refs(c.conversation_id)
+        page, following = self.messages.thread_page(c.phone_hmac, limit=limit, cursor=cursor)
+        entries = [
+            thread_entry(m, refs.get(m.message_id))
+            for m in page
+            if m.message_id in refs or (m.direction.value == "outbound" and m.kind not in CONVERSATION_KINDS)
+        ]
+        return {"thread": entries, "thread_cursor": following}
 
     def _mark_read(self, record: InboxConversation, identity: StaffIdentity) -> None:
         c = record.conversation
@@ -705,6 +779,8 @@ class StaffInbox:
             raise InvalidInput("body must be the reply's text (or give canned_response_id)", field="body")
         if canned is None and len(body) > MAX_REPLY_CHARS:
             raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+        if canned is None:
+            check_staff_text(body, "body")
         if self.send is None:
             raise RuntimeError("this staff inbox was built without the outbound pipeline")
         record, decision = self._open(identity, cid)
@@ -738,7 +814,7 @@ class StaffInbox:
             phone_hmac=current.phone_hmac,
             body=body.strip(),
             phone=contact.phone if (contact := self.contact(record)) is not None else None,
-            ref=(cid, now),
+            ref=(cid, now, identity.user_id, identity.username),
             department=current.department,
         )
         try:

@@ -55,6 +55,7 @@ from shared.inbox.ports import (
     InboxConversation,
     LandedAlready,
     Landing,
+    MessageRef,
     Page,
 )
 from shared.inbox.sla import ConversationSummary
@@ -308,6 +309,28 @@ class DynamoConversationStore:
             IndexName="by_number", KeyConditionExpression=Key("phone_hmac").eq(phone_hmac)
         )
         return [self._record(item) for item in response.get("Items", [])]
+
+    def message_refs(self, conversation_id: str) -> dict[str, MessageRef]:
+        """The conversation's own texts (patient texts that landed in it, its replies), by message id:
+        references only (ids, direction, kind, sender), never a body."""
+        refs: dict[str, MessageRef] = {}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(conversation_id) & Key("sk").begins_with("msg#"),
+            "ProjectionExpression": "message_id, direction, kind, sender_id, sender_name",
+        }
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                refs[str(item["message_id"])] = MessageRef(
+                    message_id=str(item["message_id"]),
+                    direction=str(item.get("direction", "")),
+                    kind=str(item["kind"]) if item.get("kind") else None,
+                    sender_id=str(item["sender_id"]) if item.get("sender_id") else None,
+                    sender_name=str(item["sender_name"]) if item.get("sender_name") else None,
+                )
+            if "LastEvaluatedKey" not in response:
+                return refs
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def landed(self, message_id: str) -> LandedAlready | None:
         item = self._table.get_item(
@@ -569,7 +592,9 @@ class DynamoInboxReplyBook:
     """The after-hours and urgent replies' records for :class:`shared.outbound.pipeline.OutboundPipeline`:
     one claim item per reply key (``reply#<key>``), claimed once (so a redelivered text, or two racing
     deliveries, send the reply once), marked sent with the message log record and a reference in the
-    conversation in one transaction. ``text.ref`` is ``(conversation_id, thread_at)``."""
+    conversation in one transaction. ``text.ref`` is ``(conversation_id, thread_at)``, or for a staff
+    reply ``(conversation_id, thread_at, sender_id, sender_name)``: the reference then names who sent
+    it (a Cognito sub and username, no PHI) for the thread view."""
 
     claim_item_count = 1
     sent_item_count = 2  # the claim marked sent, the conversation's reference to the message
@@ -617,7 +642,8 @@ class DynamoInboxReplyBook:
     def sent_items(
         self, text: OutboundText, token: str, provider_id: str, now: datetime
     ) -> list[dict[str, Any]]:
-        conversation_id, thread_at = text.ref
+        conversation_id, thread_at = text.ref[0], text.ref[1]
+        sender = {"sender_id": text.ref[2], "sender_name": text.ref[3]} if len(text.ref) == 4 else {}
         message_id = reply_message_id(text.key)
         return [
             {
@@ -646,13 +672,14 @@ class DynamoInboxReplyBook:
                         "direction": Direction.OUTBOUND.value,
                         "kind": text.kind.name,
                         "thread_at": iso(thread_at),
+                        **sender,
                     },
                 }
             },
         ]
 
     def record(self, text: OutboundText, body: str, provider_id: str, parts: int) -> MessageRecord:
-        _conversation_id, thread_at = text.ref
+        thread_at = text.ref[1]
         return MessageRecord(
             message_id=reply_message_id(text.key),
             phone_hmac=text.phone_hmac,

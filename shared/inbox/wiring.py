@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 
 def metrics_departments() -> frozenset[str]:
     """The departments whose response times the sweep emits (read per run)."""
-    return SweepMetricsSettings().department_names
+    return SweepMetricsSettings.from_env().department_names
 
 
 @cached
 def inbox_settings() -> InboxFunctionSettings:
-    return InboxFunctionSettings()
+    return InboxFunctionSettings.from_env()
 
 
 @cached

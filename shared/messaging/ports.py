@@ -23,6 +23,13 @@ class MessageLog(Protocol):
         """The number's messages, newest first, each outbound text with its delivery status."""
         ...
 
+    def thread_page(
+        self, phone_hmac: str, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[MessageRecord], str | None]:
+        """One page of :meth:`thread` (newest first) and the opaque cursor of the next (None at the end);
+        a cursor this log did not issue is :class:`~shared.core.errors.InvalidInput` naming ``cursor``."""
+        ...
+
     def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:
         """True when the message ``message_id`` is logged at position ``at`` of the number's thread."""
         ...

@@ -13,6 +13,8 @@ status items of its page with one BatchGetItem.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
@@ -22,7 +24,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from shared.core.clock import iso, parse_iso
-from shared.core.errors import AlreadyRecorded, ConcurrentChange
+from shared.core.errors import AlreadyRecorded, ConcurrentChange, InvalidInput
 from shared.core.models import Channel, Direction, MessageRecord
 from shared.crypto.ports import PhiCipher
 from shared.messaging.ports import (
@@ -45,6 +47,24 @@ BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8)
 # A request that failed as a whole was retried by the SDK already (3 attempts): only this many more rounds.
 WHOLE_REQUEST_ROUNDS = 2
 _DELIVERY_FIELDS = "pk, delivery_status, delivery_at, delivery_detail"
+
+
+def _thread_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _thread_position(cursor: str) -> str:
+    """The sort key a thread cursor names: only a message position (``MSG#...``), so a cursor cannot
+    steer the query at another item type or another number (the partition is the caller's)."""
+    try:
+        if not isinstance(cursor, str) or not 1 <= len(cursor) <= 200:
+            raise ValueError
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this API issued", field="cursor") from None
+    if not sk.startswith("MSG#") or not sk.isprintable() or len(sk) > 120:
+        raise InvalidInput("cursor is not one this API issued", field="cursor")
+    return sk
 
 
 def message_record_ref(message_id: str) -> str:
@@ -344,13 +364,27 @@ class DynamoMessageLog:
         """The number's messages, newest first, each outbound text with its delivery status (one
         BatchGetItem for the page). Without ``include_body`` nothing is decrypted and ``body`` is empty:
         a status listing needs no PHI and no KMS call."""
-        response = self._table.query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": phone_hmac, ":prefix": "MSG#"},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        items = response.get("Items", [])
+        return self.thread_page(phone_hmac, limit=limit, include_body=include_body)[0]
+
+    def thread_page(
+        self, phone_hmac: str, *, limit: int = 50, cursor: str | None = None, include_body: bool = True
+    ) -> tuple[list[MessageRecord], str | None]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": phone_hmac, ":prefix": "MSG#"},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor is not None:
+            query["ExclusiveStartKey"] = {"pk": phone_hmac, "sk": _thread_position(cursor)}
+        response = self._table.query(**query)
+        last = response.get("LastEvaluatedKey")
+        following = _thread_cursor(str(last["sk"])) if last else None
+        return self._records(phone_hmac, response.get("Items", []), include_body), following
+
+    def _records(
+        self, phone_hmac: str, items: list[dict[str, Any]], include_body: bool
+    ) -> list[MessageRecord]:
         provider_ids = [
             str(item["provider_message_id"])
             for item in items

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @cached
 def secure_settings() -> SecureSettings:
-    return SecureSettings()  # read from the environment
+    return SecureSettings.from_env()
 
 
 def _build(*, sends: bool) -> SecureMessages:

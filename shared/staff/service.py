@@ -25,6 +25,7 @@ from shared.core.clock import Clock, iso
 from shared.core.errors import InvalidInput, NotFound, Unauthorized
 from shared.inbox.access import RequestOrigin, StaffIdentity
 from shared.inbox.canned import CannedResponseRequest
+from shared.inbox.conversation import is_conversation_id
 from shared.inbox.departments import DepartmentSettings, check_department, default_settings
 from shared.staff.ports import CannedResponse, CannedResponses, DepartmentDirectory
 
@@ -105,6 +106,9 @@ class StaffConsole:
             raise InvalidInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
         if start is not None and end is not None and end <= start:
             raise InvalidInput("to must be after from", field="to")
+        if conversation_id is not None and not is_conversation_id(conversation_id):
+            # Only ids this API issues: "CHAIN" or a key-shaped text is no conversation to ask about.
+            raise InvalidInput("conversation_id must be a conversation id (c_...)", field="conversation_id")
         try:
             viewer = AuditEvent(
                 user_id=identity.user_id,

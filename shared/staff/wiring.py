@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @cached
 def staff_settings() -> StaffApiSettings:
-    return StaffApiSettings()  # read from the environment
+    return StaffApiSettings.from_env()  # read from the environment
 
 
 @cached
@@ -53,6 +53,7 @@ def staff_inbox() -> StaffInbox:
     from shared.crypto.wiring import blind_index, cipher
     from shared.inbox.service_staff import StaffInbox
     from shared.inbox.wiring import conversation_store, patient_names, staff_reply_sender
+    from shared.messaging.wiring import message_log
 
     store = conversation_store()
     settings = staff_settings()
@@ -65,6 +66,7 @@ def staff_inbox() -> StaffInbox:
         names=patient_names(),
         settings=store,
         default_time_zone=settings.default_time_zone,
+        messages=message_log(),
         send=staff_reply_sender(),
         clinic_name=core_settings().clinic_name,
         clinic_phone=core_settings().clinic_phone,

@@ -158,7 +158,14 @@ def test_the_committed_sweep_sample_runs(clinic, clock) -> None:
 
     event = json.loads((make_events.EVENTS_DIR / "inbox_sweep_scheduled.json").read_text(encoding="utf-8"))
     result = clinic.functions["InboxSweepFunction"].invoke(event)
-    assert result == {"checked": 0, "overdue_flagged": 0, "escalated": 0, "escalation_ended": 0, "raced": 0}
+    assert result == {
+        "checked": 0,
+        "overdue_flagged": 0,
+        "escalated": 0,
+        "escalation_ended": 0,
+        "raced": 0,
+        "anchored": None,
+    }
 
 
 def test_a_write_of_the_thread_never_puts_back_the_escalation_attempts_it_read(clinic, clock) -> None:

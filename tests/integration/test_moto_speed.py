@@ -71,3 +71,47 @@ def test_a_transaction_that_holds_applies_all_of_it_and_the_patch_is_removed_aft
         transact([update("a"), update("b")])
     assert models.DynamoDBBackend.transact_write_items is original
     assert {item["pk"]: int(item["n"]) for item in table.scan()["Items"]} == {"a": 2, "b": 2}
+
+
+def test_symmetric_and_hmac_keys_stay_distinct_and_signing_keys_get_their_own_rsa_key(aws):
+    from moto.kms import models
+
+    from infra.local.moto_speed import reused_unused_key_material
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    with reused_unused_key_material():
+        first, second = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+        mac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+        signers = [
+            kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+            for _ in range(2)
+        ]
+        keys = models.kms_backends["123456789012"]["us-east-1"].keys
+        assert keys[first].key_material != keys[second].key_material
+        sealed = kms.encrypt(KeyId=first, Plaintext=b"x")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=sealed)["KeyId"].endswith(first)
+        with pytest.raises(ClientError):
+            kms.decrypt(CiphertextBlob=sealed, KeyId=second)
+        tag = kms.generate_mac(KeyId=mac, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+        assert kms.verify_mac(KeyId=mac, Message=b"m", Mac=tag, MacAlgorithm="HMAC_SHA_256")["MacValid"]
+        assert keys[signers[0]].private_key is not keys[signers[1]].private_key
+        signature = kms.sign(KeyId=signers[0], Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")[
+            "Signature"
+        ]
+        assert not kms.verify(
+            KeyId=signers[1], Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
+        )["SignatureValid"]
+
+
+def test_the_key_patches_are_removed_after():
+    from moto.cognitoidp import models as cognito_models
+    from moto.kms import models as kms_models
+
+    from infra.local.moto_speed import reused_unused_key_material
+
+    generate = kms_models.generate_private_key
+    importer = cognito_models.jwk.RSAKey.__dict__["import_key"]
+    with reused_unused_key_material():
+        assert kms_models.generate_private_key is not generate
+    assert kms_models.generate_private_key is generate
+    assert cognito_models.jwk.RSAKey.__dict__["import_key"] is importer

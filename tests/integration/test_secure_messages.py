@@ -342,5 +342,5 @@ def test_an_opted_out_patient_gets_nothing_and_no_link_is_kept(clinic, clock) ->
     text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "STOP", from_number=THANH_MOBILE)
     clock.now = MONDAY_OPEN + timedelta(minutes=2)
     status, answer = send(clinic, clock, "nurse", cid)
-    assert status == 409 and "opted out" in answer["error"]["message"]
+    assert status == 409 and "opted out" in answer["error"]["message"], answer
     assert secure_items(clinic) == [] and not [b for _p, b in outbox() if "secure message" in b]

@@ -123,16 +123,22 @@ def test_a_look_at_the_trail_is_recorded_before_the_read_and_a_refusal_records_n
     log = console.audit.log
     assert isinstance(log, FakeAuditLog)
     with pytest.raises(AdminsOnly):
-        console.read_audit(staff("nursing"), ORIGIN, conversation_id="cv_1")
+        console.read_audit(staff("nursing"), ORIGIN, conversation_id="c_AAAAAAAAAAAAAAAAAAAAAA")
     with pytest.raises(InvalidInput) as bad:
-        console.read_audit(staff(admin=True), ORIGIN, conversation_id="cv_1", limit=0)
+        console.read_audit(staff(admin=True), ORIGIN, conversation_id="c_AAAAAAAAAAAAAAAAAAAAAA", limit=0)
     assert bad.value.field == "limit"
     with pytest.raises(InvalidInput) as bad:
         console.read_audit(staff(admin=True), ORIGIN, user="not an id")
     assert bad.value.field == "user"
     assert log.records == []
-    page = console.read_audit(staff(admin=True, user="u-admin"), ORIGIN, conversation_id="cv_1")
+    page = console.read_audit(
+        staff(admin=True, user="u-admin"), ORIGIN, conversation_id="c_AAAAAAAAAAAAAAAAAAAAAA"
+    )
     assert [r.action for r in page.records] == ["audit_read"]  # the look shows itself
     record = log.records[0]
-    assert (record.user_id, record.conversation_id, record.source_ip) == ("u-admin", "cv_1", "203.0.113.7")
+    assert (record.user_id, record.conversation_id, record.source_ip) == (
+        "u-admin",
+        "c_AAAAAAAAAAAAAAAAAAAAAA",
+        "203.0.113.7",
+    )
     assert record.client_id == "inboxclient"
