@@ -36,6 +36,7 @@ from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
 from shared.runtime.wiring import preload_clients
+from shared.secure import wiring as secure_wiring
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
@@ -560,6 +561,8 @@ def show_conversation(conversation_id: str) -> Response[Any]:
         limit=_limit(default=50),
         cursor=_query("cursor"),
     )
+    # Access was decided (and the look recorded) by show: the thread's secure messages, with their bodies.
+    shown["secure_messages"] = secure_wiring.secure_messages().for_conversation(cid)
     logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
     return _conversation(200, shown)
 
@@ -581,6 +584,7 @@ WRITE_FIELDS: dict[str, frozenset[str]] = {
     "assign": frozenset({"version", "department", "user"}),
     "notes": frozenset({"version", "body"}),
     "labels": frozenset({"version", "add", "remove"}),
+    "secure-messages": frozenset({"version", "body"}),
 }
 
 
@@ -608,6 +612,21 @@ def _staff_write(action: str) -> Response[Any]:
         logger.info("break-glass access", extra={"user_id": identity.user_id, "conversation_id": cid})
         return _conversation(200, shown)
     version = _expected_version(body)
+    if action == "secure-messages":
+        links, sent = secure_wiring.secure_messages().send(identity, origin, cid, version, body.get("body"))
+        logger.info(
+            "secure message sent",
+            extra={
+                "user_id": identity.user_id,
+                "conversation_id": cid,
+                "secure_message_id": sent["secure_message_id"],
+            },
+        )
+        shown = inbox.show(identity, origin, cid)
+        shown["secure_messages"] = links
+        answer = _conversation(201, shown)
+        answer.body = {"conversation": shown, "sent": sent}
+        return answer
     if action == "messages":
         canned = None
         if "canned_response_id" in body:
@@ -671,6 +690,17 @@ def reopen_conversation(conversation_id: str) -> Response[Any]:
 )
 def reply_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("messages")
+
+
+@app.post(
+    "/inbox/conversations/<conversation_id>/secure-messages",
+    summary="Send a secure message: the text carries only the clinic and a link; the page asks for the "
+    "date of birth on file before showing it (409: opted out, no single date of birth on file, stale view).",
+    security=STAFF_JWT,
+    responses={201: {"description": "Sent"}, **STAFF_WRITE_REFUSALS},
+)
+def secure_message_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("secure-messages")
 
 
 @app.post(

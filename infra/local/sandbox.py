@@ -191,7 +191,15 @@ class Sandbox:
         if self._seed_staff:
             self.seeded_staff = self.seed_staff()
         self._serve_api()
+        self._point_secure_links_here()
         return self
+
+    def _point_secure_links_here(self) -> None:
+        """A secure message's link opens the patient page on this sandbox's API address (SecurePageFunction
+        at /s), so a tester opens it from the outbox; deployed, it is the template's SecurePageUrl."""
+        for function in self.stack.functions.values():
+            if "SECURE_PAGE_URL" in function.environment:
+                function.environment["SECURE_PAGE_URL"] = f"{self.api_url}/s"
 
     def stop(self) -> None:
         self._stop.set()

@@ -18,6 +18,7 @@ from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 
 if TYPE_CHECKING:
+    from shared.appointments.ports import BirthDates
     from shared.appointments.store.book import AppointmentBook
     from shared.appointments.store.fanout import ReminderFanout
     from shared.appointments.store.names import AppointmentFirstNames
@@ -46,6 +47,15 @@ def appointment_book() -> AppointmentBook:
         offsets=settings.offsets,
         clock=SystemClock(),
     )
+
+
+@cached
+def birth_dates() -> BirthDates:
+    """Dates of birth on file (in the appointments' encrypted contact), for the secure-message check."""
+    from shared.appointments.store.patients import DynamoBirthDates
+    from shared.crypto.wiring import cipher
+
+    return DynamoBirthDates(aws.table(reminder_settings().appointments_table), cipher())
 
 
 @cached

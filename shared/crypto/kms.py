@@ -406,3 +406,29 @@ class KmsDerivedFingerprint:
         if stored.startswith(self.PREFIX):
             return hmac.compare_digest(stored, self.of(data))
         return self._legacy.matches(stored, data)
+
+
+class KmsDerivedKey:
+    """A 32-byte secret ``GenerateMac(blind-index key, label)``, asked of KMS once per container.
+
+    For keyed hashes and signatures computed in the container (Python's ``hmac``, PyJWT's HS256), each use
+    with its own ``label`` so the keys are independent of each other and of every value stored (blind
+    indexes MAC ``phone:...``, fingerprints ``appointment-content:...`` and their own label). The key lives
+    only in memory.
+    """
+
+    def __init__(self, kms_client: Any, key_arn: str, label: bytes) -> None:
+        if not label.startswith(b"clinictext:derive-key:"):
+            raise ValueError("a derivation label starts with clinictext:derive-key:")
+        self._kms = kms_client
+        self._key_arn = key_arn
+        self._label = label
+        self._key: bytes | None = None
+
+    def key(self) -> bytes:
+        if self._key is None:
+            response = self._kms.generate_mac(
+                KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=self._label
+            )
+            self._key = bytes(response["Mac"])
+        return self._key

@@ -16,6 +16,7 @@ from typing import Any
 from shared.crypto.kms import (
     BranchKeyStore,
     KmsDerivedFingerprint,
+    KmsDerivedKey,
     KmsEnvelopeCipher,
     KmsHmacBlindIndex,
 )
@@ -105,3 +106,19 @@ def create_branch_key(
         table=table, branch_key_id=branch_key_id, ddb_client=ddb_client, kms_client=kms_client
     )
     return create_branch_key_in(store, key_arn)
+
+
+@cached
+def secure_link_key() -> KmsDerivedKey:
+    """Keys the hash a secure-message link's token is stored as (never the token itself)."""
+    return KmsDerivedKey(
+        aws.client("kms"), core_settings().blind_index_key_arn, b"clinictext:derive-key:secure-link-token:v1"
+    )
+
+
+@cached
+def secure_session_key() -> KmsDerivedKey:
+    """Signs (HS256) the short session a patient gets after passing a secure message's date-of-birth check."""
+    return KmsDerivedKey(
+        aws.client("kms"), core_settings().blind_index_key_arn, b"clinictext:derive-key:secure-session:v1"
+    )

@@ -55,6 +55,29 @@ export interface ThreadMessage {
   segments: number | null;
 }
 
+/** A secure message as its department's staff see it: the body, and what the patient's page did with it. */
+export interface SecureMessage {
+  id: string;
+  body: string;
+  sentAt: string;
+  sentBy: string;
+  expiresAt: string;
+  state: "open" | "expired" | "locked";
+  openedAt: string | null;
+  failedTries: number;
+  lockedAt: string | null;
+  answers: number;
+  answeredAt: string | null;
+}
+
+/** One word for where a secure message stands: locked, expired, answered, opened or sent. */
+export function secureStatus(m: SecureMessage): "locked" | "expired" | "answered" | "opened" | "sent" {
+  if (m.state === "locked") return "locked";
+  if (m.answers > 0) return "answered";
+  if (m.state === "expired") return "expired";
+  return m.openedAt ? "opened" : "sent";
+}
+
 export interface Thread {
   item: ConversationItem;
   version: number;
@@ -66,6 +89,7 @@ export interface Thread {
   assignments: { at: string; by: string; detail: string }[];
   optedOut: boolean;
   consentReason: string | null;
+  secureMessages: SecureMessage[];
 }
 
 export interface Me {
@@ -147,6 +171,25 @@ export function automatedLabel(source: string): string {
   return words && words !== "automated" ? `Automated: ${words}` : "Automated";
 }
 
+function toSecure(raw: unknown): SecureMessage {
+  const r = obj(raw);
+  const state = str(r.state);
+  const when = (v: unknown): string | null => str(v) || null;
+  return {
+    id: str(r.id),
+    body: str(r.body),
+    sentAt: str(r.sent_at),
+    sentBy: str(r.sent_by),
+    expiresAt: str(r.expires_at),
+    state: state === "locked" || state === "expired" ? state : "open",
+    openedAt: when(r.opened_at),
+    failedTries: Number(r.failed_tries ?? 0),
+    lockedAt: when(r.locked_at),
+    answers: Number(r.answers ?? 0),
+    answeredAt: when(r.answered_at),
+  };
+}
+
 function toMessage(raw: unknown): ThreadMessage {
   const r = obj(raw);
   const direction = str(r.direction) === "inbound" ? "inbound" : "outbound";
@@ -200,6 +243,7 @@ export function toThread(raw: unknown, etag: string | null): Thread {
     }),
     optedOut,
     consentReason: optedOut ? str(consent.reason ?? c.consent_reason, "The patient opted out of texts (STOP).") : null,
+    secureMessages: arr(r.secure_messages ?? c.secure_messages).map(toSecure),
   };
 }
 

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { Ref } from "preact";
-import { automatedLabel, type CannedResponse, type Thread, type ThreadMessage } from "../api";
+import { automatedLabel, secureStatus, type CannedResponse, type SecureMessage, type Thread, type ThreadMessage } from "../api";
 import { Composer } from "./Composer";
 import { when } from "./ConversationList";
 
@@ -105,6 +105,76 @@ function OneField({ id, label, button, onSubmit, inputRef, multiline }: {
   );
 }
 
+const STATUS_TEXT = {
+  sent: "Sent, not opened yet",
+  opened: "Opened",
+  answered: "Answered",
+  locked: "Locked (5 wrong dates of birth)",
+  expired: "Expired, not answered",
+} as const;
+
+function SecureMessageItem({ m }: { m: SecureMessage }) {
+  const status = secureStatus(m);
+  return (
+    <li class={`secure ${status}`} data-testid="secure-message">
+      <span class={`badge secure-${status}`}>{STATUS_TEXT[status]}</span>
+      <p class="body">{m.body}</p>
+      <span class="meta">
+        sent {when(m.sentAt)}
+        {m.openedAt ? ` · opened ${when(m.openedAt)}` : ""}
+        {m.answers > 0 ? ` · ${m.answers} answer${m.answers === 1 ? "" : "s"}${m.answeredAt ? `, last ${when(m.answeredAt)}` : ""}` : ""}
+        {m.lockedAt ? ` · locked ${when(m.lockedAt)}` : m.failedTries > 0 ? ` · ${m.failedTries} wrong date${m.failedTries === 1 ? "" : "s"} of birth` : ""}
+        {status === "sent" || status === "opened" ? ` · link expires ${when(m.expiresAt)}` : ""}
+      </span>
+    </li>
+  );
+}
+
+/** "Secure message": for what a text must not carry; the patient reads it after confirming their date of birth. */
+export function SecureComposer({ disabledReason, onSend }: { disabledReason: string | null; onSend: (body: string) => Promise<void> }) {
+  const [text, setText] = useState("");
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [sent, setSent] = useState(false);
+  const disabled = disabledReason !== null;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (disabled || sending || !text.trim()) return;
+    setSending(true);
+    setError(null);
+    setSent(false);
+    try {
+      await onSend(text.trim());
+      setText("");
+      setSent(true);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setSending(false);
+    }
+  };
+  return (
+    <form class="secure-composer" onSubmit={submit} aria-label="Send a secure message">
+      <label for="secure-body">Secure message (read after a date-of-birth check)</label>
+      <textarea id="secure-body" rows={3} maxLength={4000} value={text} disabled={disabled} aria-describedby="secure-help" onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
+      <span id="secure-help" class="hint">
+        {disabled
+          ? `Secure messages are off: ${disabledReason}`
+          : "For what a text must not carry. The patient gets a text with a link only, and reads this after confirming their date of birth."}
+      </span>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {sent && <p role="status">Secure message sent.</p>}
+      <button type="submit" disabled={disabled || sending || !text.trim()}>
+        {sending ? "Sending…" : "Send secure message"}
+      </button>
+    </form>
+  );
+}
+
 export function ThreadView({
   thread,
   canned,
@@ -174,6 +244,17 @@ export function ThreadView({
         disabledReason={thread.optedOut ? (thread.consentReason ?? "the patient opted out") : null}
         onSend={(reply) => onAction("messages", reply)}
         {...(textareaRef ? { textareaRef } : {})}
+      />
+      {thread.secureMessages.length > 0 && (
+        <ol class="messages secure-messages" aria-label="Secure messages">
+          {thread.secureMessages.map((m) => (
+            <SecureMessageItem key={m.id} m={m} />
+          ))}
+        </ol>
+      )}
+      <SecureComposer
+        disabledReason={thread.optedOut ? (thread.consentReason ?? "the patient opted out") : null}
+        onSend={(body) => onAction("secure-messages", { body })}
       />
       <div class="actions">
         {c.status === "open" ? (
