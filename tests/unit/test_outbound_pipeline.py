@@ -500,3 +500,22 @@ def test_a_process_dying_in_the_bookkeeping_leaves_no_claimed_text_unpublished()
         r.pipeline.send([text(n) for n in range(3)], r.book)
     assert len(r.sms.sent) == 3  # every claimed text went out: unconfirmed later, none lost
     assert set(r.store.claims) == {"text-0", "text-1", "text-2"}
+
+
+def test_a_process_dying_in_the_next_rounds_booking_wait_leaves_the_previous_text_marked_sent():
+    # Two texts to one number are two rounds; the second round's booking may sleep for most of the
+    # invocation (a busy schedule), so the first round's mark-sent must be written before it.
+    r = rig(parts_per_second=1.0)
+    book = r.pacer.book
+
+    def dies_in_the_second_booking(parts, **kwargs):  # type: ignore[no-untyped-def]
+        if r.pacer.bookings:
+            raise Died
+        return book(parts, **kwargs)
+
+    r.pacer.book = dies_in_the_second_booking  # type: ignore[method-assign]
+    texts = [text(0, number=5, kind=STAFF_REPLY), text(1, number=5, kind=STAFF_REPLY)]
+    with pytest.raises(Died):
+        r.pipeline.send(texts, r.book)
+    assert [phone for phone, _ in r.sms.sent] == ["+12065550005"]
+    assert r.store.sent.keys() == {"text-0"} and r.store.claims == {} and r.store.log.keys() == {"text-0"}
