@@ -11,7 +11,15 @@ import pytest
 
 from shared.core.errors import SendOutcomeUnknown, SendRejected, SendThrottled
 from shared.outbound.caps import CapRecord, FrequencyCaps
-from shared.outbound.kinds import BROADCAST, EMERGENCY_NOTICE, KINDS, REMINDER, STAFF_REPLY, SURVEY
+from shared.outbound.kinds import (
+    BROADCAST,
+    EMERGENCY_NOTICE,
+    KINDS,
+    REMINDER,
+    SECURE_MESSAGE,
+    STAFF_REPLY,
+    SURVEY,
+)
 from shared.outbound.pipeline import (
     OutboundText,
     RetryLater,
@@ -50,10 +58,17 @@ def words(outcomes) -> list[str]:
 
 # --------------------------------------------------------------------------- kinds
 def test_every_kind_is_consented_paced_claimed_and_logged_and_only_automated_kinds_are_held():
-    assert set(KINDS) == {"reminder", "staff_reply", "broadcast", "survey", "emergency_notice"}
+    assert set(KINDS) == {
+        "reminder",
+        "staff_reply",
+        "secure_message",
+        "broadcast",
+        "survey",
+        "emergency_notice",
+    }
     for kind in (REMINDER, BROADCAST, SURVEY):
         assert kind.caps and kind.quiet_hours and kind.automated
-    for kind in (STAFF_REPLY, EMERGENCY_NOTICE):
+    for kind in (STAFF_REPLY, SECURE_MESSAGE, EMERGENCY_NOTICE):
         assert not kind.caps and not kind.quiet_hours and not kind.automated
 
 
