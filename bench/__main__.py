@@ -54,11 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-pollers",
         type=int,
-        default=10,
-        help="SenderConcurrency at 100 parts/s (README: ~1 per 10 parts/s)",
+        default=None,
+        help="SenderConcurrency at 100 parts/s (default: what template.yaml picks for ShortCode)",
     )
     parser.add_argument(
-        "--slow-pollers", type=int, default=5, help="SenderConcurrency at 1 part/s (the template default)"
+        "--slow-pollers",
+        type=int,
+        default=None,
+        help="SenderConcurrency at 1 part/s (default: what template.yaml picks for TenDLC)",
     )
     parser.add_argument("--pacing-scale", type=float, default=0.5, help="fraction of each pacing scenario")
     parser.add_argument("--write", type=Path, help="also write the report (markdown) to this file")
@@ -69,11 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import coldstart, fanout, inbox, pacing, requests
 
+    pollers = "".join(
+        f" --{name}-pollers {value}"
+        for name, value in (("fast", args.fast_pollers), ("slow", args.slow_pollers))
+        if value is not None
+    )
     sections = [
         f"Machine: {machine()}",
         f"Command: `python -m bench --reminders {args.reminders} "
-        f"--pacing-scale {args.pacing_scale} --fast-pollers {args.fast_pollers} "
-        f"--slow-pollers {args.slow_pollers}` (`make bench`)",
+        f"--pacing-scale {args.pacing_scale}{pollers}` (`make bench`)",
     ]
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the functions' JSON logs and metrics
@@ -90,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             "Fan-out at scale: 10,000 and 100,000 due reminders (in-memory index)",
             lambda: fanout.table(fanout.run()),
         ),
-        ("Cold start: import time and resident memory per handler", lambda: coldstart.table(coldstart.run())),
+        (
+            "Cold start: init + first invocation and resident memory per handler",
+            lambda: coldstart.table(coldstart.run()),
+        ),
         ("Inbox domain: triage, business hours, metrics (pure Python)", lambda: inbox.table(inbox.run())),
         (
             "Pacing accuracy (achieved vs configured send rate)",

@@ -10,9 +10,18 @@ for the fan-out and the sender; the Twilio sample's token stored), so every run 
 work. The event is the function's sample from ``events/``. Reported: the median over ``runs`` of the init
 time, the first invocation's time, their sum, the share of the invocation spent waiting on moto's answers
 (the requests a real first invocation makes too, but moto's latency is not AWS's), the AWS requests made,
-and the process's peak resident memory.
+and the process's peak resident memory. CPU time (the child's own, ``time.process_time``) is reported
+beside wall time: on a shared machine wall time grows with the load, CPU time much less.
 
-    python -m bench.coldstart [--runs 5]
+The hello handler is measured interleaved with the functions (one hello interpreter before each function's
+interpreter), and each function's ratios are against the hello runs made next to its own, so a change of
+load during the run moves both sides alike.
+
+    python -m bench.coldstart [--runs 5] [--python PATH] [--only FUNCTION ...]
+
+``--python`` runs the measured interpreters (hello's and the functions') with another interpreter, for
+example a Python 3.12 virtualenv made from requirements/runtime.txt (Lambda's runtime is python3.12); it
+needs only the runtime requirements, as moto runs in this process.
 """
 
 from __future__ import annotations
@@ -62,7 +71,7 @@ _CHILD = r"""
 import importlib, json, sys, time, uuid
 
 spec = json.loads(sys.argv[1])
-started = time.perf_counter()
+started, started_cpu = time.perf_counter(), time.process_time()
 if spec["module"] == "hello":
     from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -77,7 +86,7 @@ if spec["module"] == "hello":
         return {"statusCode": 200, "body": "hello"}
 else:
     handler = getattr(importlib.import_module(spec["module"]), "lambda_handler")
-initialised = time.perf_counter()
+initialised, initialised_cpu = time.perf_counter(), time.process_time()
 
 wire = {"seconds": 0.0, "requests": 0}
 if "botocore.httpsession" in sys.modules:
@@ -110,9 +119,9 @@ class Context:
 
 
 event = json.loads(open(spec["event"], encoding="utf-8").read()) if spec["event"] else {}
-invoking = time.perf_counter()
+invoking, invoking_cpu = time.perf_counter(), time.process_time()
 result = handler(event, Context())
-done = time.perf_counter()
+done, done_cpu = time.perf_counter(), time.process_time()
 if isinstance(result, dict) and "statusCode" in result:
     outcome = "HTTP %s" % result["statusCode"]
 elif isinstance(result, dict) and "batchItemFailures" in result:
@@ -122,7 +131,9 @@ else:
 peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(__MARKER__ + json.dumps({
     "init": initialised - started, "invoke": done - invoking, "wire": wire["seconds"],
+    "init_cpu": initialised_cpu - started_cpu, "invoke_cpu": done_cpu - invoking_cpu,
     "requests": wire["requests"], "rss_kib": peak, "outcome": outcome,
+    "python": sys.version.split()[0],
 }), flush=True)
 """.replace("__MARKER__", repr(MARKER))
 
@@ -136,6 +147,11 @@ class ColdStart:
     requests: int
     rss_mib: float
     outcome: str
+    cpu: float  # init + first invocation, the child's CPU time
+    python: str
+    hello_total: float  # the hello runs interleaved with this one's: what its ratios are against
+    hello_cpu: float
+    hello_rss_mib: float
 
     @property
     def total(self) -> float:
@@ -261,7 +277,7 @@ def _seed_due_reminder(stack: Any, *, queue: bool) -> dict[str, Any]:
     return events.sqs_event(stack.arn("ReminderQueue"), got["Messages"])
 
 
-def _child(spec: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
+def _child(spec: dict[str, Any], environment: dict[str, str], python: str) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
         **environment,
@@ -278,8 +294,8 @@ def _child(spec: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
     }
     env.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
     env["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    done = subprocess.run(  # our interpreter, fixed child code  # nosec B603
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env, check=False
+    done = subprocess.run(  # our interpreter (or --python's), fixed child code  # nosec B603
+        [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env, check=False
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode or not lines:
@@ -287,18 +303,32 @@ def _child(spec: dict[str, Any], environment: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(lines[-1][len(MARKER) :]))
 
 
-def _summary(name: str, figures: list[dict[str, Any]]) -> ColdStart:
-    def median(key: str) -> float:
-        return float(statistics.median(f[key] for f in figures))
+def _median(figures: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(f[key] for f in figures))
 
+
+def _total(figure: dict[str, Any]) -> float:
+    return float(figure["init"] + figure["invoke"])
+
+
+def _cpu(figure: dict[str, Any]) -> float:
+    return float(figure["init_cpu"] + figure["invoke_cpu"])
+
+
+def _summary(name: str, figures: list[dict[str, Any]], hello: list[dict[str, Any]]) -> ColdStart:
     return ColdStart(
         name,
-        median("init"),
-        median("invoke"),
-        median("wire"),
-        int(median("requests")),
-        median("rss_kib") / 1024,
+        _median(figures, "init"),
+        _median(figures, "invoke"),
+        _median(figures, "wire"),
+        int(_median(figures, "requests")),
+        _median(figures, "rss_kib") / 1024,
         statistics.mode(f["outcome"] for f in figures),
+        cpu=float(statistics.median(_cpu(f) for f in figures)),
+        python=figures[0]["python"],
+        hello_total=float(statistics.median(_total(f) for f in hello)),
+        hello_cpu=float(statistics.median(_cpu(f) for f in hello)),
+        hello_rss_mib=_median(hello, "rss_kib") / 1024,
     )
 
 
@@ -313,43 +343,54 @@ def _functions() -> list[tuple[str, str]]:
     )
 
 
-def run(runs: int = 5) -> list[ColdStart]:
+HELLO_SPEC = {"module": "hello", "function": "hello", "event": ""}
+
+
+def run(runs: int = 5, *, python: str = sys.executable, only: list[str] | None = None) -> list[ColdStart]:
+    """The hello row first, then one row per function; every function's run comes right after a hello run."""
+    functions = [(logical, module) for logical, module in _functions() if not only or logical in only]
+    if only and len(functions) != len(set(only)):
+        raise RuntimeError(f"--only names a function template.yaml does not have: {sorted(only)}")
     moto = _Moto()
     try:
-        hello = [_child({"module": "hello", "function": "hello", "event": ""}, {}) for _ in range(runs)]
-        results = [_summary(HELLO, hello)]
+        every_hello: list[dict[str, Any]] = []
+        rows = []
         with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
-            for logical, module in _functions():
+            for logical, module in functions:
                 if logical not in SAMPLES:
                     raise RuntimeError(f"{logical} has no cold-start event in bench/coldstart.py SAMPLES")
-                figures = []
+                figures, hello = [], []
                 for _ in range(runs):
                     stack, event = moto.fresh_stack(logical, Path(scratch))
+                    hello.append(_child(HELLO_SPEC, {}, python))
                     spec = {"module": module, "function": logical, "event": str(event)}
-                    figures.append(_child(spec, stack.functions[logical].environment))
-                results.append(_summary(logical, figures))
-        return results
+                    figures.append(_child(spec, stack.functions[logical].environment, python))
+                rows.append(_summary(logical, figures, hello))
+                every_hello += hello
+        return [_summary(HELLO, every_hello, every_hello), *rows]
     finally:
         moto.stop()
 
 
 def table(results: list[ColdStart], runs: int = 5) -> str:
-    hello = results[0]
     lines = [
-        f"Median of {runs} fresh interpreters each (Python {sys.version.split()[0]}), each function on a "
-        f"freshly provisioned moto stack with its sample event; ratios against {HELLO}'s init + first "
-        f"invocation (target <= {TARGET_RATIO}x). 'wire': the part of the invocation spent waiting on "
-        "moto's answers.",
+        f"Median of {runs} fresh interpreters each (Python {results[0].python}), each function on a freshly "
+        f"provisioned moto stack with its sample event, each run right after a run of {HELLO}; a function's "
+        f"ratios are against the hello runs made next to its own (target <= {TARGET_RATIO}x for init + first "
+        "invocation). 'wire': the part of the invocation spent waiting on moto's answers. 'CPU': the "
+        "interpreter's own CPU time for init + first invocation (less moved by other load on the machine).",
         "",
         "| function | init ms | 1st invoke ms | (wire ms) | AWS requests | init + 1st ms | x hello "
-        "| x hello w/o wire | peak RSS MiB | x hello | 1st invocation |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| x hello w/o wire | CPU ms | x hello CPU | peak RSS MiB | x hello | 1st invocation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.name} | {r.init * 1000:.0f} | {r.invoke * 1000:.0f} | {r.wire * 1000:.0f} | {r.requests} "
-            f"| {r.total * 1000:.0f} | {r.total / hello.total:.2f} | {(r.total - r.wire) / hello.total:.2f} "
-            f"| {r.rss_mib:.1f} | {r.rss_mib / hello.rss_mib:.2f} | {r.outcome} |"
+            f"| {r.total * 1000:.0f} | {r.total / r.hello_total:.2f} "
+            f"| {(r.total - r.wire) / r.hello_total:.2f} "
+            f"| {r.cpu * 1000:.0f} | {r.cpu / r.hello_cpu:.2f} "
+            f"| {r.rss_mib:.1f} | {r.rss_mib / r.hello_rss_mib:.2f} | {r.outcome} |"
         )
     return "\n".join(lines)
 
@@ -357,9 +398,15 @@ def table(results: list[ColdStart], runs: int = 5) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart")
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per function (median)")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter of the measured processes, e.g. a Python 3.12 venv of requirements/runtime.txt",
+    )
+    parser.add_argument("--only", nargs="+", metavar="FUNCTION", help="measure only these functions")
     args = parser.parse_args(argv)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    print(table(run(args.runs), args.runs))
+    print(table(run(args.runs, python=args.python, only=args.only), args.runs))
     return 0
 
 

@@ -19,10 +19,11 @@ phase plus Lambda's polling plus delivery status); ingest is reported per appoin
 
 **Time is virtual** (``bench.virtualtime``). The domain clock (``SystemClock``), the pacer's and the
 sender's ``time`` (``time.time``/``time.sleep``, also where they were bound as default arguments), the
-Lambda context's remaining time, moto's SQS visibility clock and the Encryption SDK's cache age all read
-one virtual clock. Concurrent senders are cooperative tasks that run one at a time and switch only where
-real ones would wait: in the pacer's sleep. So a 1 part/s run of 1,000 texts (about 18 virtual minutes)
-takes as long as the 100 parts/s one, and the pacing code runs as deployed.
+Lambda context's remaining time, moto's SQS visibility clock and the Encryption SDK's and MPL's
+cache ages all read one virtual clock. Concurrent senders are cooperative tasks that run one at a
+time and switch only where real ones would wait: in the pacer's sleep. So a 1 part/s run of 1,000
+texts (about 18 virtual minutes) takes as long as the 100 parts/s one, and the pacing code runs as
+deployed.
 
 **Containers.** Each poller's invocations run in their own simulated Lambda container
 (``bench.containers``): own wiring caches (so own PHI data-key cache), own handler module. KMS is per
@@ -31,8 +32,10 @@ container and cache window, and that is what is counted.
 **The event source mapping model** (what Lambda does for an SQS trigger; AWS does not bill these to the
 function, it bills them as SQS requests of the account):
 
-* ``pollers`` = the ``SenderConcurrency`` parameter (``ScalingConfig.MaximumConcurrency``); each poller
-  runs one invocation at a time with the batch it received (``BatchSize`` 10);
+* ``pollers`` = the event source's ``ScalingConfig.MaximumConcurrency`` as template.yaml resolves it for
+  the run's parameters (``SenderConcurrency`` 0, the default, picks it by ``OriginationType``: ShortCode
+  10, TenDLC 2; a value given to the bench is passed as ``SenderConcurrency``); each poller runs one
+  invocation at a time with the batch it received (``BatchSize`` 10);
 * a poller long-polls (``ReceiveMessage``, 20 s wait, up to 10 messages). If messages are visible it gets
   them at once; if some become visible within the 20 s (a failed message's visibility timeout ends) the
   same request returns them then; otherwise it is one empty receive and the poller polls again;
@@ -219,6 +222,22 @@ def virtual_time_sources(clock: VirtualTime, patched: list[str]) -> Iterator[Non
             swap(caches, "time", shim, "aws_encryption_sdk.caches.time (data-key cache age)")
     except ImportError:
         pass
+    try:  # the hierarchical keyring's cache (PHI format 3) reads the Dafny standard library's clock
+        dafny_time = importlib.import_module("smithy_dafny_standard_library.internaldafny.generated.Time")
+        swap(
+            dafny_time.default__,
+            "CurrentRelativeTime",
+            staticmethod(lambda: round(clock.time())),
+            "MPL keyring cache age (Dafny Time.CurrentRelativeTime)",
+        )
+        swap(
+            dafny_time.default__,
+            "CurrentRelativeTimeMilli",
+            staticmethod(lambda: round(clock.time() * 1000)),
+            "MPL keyring cache age (Dafny Time.CurrentRelativeTimeMilli)",
+        )
+    except ImportError:
+        pass
     try:
         yield
     finally:
@@ -246,7 +265,14 @@ class VirtualContext:
         return max(0, int((self._deadline - self._clock.time()) * 1000))
 
 
-def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) -> RateRun:
+def sender_pollers(stack: Any) -> int:
+    """Lambda's concurrent pollers of ReminderQueue: the sender's ``ScalingConfig.MaximumConcurrency``
+    as template.yaml resolves it for the stack's parameters."""
+    event = stack.template["Resources"]["ReminderSenderFunction"]["Properties"]["Events"]["Queue"]
+    return int(stack.resolve(event["Properties"]["ScalingConfig"]["MaximumConcurrency"]))
+
+
+def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label: str) -> RateRun:
     import importlib
 
     # Import every function's handler (and so every package it wires) first: the time sources and
@@ -273,7 +299,6 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     for module in pkgutil.walk_packages(shared.__path__, "shared."):
         importlib.import_module(module.name)
     result = RateRun(label=label, parts_per_second=parts_per_second, reminders=reminders)
-    result.esm.pollers = pollers
     day = (datetime.now(ZONE) + timedelta(days=5)).date()
     send_at = datetime.combine(day - timedelta(days=2), clock_time(16, 30), tzinfo=ZONE)
     ingest_at = send_at - timedelta(days=1)  # the EHR export arrives before the reminders fall due
@@ -300,13 +325,15 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
             Containers(clock) as containers,
         ):
             with counter.phase(SETUP):
-                stack = Stack(
-                    parameters={
-                        "SendRatePartsPerSecond": f"{parts_per_second:g}",
-                        "SenderConcurrency": str(pollers),
-                        "OriginationType": origination,
-                    }
-                ).provision()
+                parameters = {
+                    "SendRatePartsPerSecond": f"{parts_per_second:g}",
+                    "OriginationType": origination,
+                }
+                if pollers is not None:
+                    parameters["SenderConcurrency"] = str(pollers)
+                stack = Stack(parameters=parameters).provision()
+                pollers = sender_pollers(stack)
+                result.esm.pollers = pollers
                 sqs = boto3.client("sqs")
             url, arn = stack.ref("ReminderQueue"), stack.arn("ReminderQueue")
             queue_name = url.rsplit("/", 1)[-1]
@@ -515,8 +542,11 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int, label: str) 
     return result
 
 
-def run(reminders: int = 1000, *, fast_pollers: int = 10, slow_pollers: int = 5) -> list[RateRun]:
-    """The two rates of issue 11: a short code (100 parts/s) and 1 part/s (10DLC)."""
+def run(
+    reminders: int = 1000, *, fast_pollers: int | None = None, slow_pollers: int | None = None
+) -> list[RateRun]:
+    """The two rates of issue 11: a short code (100 parts/s) and 1 part/s (10DLC); pollers as the
+    template declares them unless given."""
     return [
         run_rate(reminders, 100.0, fast_pollers, "short code, 100 parts/s"),
         run_rate(reminders, 1.0, slow_pollers, "10DLC, 1 part/s"),
@@ -635,8 +665,10 @@ MODEL = """\
 * **Containers.** Each poller's invocations run in their own simulated Lambda container: own wiring
   caches (so its own PHI data-key cache) and own handler module. KMS is counted per container and cache
   window, as AWS would bill it.
-* **Lambda's SQS event source mapping** (billed as SQS requests): pollers = `SenderConcurrency`
-  (`ScalingConfig.MaximumConcurrency`), each running one invocation at a time with a batch of up to 10.
+* **Lambda's SQS event source mapping** (billed as SQS requests): pollers = the sender's
+  `ScalingConfig.MaximumConcurrency` as template.yaml resolves it for the run (`SenderConcurrency` 0
+  picks it by `OriginationType`: ShortCode 10, TenDLC 2), each running one invocation at a time with a
+  batch of up to 10.
   A poller long-polls (`ReceiveMessage`, 20 s): visible messages are returned at once; messages that
   become visible within the 20 s (a failed item's visibility timeout ends) are returned by the same
   request; otherwise it is one empty receive and it polls again. After an invocation: one

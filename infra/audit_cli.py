@@ -38,6 +38,8 @@ def add_parser(sub: Any, default_api: str) -> None:
     verify.add_argument("--table", help="AuditTable's name (a deployed stack)")
     verify.add_argument("--anchor-bucket", help="AuditAnchorBucket's name (output AuditAnchorBucketName)")
     verify.add_argument("--key-arn", help="DataKey's ARN (break-glass reasons are hashed as written)")
+    verify.add_argument("--keystore-table", help="PhiKeyStoreTable's name (output PhiKeyStoreTableName)")
+    verify.add_argument("--branch-key-id", help="the PHI branch key's id (output PhiBranchKeyId)")
     verify.add_argument("--no-record", action="store_true", help="do not append the audit_verify record")
     verify.add_argument("--api", default=default_api, help="the sandbox, when --table is not given")
 
@@ -46,7 +48,15 @@ def _where(args: argparse.Namespace) -> dict[str, Any] | str:
     if args.table:
         if not args.key_arn:
             return "--table needs --key-arn (the stack's DataKey)"
-        return {"audit_table": args.table, "anchor_bucket": args.anchor_bucket, "data_key_arn": args.key_arn}
+        if not (args.keystore_table and args.branch_key_id):
+            return "--table needs --keystore-table and --branch-key-id (the stack's PHI keystore outputs)"
+        return {
+            "audit_table": args.table,
+            "anchor_bucket": args.anchor_bucket,
+            "data_key_arn": args.key_arn,
+            "keystore_table": args.keystore_table,
+            "branch_key_id": args.branch_key_id,
+        }
     status, body = call_api("GET", f"{args.api}/_sandbox/audit")
     if status != 200:
         return f"the sandbox at {args.api} does not name its audit trail ({status}); give --table"
@@ -75,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         table=where["audit_table"],
         data_key_arn=where["data_key_arn"],
         anchor_bucket=where.get("anchor_bucket"),
+        keystore_table=where["keystore_table"],
+        branch_key_id=where["branch_key_id"],
     )
     verifier = replace(verifier, anchors_checked=args.anchors)
     operator = _NAME.sub("_", getpass.getuser() or "operator")[:60] or "operator"

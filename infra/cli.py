@@ -278,6 +278,36 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- keys
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    """Create the PHI branch key of a deployed stack once (format 3, the hierarchical keyring's keystore).
+
+    Run after the first deploy with the deployer's credentials; no function may write the keystore. It reads
+    the stack's outputs (PhiKeyStoreTableName, PhiBranchKeyId, DataKeyArn) and does nothing if the key exists.
+    """
+    import boto3
+
+    from shared.crypto import wiring as crypto_wiring
+
+    session = boto3.session.Session(region_name=args.region)
+    stacks = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [k for k in ("PhiKeyStoreTableName", "PhiBranchKeyId", "DataKeyArn") if k not in outputs]
+    if missing:
+        print(f"stack {args.stack} has no output {', '.join(missing)}: deploy this version first")
+        return 1
+    created = crypto_wiring.create_branch_key(
+        table=outputs["PhiKeyStoreTableName"],
+        branch_key_id=outputs["PhiBranchKeyId"],
+        key_arn=outputs["DataKeyArn"],
+        ddb_client=session.client("dynamodb"),
+        kms_client=session.client("kms"),
+    )
+    verb = "created" if created else "already exists:"
+    print(f"PHI branch key {verb} {outputs['PhiBranchKeyId']} in {outputs['PhiKeyStoreTableName']}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     from infra.demo import run_demo
@@ -342,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = template_sub.add_parser("show", help="the stored template and its earlier versions")
     show.add_argument("name")
     show.add_argument("--api", default=DEFAULT_API)
+    keys = sub.add_parser("keys", help="PHI key set-up of a deployed stack")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    init = keys_sub.add_parser("init", help="create the PHI branch key once, after the first deploy")
+    init.add_argument("--stack", required=True, help="the deployed stack's name")
+    init.add_argument("--region", default=None)
     staff.add_parsers(sub, DEFAULT_API)
     audit_cli.add_parser(sub, DEFAULT_API)
     return parser
@@ -358,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "run-reminders": cmd_run_reminders,
         "messages": cmd_messages,
+        "keys": cmd_keys_init,
         "staff": lambda a: staff.run(a, SANDBOX_DIR),
         "inbox": lambda a: staff.run(a, SANDBOX_DIR),
         "audit": audit_cli.run,

@@ -15,6 +15,7 @@ from shared.core.clock import iso
 from shared.core.models import ConsentState, ConsentStatus
 from shared.runtime.api import BODY_REFUSALS, SIGV4, ClinicResolver, json_answer, refusal
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 
 UNREADABLE_DETAIL = (
     "The stored consent record of this number cannot be read, so no texts are sent to it. An opt-out "
@@ -22,6 +23,8 @@ UNREADABLE_DETAIL = (
     "replaces it; operators have been alerted."
 )
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = ClinicResolver(what="consent")
 
 

@@ -35,6 +35,8 @@ from shared.runtime import wiring as runtime_wiring
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
+from shared.secure import wiring as secure_wiring
 from shared.staff import wiring
 from shared.staff.ports import CannedResponse
 from shared.staff.service import require_admin
@@ -43,6 +45,8 @@ from shared.templates.domain import TemplateReport, check_name
 from shared.templates.domain import report as template_report
 from shared.templates.ports import StoredTemplate
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = APIGatewayHttpResolver()
 STAFF_JWT: list[dict[str, list[str]]] = [{"staffJwt": []}]  # infra/openapi.py declares the scheme
 REFUSALS: dict[int, Any] = {
@@ -557,6 +561,8 @@ def show_conversation(conversation_id: str) -> Response[Any]:
         limit=_limit(default=50),
         cursor=_query("cursor"),
     )
+    # Access was decided (and the look recorded) by show: the thread's secure messages, with their bodies.
+    shown["secure_messages"] = secure_wiring.secure_messages().for_conversation(cid)
     logger.info("conversation opened", extra={"user_id": identity.user_id, "conversation_id": cid})
     return _conversation(200, shown)
 
@@ -578,6 +584,7 @@ WRITE_FIELDS: dict[str, frozenset[str]] = {
     "assign": frozenset({"version", "department", "user"}),
     "notes": frozenset({"version", "body"}),
     "labels": frozenset({"version", "add", "remove"}),
+    "secure-messages": frozenset({"version", "body"}),
 }
 
 
@@ -605,6 +612,21 @@ def _staff_write(action: str) -> Response[Any]:
         logger.info("break-glass access", extra={"user_id": identity.user_id, "conversation_id": cid})
         return _conversation(200, shown)
     version = _expected_version(body)
+    if action == "secure-messages":
+        links, sent = secure_wiring.secure_messages().send(identity, origin, cid, version, body.get("body"))
+        logger.info(
+            "secure message sent",
+            extra={
+                "user_id": identity.user_id,
+                "conversation_id": cid,
+                "secure_message_id": sent["secure_message_id"],
+            },
+        )
+        shown = inbox.show(identity, origin, cid)
+        shown["secure_messages"] = links
+        answer = _conversation(201, shown)
+        answer.body = {"conversation": shown, "sent": sent}
+        return answer
     if action == "messages":
         canned = None
         if "canned_response_id" in body:
@@ -668,6 +690,17 @@ def reopen_conversation(conversation_id: str) -> Response[Any]:
 )
 def reply_conversation(conversation_id: str) -> Response[Any]:
     return _staff_write("messages")
+
+
+@app.post(
+    "/inbox/conversations/<conversation_id>/secure-messages",
+    summary="Send a secure message: the text carries only the clinic and a link; the page asks for the "
+    "date of birth on file before showing it (409: opted out, no single date of birth on file, stale view).",
+    security=STAFF_JWT,
+    responses={201: {"description": "Sent"}, **STAFF_WRITE_REFUSALS},
+)
+def secure_message_conversation(conversation_id: str) -> Response[Any]:
+    return _staff_write("secure-messages")
 
 
 @app.post(

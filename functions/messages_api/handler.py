@@ -28,6 +28,7 @@ from shared.runtime.api import (
 )
 from shared.runtime.http import LAMBDA_RESPONSE_LIMIT
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 from shared.templates import wiring as templates_wiring
 from shared.templates.domain import TEMPLATE_NAMES, TemplateReport, check_name, report
 from shared.templates.ports import StoredTemplate
@@ -38,6 +39,8 @@ from shared.templates.ports import StoredTemplate
 MAX_PAGE = 100
 MAX_PAGE_JSON_BYTES = LAMBDA_RESPONSE_LIMIT // 3
 
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms")
 app = ClinicResolver(what="messages")
 
 

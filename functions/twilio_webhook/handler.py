@@ -21,9 +21,12 @@ from shared.runtime import rejections
 from shared.runtime.api import BAD_REQUEST, TOO_LARGE, UNSUPPORTED, ClinicResolver, as_response, refusal
 from shared.runtime.http import error_for, error_response
 from shared.runtime.observability import logger, metrics, tracer
+from shared.runtime.wiring import preload_clients
 
 SOURCE = "twilio-webhook"
 # Unauthenticated from the internet: the signature, not IAM, says who is calling.
+# SnapStart: botocore's data for the clients this function makes is parsed at init, into the snapshot.
+preload_clients("dynamodb", "kms", "sns")
 app = ClinicResolver(what="twilio webhook", iam=False)
 # The form Twilio posts (read by shared.inbound.twilio.form_params after the signature header is seen).
 _FORM = {

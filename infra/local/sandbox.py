@@ -194,7 +194,15 @@ class Sandbox:
         if self._seed_staff:
             self.seeded_staff = self.seed_staff()
         self._serve_api()
+        self._point_secure_links_here()
         return self
+
+    def _point_secure_links_here(self) -> None:
+        """A secure message's link opens the patient page on this sandbox's API address (SecurePageFunction
+        at /s), so a tester opens it from the outbox; deployed, it is the template's SecurePageUrl."""
+        for function in self.stack.functions.values():
+            if "SECURE_PAGE_URL" in function.environment:
+                function.environment["SECURE_PAGE_URL"] = f"{self.api_url}/s"
 
     def stop(self) -> None:
         self._stop.set()
@@ -694,6 +702,8 @@ class Sandbox:
                 "audit_table": self.stack.ref("AuditTable"),
                 "anchor_bucket": self.stack.ref("AuditAnchorBucket"),
                 "data_key_arn": self.stack.arn("DataKey"),
+                "keystore_table": self.stack.ref("PhiKeyStoreTable"),
+                "branch_key_id": next(iter(self.stack.functions.values())).environment["PHI_BRANCH_KEY_ID"],
             }
             return 200, ok, json.dumps(where).encode()
         if method == "GET" and path == "/_sandbox/clock":  # `clinictext import` plans against this clock

@@ -244,6 +244,9 @@ class Stack:
             if key == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(name) else when_false)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (str(self.resolve(v)) for v in arg)
+                return self.template["Mappings"][mapping][top][second]
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in arg)
                 return left == right
@@ -321,7 +324,23 @@ class Stack:
         for logical, _spec in self.resources("AWS::Scheduler::Schedule"):
             self.physical[logical] = {"Ref": f"{self.name}-{logical}"}
         self._register_functions()
+        self._create_branch_key()
         return self
+
+    def _create_branch_key(self) -> None:
+        """The PHI branch key (format 3), as `clinictext keys init` creates it after a deploy."""
+        env = next(iter(self.functions.values())).environment if self.functions else {}
+        if not env.get("PHI_KEYSTORE_TABLE"):
+            return
+        from shared.crypto import wiring as crypto_wiring
+
+        crypto_wiring.create_branch_key(
+            table=env["PHI_KEYSTORE_TABLE"],
+            branch_key_id=env["PHI_BRANCH_KEY_ID"],
+            key_arn=env["DATA_KEY_ARN"],
+            ddb_client=self.client("dynamodb"),
+            kms_client=self.client("kms"),
+        )
 
     def _create_key(self, logical: str, props: dict[str, Any]) -> None:
         kms = self.client("kms")

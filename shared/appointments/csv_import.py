@@ -39,6 +39,9 @@ Optional columns:
     or ``end`` given without offset.
 ``end``
     When the appointment ends; same formats as ``start``.
+``dob``
+    The patient's date of birth (``1980-02-29`` or ``02/29/1980``). Kept encrypted, only to check who opens
+    a secure message; a row whose dob is not a date is refused.
 
 Dates must lie between 1900 and 100 years from now. Names and places are one line of printable text:
 control characters (tab, ESC, ...) and line breaks are refused. A mobile number that cannot receive texts
@@ -87,6 +90,7 @@ from shared.appointments.intake import (
     text_problem,
 )
 from shared.core.clock import check_instant
+from shared.core.dates import InvalidDate, parse_birth_date
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -108,6 +112,7 @@ OPTIONAL_COLUMNS: Final[tuple[str, ...]] = (
     "location_address",
     "time_zone",
     "end",
+    "dob",
 )
 LOCATION_COLUMNS: Final[tuple[str, ...]] = ("location_name", "location_address", "time_zone")
 _KNOWN_COLUMNS: Final[frozenset[str]] = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
@@ -351,6 +356,13 @@ def _optional(values: dict[str, str], column: str, read: Callable[[str], _T], *,
         raise
 
 
+def _birth_date(raw: str) -> str:
+    try:
+        return parse_birth_date(raw, today=datetime.now(UTC).date()).isoformat()
+    except InvalidDate as exc:
+        raise _RowRefused("dob", f"dob {exc} (write it as 1980-02-29 or 02/29/1980)") from exc
+
+
 def _intake(values: dict[str, str], default_region: str) -> tuple[AppointmentIntake, str | None]:
     """The row's intake, and a note when its patient cannot be texted (the row is still accepted)."""
     appointment_id = values.get("appointment_id")
@@ -370,6 +382,7 @@ def _intake(values: dict[str, str], default_region: str) -> tuple[AppointmentInt
     end = _optional(values, "end", lambda raw: _instant("end", raw, time_zone), lenient=lenient)
     mobile = _optional(values, "mobile_phone", lambda raw: _mobile(raw, default_region), lenient=lenient)
     patient_id = _optional(values, "patient_id", _patient_id, lenient=lenient)
+    birth_date = _optional(values, "dob", _birth_date, lenient=lenient)
     text: dict[str, str | None] = {
         column: _optional(values, column, partial(_text, column), lenient=lenient) for column in _TEXT_LIMITS
     }
@@ -399,6 +412,7 @@ def _intake(values: dict[str, str], default_region: str) -> tuple[AppointmentInt
             location_name=text["location_name"],
             location_address=text["location_address"],
             time_zone=time_zone,
+            birth_date=birth_date,
         )
     except ValidationError as exc:  # a safety net: the checks above refuse what the model would
         errors = exc.errors(include_url=False, include_input=False, include_context=False)

@@ -58,6 +58,7 @@ from shared.appointments.intake import (
     text_problem,
 )
 from shared.core.clock import check_instant
+from shared.core.dates import birth_date_problem
 
 __all__ = [
     "MAX_BUNDLE_ENTRIES",
@@ -280,6 +281,7 @@ class _ContactPoint(_Read):
 class _PatientRead(_Read):
     id: IdType | None = None
     name: list[_HumanName] | None = None
+    birthDate: str | None = None  # FHIR's name; validated as a FHIR date by the full model
     telecom: list[_ContactPoint] | None = None
 
 
@@ -325,6 +327,7 @@ class _PatientFacts:
     first_name: str | None
     mobile_e164: str | None
     no_mobile: _Issue | None = None  # why no number of this patient can be texted
+    birth_date: str | None = None  # a full YYYY-MM-DD only (a partial FHIR date cannot check anyone)
 
 
 @dataclass(frozen=True)
@@ -686,6 +689,12 @@ def _patient_facts(patient: _PatientRead, default_region: str) -> _PatientFacts 
         if first_name:
             break
 
+    # Date of birth: kept (encrypted, with the contact) only when it is a full date; a partial one ("1980",
+    # "1980-02") is valid FHIR but identifies nobody, so it is left out.
+    birth_date = (
+        patient.birthDate if patient.birthDate and not birth_date_problem(patient.birthDate) else None
+    )
+
     # Texting numbers: system sms, or a mobile phone. Lowest rank wins (no rank = least preferred), then
     # document order. When the preferred one is not a valid number, nobody is texted: we never fall back to
     # a number ranked lower because the preferred one is mistyped (it may be the number the patient left).
@@ -721,7 +730,7 @@ def _patient_facts(patient: _PatientRead, default_region: str) -> _PatientFacts 
             continue
         problem = sms_problem(mobile, default_region)
         if problem is None:
-            return _PatientFacts(first_name=first_name, mobile_e164=mobile)
+            return _PatientFacts(first_name=first_name, mobile_e164=mobile, birth_date=birth_date)
         unusable = unusable or _Issue(
             "business-rule",
             f"No text can be sent to this patient: Patient.telecom[{position}] {problem}.",
@@ -742,7 +751,7 @@ def _patient_facts(patient: _PatientRead, default_region: str) -> _PatientFacts 
             "Patient.telecom",
             "warning",
         )
-    return _PatientFacts(first_name=first_name, mobile_e164=None, no_mobile=unusable)
+    return _PatientFacts(first_name=first_name, mobile_e164=None, no_mobile=unusable, birth_date=birth_date)
 
 
 def _location_facts(location: _LocationRead, raw: dict[str, Any]) -> _LocationFacts | list[_Issue]:
@@ -966,6 +975,7 @@ def _appointment_intake(
             patient_sent=patient_facts is not None,
             first_name=patient_facts.first_name if patient_facts else None,
             mobile_e164=patient_facts.mobile_e164 if patient_facts else None,
+            birth_date=patient_facts.birth_date if patient_facts else None,
             location_ref=location_ref,
             location_sent=location_facts is not None,
             location_name=location_facts.name if location_facts else None,

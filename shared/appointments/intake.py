@@ -23,6 +23,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.core.clock import Instant
+from shared.core.dates import birth_date_problem
 from shared.core.errors import InvalidPhoneNumber
 from shared.core.phone import is_e164, to_e164
 
@@ -217,6 +218,10 @@ class AppointmentIntake(BaseModel):
         default=None, description=f"street and city, one line, at most {LOCATION_ADDRESS_MAX} characters"
     )
     time_zone: str | None = Field(default=None, description="IANA zone of the location")
+    birth_date: str | None = Field(
+        default=None,
+        description="the patient's date of birth (YYYY-MM-DD), kept encrypted only to check a secure message",
+    )
 
     @field_validator("first_name")
     @classmethod
@@ -245,6 +250,16 @@ class AppointmentIntake(BaseModel):
     def _zone(cls, value: str | None) -> str | None:
         if value is not None and not is_iana_time_zone(value):
             raise ValueError("must be an IANA time zone such as America/Los_Angeles")
+        return value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = birth_date_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

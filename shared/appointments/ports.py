@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from shared.appointments import plan
 from shared.appointments.intake import AppointmentIntake
 from shared.core.errors import Conflict
+
+
+@dataclass(frozen=True)
+class BirthDateOnFile:
+    """A date of birth ingest kept (encrypted) on one appointment of a number."""
+
+    source_id: str  # the appointment it was sent with
+    birth_date: date
+
+
+class BirthDates(Protocol):
+    """The dates of birth on file for a number, read only to check who opens a secure message."""
+
+    def on_file(self, phone_hmac: str) -> list[BirthDateOnFile]: ...
+
+    def birth_date(self, source_id: str, phone_hmac: str) -> date | None: ...
+
 
 UpsertOutcome = Literal["created", "updated", "unchanged"]
 

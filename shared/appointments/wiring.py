@@ -18,6 +18,7 @@ from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
 
 if TYPE_CHECKING:
+    from shared.appointments.ports import BirthDates
     from shared.appointments.store.book import AppointmentBook
     from shared.appointments.store.fanout import ReminderFanout
     from shared.appointments.store.names import AppointmentFirstNames
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 def reminder_settings() -> ReminderSettings:
     """Not cached: the API, fan-out and sender read different variables from the same model, and the
     local stack runs them in one process. The services built from it are cached per container."""
-    return ReminderSettings()
+    return ReminderSettings.from_env()
 
 
 @cached
@@ -46,6 +47,15 @@ def appointment_book() -> AppointmentBook:
         offsets=settings.offsets,
         clock=SystemClock(),
     )
+
+
+@cached
+def birth_dates() -> BirthDates:
+    """Dates of birth on file (in the appointments' encrypted contact), for the secure-message check."""
+    from shared.appointments.store.patients import DynamoBirthDates
+    from shared.crypto.wiring import cipher
+
+    return DynamoBirthDates(aws.table(reminder_settings().appointments_table), cipher())
 
 
 @cached

@@ -54,6 +54,13 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     AUDIT_READ = "audit_read"  # someone looked at the trail itself
     AUDIT_VERIFY = "audit_verify"
+    # Secure messages (shared.secure): staff sent one; on the patient's page (actor: the link, never a
+    # staff member) it was viewed, a date-of-birth check failed, the link locked, an answer was sent.
+    SECURE_SEND = "secure_send"
+    SECURE_VIEW = "secure_view"
+    SECURE_CHECK_FAILED = "secure_check_failed"
+    SECURE_LOCKED = "secure_locked"
+    SECURE_ANSWER = "secure_answer"
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.runtime.settings import EnvSettings
 
 
-class AuditSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
-
+class AuditSettings(EnvSettings):
     audit_table: str = Field(min_length=3, max_length=255)
     audit_anchor_bucket: str | None = Field(default=None, min_length=3, max_length=63)

@@ -14,7 +14,7 @@ from shared.runtime.wiring import cached
 
 @cached
 def audit_settings() -> AuditSettings:
-    return AuditSettings()  # read from the environment
+    return AuditSettings.from_env()  # read from the environment
 
 
 @cached
@@ -45,9 +45,12 @@ def audit_reader() -> AuditReader:
     return AuditReader(audit_log())
 
 
-def operator_verifier(*, table: str, data_key_arn: str, anchor_bucket: str | None) -> Verifier:
+def operator_verifier(
+    *, table: str, data_key_arn: str, anchor_bucket: str | None, keystore_table: str, branch_key_id: str
+) -> Verifier:
     """``clinictext audit verify``: the trail named outright (no function environment), read with the
     caller's own AWS credentials and endpoint."""
-    log = DynamoAuditLog(aws.table(table), cipher_for_key(data_key_arn), SystemClock())
+    cipher = cipher_for_key(data_key_arn, phi_keystore_table=keystore_table, phi_branch_key_id=branch_key_id)
+    log = DynamoAuditLog(aws.table(table), cipher, SystemClock())
     anchors = S3AuditAnchors(aws.client("s3"), anchor_bucket) if anchor_bucket else None
     return Verifier(log, anchors=anchors)

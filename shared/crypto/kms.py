@@ -11,17 +11,33 @@
 
 No cryptography is implemented here: KMS, the Encryption SDK and Python's ``hmac`` do all of it.
 
-Ciphertext formats (both are base64 of an Encryption SDK message under the same KMS key):
+Ciphertext formats (all are Encryption SDK messages under the same KMS key; base64 text):
 
-* **Format 2 (written now).** The encryption context is constant per record kind
-  (``clinictext:purpose = phi``, ``clinictext:kind = message``, ``clinictext:format = 2``), so the
-  caching materials manager reuses a data key across records and every ciphertext written with it
-  shares one encrypted data key, which a reader decrypts once per cache window. The record reference
+* **Format 3 (written now), ``3:<base64>``.** The AWS KMS *hierarchical keyring* of the AWS Cryptographic
+  Material Providers library (MPL). A branch key lives in the keystore table (``PhiKeyStoreTable``),
+  wrapped by the KMS data key; a container asks KMS to unwrap it once per cache window
+  (``max_cache_age_seconds``) for writing (the active version) and once for reading (each version it
+  meets), whoever wrote the records: appointments ingested over days by many ingest containers are all
+  read under the one branch key. Every message gets its own data key, derived locally from the branch key,
+  so the encryption context is free to name the record: ``clinictext:record = <ref>``,
+  ``clinictext:purpose = phi``, ``clinictext:format = 3``. The context is authenticated (bound into the
+  data key's wrapping and the message header) and compared on decrypt: a ciphertext copied onto another
+  record raises :class:`IntegrityError`. The ``3:`` prefix only routes the text to the right reader
+  (base64 never contains ``:``); the authenticated context carries the format too.
+* **Format 2 (read only).** The encryption context is constant per record kind
+  (``clinictext:purpose = phi``, ``clinictext:kind = message``, ``clinictext:format = 2``), read through a
+  caching materials manager (one KMS Decrypt per distinct data key and window). The record reference
   travels inside the encrypted, authenticated payload (``{"record": ref, "payload": {...}}``) and is
-  compared on decrypt: a ciphertext copied onto another record still raises :class:`IntegrityError`.
+  compared on decrypt.
 * **Format 1 (read only).** Written by Powertools data masking before format 2: the encryption context
   names the record (``clinictext:record = message#<id>``), so every ciphertext has its own data key.
-  It is checked against that context, as before; records are rewritten in format 2 when next written.
+
+Records in formats 1 and 2 are rewritten in format 3 when next written. A cipher built without a keystore
+(``keystore=None``) writes format 2: kept for the tests that prove format 2 stays readable; the wiring
+always passes one.
+
+The branch key is created once per stack by :func:`create_branch_key` (``clinictext keys init`` after a
+deploy; the local stack does it when it provisions the template). No function may write the keystore.
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ import hashlib
 import hmac
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import IntegrityError
@@ -40,7 +57,11 @@ CONTEXT_KEY = "clinictext:record"  # format 1 only: the record, in the encryptio
 PURPOSE_KEY = "clinictext:purpose"
 KIND_KEY = "clinictext:kind"
 FORMAT_KEY = "clinictext:format"
-FORMAT = "2"
+FORMAT = "2"  # format 2 (read only; written only by a cipher without a keystore)
+FORMAT_3 = "3"
+FORMAT_3_PREFIX = "3:"
+# The MPL's error types for a failed AWS call (KMS or DynamoDB): operational, never a verdict on a ciphertext.
+_SERVICE_ERRORS = {"ComAmazonawsKms", "ComAmazonawsDynamodb"}
 # Added to the encryption context by the Encryption SDK itself for signed algorithm suites.
 _SIGNING_KEY_CONTEXT = "aws-crypto-public-key"
 
@@ -51,6 +72,9 @@ _SIGNING_KEY_CONTEXT = "aws-crypto-public-key"
 CACHE_CAPACITY = 256
 MAX_CACHE_AGE_SECONDS = 600.0
 MAX_MESSAGES_PER_DATA_KEY = 4096
+# The MPL's default (storm-tracking) cache refreshes an entry in the 10 s before it expires, so the
+# keyring's TTL must exceed that grace period: shorter cache ages are raised to this for format 3.
+MIN_KEYRING_TTL_SECONDS = 15
 
 
 def record_kind(record_ref: str) -> str:
@@ -71,19 +95,96 @@ def _legacy_context(record_ref: str) -> dict[str, str]:
     return {CONTEXT_KEY: record_ref, PURPOSE_KEY: "phi"}
 
 
-class KmsEnvelopeCipher:
-    """Envelope encryption with the AWS Encryption SDK and a local data-key cache, for both directions.
+def _record_context(record_ref: str) -> dict[str, str]:
+    """Format 3: the record itself in the encryption context (free with the hierarchical keyring)."""
+    return {PURPOSE_KEY: "phi", CONTEXT_KEY: record_ref, FORMAT_KEY: FORMAT_3}
 
-    Encrypting reuses a cached data key per record kind for up to ``max_messages_encrypted`` payloads
-    or ``max_cache_age_seconds``; decrypting reuses the plaintext data key of an encrypted data key it
-    has decrypted before, for ``max_cache_age_seconds``. ``cache_capacity`` bounds the entries held
-    (one per kind written, one per distinct data key read).
+
+def _is_service_failure(exc: BaseException) -> bool:
+    """Whether an MPL error is (or wraps) a failed KMS or DynamoDB call rather than a bad ciphertext."""
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if type(error).__name__ in _SERVICE_ERRORS:
+            return True
+        pending.extend(getattr(error, "list", None) or [])
+        pending.extend(error.args)  # the SDK wraps an MPL error as its first argument
+        pending.extend(getattr(error, name, None) for name in ("KeyStore", "__cause__", "__context__"))
+    return False
+
+
+@dataclass(frozen=True)
+class BranchKeyStore:
+    """Where the PHI branch key lives: the keystore table and the branch key's id (both from the template).
+
+    ``ddb_client`` and ``kms_client`` are boto3 clients from the container's session; the keystore reads
+    the table with ``GetItem`` and asks KMS to ``Decrypt`` the branch key (never to write either).
+    """
+
+    table: str
+    branch_key_id: str
+    ddb_client: Any
+    kms_client: Any
+
+    def keystore(self, kms_key_arn: str) -> Any:
+        from aws_cryptographic_material_providers.keystore import KeyStore
+        from aws_cryptographic_material_providers.keystore.config import KeyStoreConfig
+        from aws_cryptographic_material_providers.keystore.models import KMSConfigurationKmsKeyArn
+
+        if not (self.table and self.branch_key_id):
+            raise ValueError("the PHI keystore needs its table and branch key id (PHI_KEYSTORE_*)")
+        return KeyStore(
+            config=KeyStoreConfig(
+                ddb_client=self.ddb_client,
+                ddb_table_name=self.table,
+                logical_key_store_name=self.table,
+                kms_client=self.kms_client,
+                kms_configuration=KMSConfigurationKmsKeyArn(kms_key_arn),
+            )
+        )
+
+
+def create_branch_key(store: BranchKeyStore, kms_key_arn: str) -> bool:
+    """Create the PHI branch key once (an operator's or the local stack's job). False if it exists.
+
+    Uses the MPL's ``CreateKey`` (KMS ``GenerateDataKeyWithoutPlaintext`` and ``ReEncrypt``, one DynamoDB
+    transaction that refuses to overwrite an existing key), with a fixed id so the template can name it.
+    """
+    from aws_cryptographic_material_providers.keystore.models import CreateKeyInput
+
+    existing = store.ddb_client.get_item(
+        TableName=store.table,
+        Key={"branch-key-id": {"S": store.branch_key_id}, "type": {"S": "branch:ACTIVE"}},
+        ConsistentRead=True,
+    )
+    if existing.get("Item"):
+        return False
+    store.keystore(kms_key_arn).create_key(
+        input=CreateKeyInput(branch_key_identifier=store.branch_key_id, encryption_context={"purpose": "phi"})
+    )
+    return True
+
+
+class KmsEnvelopeCipher:
+    """Envelope encryption with the AWS Encryption SDK: format 3 through the hierarchical keyring.
+
+    Writing (format 3) and reading format 3 unwrap the branch key through KMS once per
+    ``max_cache_age_seconds`` (the keyring's cache TTL) for each direction, whatever the number of
+    records or of containers that wrote them. Formats 1 and 2 are read through a caching materials
+    manager that reuses the plaintext data key of an encrypted data key it has decrypted before, for
+    ``max_cache_age_seconds``. ``cache_capacity`` bounds the entries held in either cache.
+    ``max_messages_encrypted`` only bounds format-2 writes (a cipher without a keystore).
     """
 
     def __init__(
         self,
         key_arn: str,
         *,
+        keystore: BranchKeyStore | None = None,
         cache_capacity: int = CACHE_CAPACITY,
         max_cache_age_seconds: float = MAX_CACHE_AGE_SECONDS,
         max_messages_encrypted: int = MAX_MESSAGES_PER_DATA_KEY,
@@ -116,18 +217,76 @@ class KmsEnvelopeCipher:
             max_age=float(max_cache_age_seconds),
             max_messages_encrypted=max_messages_encrypted,
         )
+        self._keyring: Any = None
+        if keystore is not None:
+            from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+            from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+            from aws_cryptographic_material_providers.mpl.models import (
+                CacheTypeDefault,
+                CreateAwsKmsHierarchicalKeyringInput,
+                DefaultCache,
+            )
+
+            providers = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+            self._keyring = providers.create_aws_kms_hierarchical_keyring(
+                input=CreateAwsKmsHierarchicalKeyringInput(
+                    key_store=keystore.keystore(key_arn),
+                    branch_key_id=keystore.branch_key_id,
+                    ttl_seconds=max(MIN_KEYRING_TTL_SECONDS, int(max_cache_age_seconds)),
+                    cache=CacheTypeDefault(DefaultCache(entry_capacity=cache_capacity)),
+                )
+            )
 
     def encrypt(self, record_ref: str, payload: dict[str, Any]) -> str:
         kind = record_kind(record_ref)
-        document = json.dumps({"record": record_ref, "payload": payload}, ensure_ascii=False)
+        if self._keyring is None:  # format 2: only a cipher built without a keystore writes it
+            document = json.dumps({"record": record_ref, "payload": payload}, ensure_ascii=False)
+            ciphertext, _header = self._client.encrypt(
+                source=document.encode("utf-8"),
+                materials_manager=self._materials,
+                encryption_context=_context(kind),
+            )
+            return base64.b64encode(ciphertext).decode("ascii")
         ciphertext, _header = self._client.encrypt(
-            source=document.encode("utf-8"),
-            materials_manager=self._materials,
-            encryption_context=_context(kind),
+            source=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+            keyring=self._keyring,
+            encryption_context=_record_context(record_ref),
         )
-        return base64.b64encode(ciphertext).decode("ascii")
+        return FORMAT_3_PREFIX + base64.b64encode(ciphertext).decode("ascii")
 
     def decrypt(self, record_ref: str, ciphertext: str) -> dict[str, Any]:
+        record_kind(record_ref)
+        if ciphertext.startswith(FORMAT_3_PREFIX):
+            return self._decrypt_format_3(record_ref, ciphertext[len(FORMAT_3_PREFIX) :])
+        return self._decrypt_legacy(record_ref, ciphertext)
+
+    def _decrypt_format_3(self, record_ref: str, text: str) -> dict[str, Any]:
+        from cryptography.exceptions import InvalidSignature, InvalidTag
+
+        wrong = f"ciphertext does not belong to record {record_ref!r}"
+        if self._keyring is None:
+            raise ValueError("a format-3 ciphertext needs the PHI keystore (PHI_KEYSTORE_TABLE)")
+        try:
+            message = base64.b64decode(text, validate=True)
+            plaintext, header = self._client.decrypt(source=message, keyring=self._keyring)
+        except (InvalidSignature, InvalidTag) as exc:
+            raise IntegrityError(f"{wrong}: it was altered") from exc
+        except Exception as exc:  # the SDK's and the MPL's error types (the SDK wraps the MPL's)
+            if _is_service_failure(exc):
+                raise  # KMS or DynamoDB failed (throttling, permissions): not a verdict on the ciphertext
+            raise IntegrityError(f"{wrong}: it is not a ClinicText ciphertext or was altered") from exc
+        context = {k: v for k, v in header.encryption_context.items() if k != _SIGNING_KEY_CONTEXT}
+        if context != _record_context(record_ref):
+            raise IntegrityError(wrong)
+        try:
+            payload = json.loads(plaintext.decode("utf-8"))
+        except ValueError as exc:
+            raise IntegrityError(f"{wrong}: it does not hold a payload object") from exc
+        if not isinstance(payload, dict):
+            raise IntegrityError(f"ciphertext of record {record_ref!r} does not hold a payload object")
+        return payload
+
+    def _decrypt_legacy(self, record_ref: str, ciphertext: str) -> dict[str, Any]:
         from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError, DecryptKeyError
         from cryptography.exceptions import InvalidSignature, InvalidTag
 
@@ -247,3 +406,29 @@ class KmsDerivedFingerprint:
         if stored.startswith(self.PREFIX):
             return hmac.compare_digest(stored, self.of(data))
         return self._legacy.matches(stored, data)
+
+
+class KmsDerivedKey:
+    """A 32-byte secret ``GenerateMac(blind-index key, label)``, asked of KMS once per container.
+
+    For keyed hashes and signatures computed in the container (Python's ``hmac``, PyJWT's HS256), each use
+    with its own ``label`` so the keys are independent of each other and of every value stored (blind
+    indexes MAC ``phone:...``, fingerprints ``appointment-content:...`` and their own label). The key lives
+    only in memory.
+    """
+
+    def __init__(self, kms_client: Any, key_arn: str, label: bytes) -> None:
+        if not label.startswith(b"clinictext:derive-key:"):
+            raise ValueError("a derivation label starts with clinictext:derive-key:")
+        self._kms = kms_client
+        self._key_arn = key_arn
+        self._label = label
+        self._key: bytes | None = None
+
+    def key(self) -> bytes:
+        if self._key is None:
+            response = self._kms.generate_mac(
+                KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=self._label
+            )
+            self._key = bytes(response["Mac"])
+        return self._key

@@ -27,3 +27,9 @@ class Fingerprint(Protocol):
     def matches(self, stored: str | None, data: bytes) -> bool:
         """Whether ``stored`` (a value :meth:`of` wrote, in this or an earlier format) is ``data``'s."""
         ...
+
+
+class DerivedKey(Protocol):
+    """A secret derived by KMS once per container, for one use (a keyed hash, an HS256 signature)."""
+
+    def key(self) -> bytes: ...

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.crypto import kms
+from shared.runtime.settings import EnvSettings
 
 
-class CipherSettings(BaseSettings):
-    """How long and how often one data key is reused (same variables as before: PHI_CACHE_*)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+class CipherSettings(EnvSettings):
+    """How long and how often key material is reused (PHI_CACHE_*), and where the branch key lives."""
 
     # PHI data-key cache (shared.crypto.kms): one data key serves up to N payloads or this many seconds, so a
     # container that writes or reads 1,000 texts in one window makes one KMS request for each direction.
     phi_cache_capacity: int = Field(default=kms.CACHE_CAPACITY, ge=1, le=100_000)
     phi_cache_max_age_seconds: float = Field(default=kms.MAX_CACHE_AGE_SECONDS, gt=0.0, le=3600.0)
     phi_cache_max_messages_per_key: int = Field(default=kms.MAX_MESSAGES_PER_DATA_KEY, ge=1, le=2**32)
+    # Format 3 (hierarchical keyring): the keystore table and the branch key's id, both from the template.
+    # Required: a function that touches PHI and lacks them fails at its first use, never writes format 2.
+    phi_keystore_table: str = Field(min_length=3, max_length=255)
+    phi_branch_key_id: str = Field(min_length=1, max_length=128)

@@ -16,7 +16,7 @@ def delivery_log_groups() -> frozenset[str]:
     """The SNS SMS delivery log groups the template subscribes to; any other group is refused."""
     from shared.delivery.settings import DeliverySettings
 
-    return DeliverySettings().log_groups
+    return DeliverySettings.from_env().log_groups
 
 
 @cached

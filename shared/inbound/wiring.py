@@ -20,7 +20,7 @@ from shared.templates.wiring import reply_book
 
 @cached
 def twilio_settings() -> TwilioSettings:
-    return TwilioSettings()
+    return TwilioSettings.from_env()
 
 
 def conversation_router() -> Any:

@@ -81,10 +81,14 @@ class ChangeKind(StrEnum):
     REOPENED = "reopened"
     URGENT = "urgent"
     OVERDUE = "overdue"
+    SECURE_MESSAGE = "secure_message"  # staff sent a secure message (detail: its link id)
+    SECURE_STATUS = "secure_status"  # the patient's page opened it or locked it (detail: opened|locked:<id>)
 
 
-# Changes after which a reply or assignment made on the older view could be wrong.
-MATERIAL = frozenset(ChangeKind) - {ChangeKind.OVERDUE}
+# Changes after which a reply or assignment made on the older view could be wrong. A secure message's
+# status (opened, locked) is shown in the thread but changes nothing a staff member would answer; the
+# patient's answer on the page lands as a patient message, which is material.
+MATERIAL = frozenset(ChangeKind) - {ChangeKind.OVERDUE, ChangeKind.SECURE_STATUS}
 
 
 class AssigneeKind(StrEnum):
@@ -333,6 +337,32 @@ class Conversation:
             overdue=False,  # answered (urgency stays flagged until closed: triage decides escalation)
         )
         return replied.mark_read(by, max(at, self.last_inbound_at or at))
+
+    def secure_message(self, *, by: str, expected_version: int, at: datetime, link_id: str) -> Conversation:
+        """A staff member sent a secure message: answers the thread like a reply (first response stamped
+        once, nothing awaiting, read by the sender); the thread records the link id, never the body."""
+        _check_user(by, "user")
+        at = _check_at(at)
+        self._check_version(expected_version)
+        if self.status is ConversationStatus.CLOSED:
+            raise InvalidTransition("the conversation is closed; reopen it to send a secure message")
+        first_response = self.first_response_at
+        if first_response is None and self.first_inbound_at is not None:
+            first_response = at
+        sent = self._write(
+            ChangeKind.SECURE_MESSAGE,
+            at,
+            by,
+            link_id,
+            first_response_at=first_response,
+            awaiting_reply_since=None,
+            overdue=False,
+        )
+        return sent.mark_read(by, max(at, self.last_inbound_at or at))
+
+    def secure_status(self, at: datetime, detail: str) -> Conversation:
+        """The patient's page opened or locked a secure message: on the thread's history, not material."""
+        return self._write(ChangeKind.SECURE_STATUS, _check_at(at), "patient", detail)
 
     def assign_user(
         self, *, by: str, expected_version: int, member: StaffMember, at: datetime

@@ -115,6 +115,13 @@ def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
     }
 
 
+# Why a staff reply cannot go to the number, by consent state (the others may be texted).
+CONSENT_REFUSALS = {
+    ConsentStatus.OPTED_OUT: "The patient opted out of texts (STOP): nothing is sent until they text START.",
+    ConsentStatus.UNREADABLE: "The consent record cannot be read: nothing is sent until it is repaired.",
+}
+
+
 class PatientOptedOut(Conflict):
     """The patient opted out: nothing is sent to them until they text START (409)."""
 
@@ -345,10 +352,23 @@ class StaffInbox:
         record, decision = self._open(identity, conversation_id)
         detail = {"via": decision.via.value, **({"page": "next"} if cursor else {})}
         self._record(identity, origin, AuditAction.READ, conversation_id, detail=detail)
-        shown = {**detail_json(record, identity), **self._thread(record, limit=limit, cursor=cursor)}
+        shown = {
+            **detail_json(record, identity),
+            **self._consent(record),
+            **self._thread(record, limit=limit, cursor=cursor),
+        }
         if cursor is None:
             self._mark_read(record, identity)
         return shown
+
+    def _consent(self, record: InboxConversation) -> dict[str, Any]:
+        """The number's consent as the ledger holds it now (the send path's rule: a staff reply may go
+        to a number opted in or never recorded; not to one opted out or whose state cannot be read)."""
+        if self.consent is None:
+            return {}
+        status = self.consent.state(record.conversation.phone_hmac).status
+        reason = CONSENT_REFUSALS.get(status)
+        return {"consent": {"state": status.value, "can_text": reason is None, "reason": reason}}
 
     def _thread(self, record: InboxConversation, *, limit: int, cursor: str | None) -> dict[str, Any]:
         if self.messages is None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.inbox.departments import check_department
 from shared.outbound.pacing import DEFAULT_RATES
-from shared.runtime.settings import CoreSettings
+from shared.runtime.settings import CoreSettings, EnvSettings
 
 
 class InboxFunctionSettings(CoreSettings):
@@ -33,11 +32,9 @@ class InboxFunctionSettings(CoreSettings):
         return DEFAULT_RATES.get(self.origination_type, 1.0)
 
 
-class SweepMetricsSettings(BaseSettings):
+class SweepMetricsSettings(EnvSettings):
     """The sweep's own variables (read per run, not cached: the local stack runs every function in one
     process, and another function's environment has no DEPARTMENTS)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     departments: str = ""  # the Departments parameter, joined with commas
     default_department: str = "front-desk"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -599,10 +599,20 @@ class DynamoInboxReplyBook:
     claim_item_count = 1
     sent_item_count = 2  # the claim marked sent, the conversation's reference to the message
 
-    def __init__(self, table: Any, transactions: Transactions, clock: Any) -> None:
+    def __init__(
+        self,
+        table: Any,
+        transactions: Transactions,
+        clock: Any,
+        *,
+        logged_body: Callable[[str], str] | None = None,
+    ) -> None:
+        """``logged_body``: what the message log keeps of a body (a secure message's text keeps its link
+        out of the log: the token opens the message, so it is never stored)."""
         self._table = table
         self._transactions = transactions
         self._clock = clock
+        self._logged_body = logged_body
 
     def _key(self, text: OutboundText) -> dict[str, str]:
         return {"pk": f"reply#{text.key}", "sk": "claim"}
@@ -679,7 +689,7 @@ class DynamoInboxReplyBook:
             status="sent",
             created_at=self._clock.now(),
             thread_at=thread_at,
-            body=body,
+            body=self._logged_body(body) if self._logged_body is not None else body,
             provider_message_id=provider_id,
             segments=parts,
             template="builtin",

@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 
 def metrics_departments() -> frozenset[str]:
     """The departments whose response times the sweep emits (read per run)."""
-    return SweepMetricsSettings().department_names
+    return SweepMetricsSettings.from_env().department_names
 
 
 @cached
 def inbox_settings() -> InboxFunctionSettings:
-    return InboxFunctionSettings()
+    return InboxFunctionSettings.from_env()
 
 
 @cached
@@ -160,16 +160,20 @@ def notify_admins(notice: AdminNotice) -> None:
     )
 
 
-def staff_reply_sender() -> Callable[[Any], str]:
+def staff_reply_sender(logged_body: Callable[[str], str] | None = None) -> Callable[[Any], str]:
     """A staff reply's one send: the outbound pipeline (consent, pacing, claim, log) with the inbox's
-    reply book, built on the first reply (a read-only look at the inbox loads none of it)."""
+    reply book, built on the first reply (a read-only look at the inbox loads none of it).
+    ``logged_body``: what the message log keeps of the text (a secure message's link is left out)."""
 
     def send(text: Any) -> str:
         from shared.inbox.store import DynamoInboxReplyBook
         from shared.outbound.wiring import transactions
 
         book = DynamoInboxReplyBook(
-            aws.table(inbox_settings().conversations_table), transactions(), SystemClock()
+            aws.table(inbox_settings().conversations_table),
+            transactions(),
+            SystemClock(),
+            logged_body=logged_body,
         )
         return outbound_pipeline().send_one(text, book)
 

@@ -31,11 +31,14 @@ class MessageKind:
 REMINDER = MessageKind("reminder", caps=True, quiet_hours=True)
 # A person is answering the patient: no caps, no quiet hours (the patient wrote first).
 STAFF_REPLY = MessageKind("staff_reply", caps=False, quiet_hours=False)
+# Staff sent a secure message: the text carries only the clinic's name and the link (no PHI). A person is
+# answering the patient, like a reply: no caps, no quiet hours; consent as for every text.
+SECURE_MESSAGE = MessageKind("secure_message", caps=False, quiet_hours=False)
 BROADCAST = MessageKind("broadcast", caps=True, quiet_hours=True)
 SURVEY = MessageKind("survey", caps=True, quiet_hours=True)
 # DOMAIN: emergency notices may exceed the caps (and are urgent), but never reach an opt-out.
 EMERGENCY_NOTICE = MessageKind("emergency_notice", caps=False, quiet_hours=False)
 
 KINDS: dict[str, MessageKind] = {
-    kind.name: kind for kind in (REMINDER, STAFF_REPLY, BROADCAST, SURVEY, EMERGENCY_NOTICE)
+    kind.name: kind for kind in (REMINDER, STAFF_REPLY, SECURE_MESSAGE, BROADCAST, SURVEY, EMERGENCY_NOTICE)
 }

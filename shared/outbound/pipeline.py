@@ -11,20 +11,37 @@ reminder's reminder and appointment items, a staff reply's idempotency record. P
    than the origination number sends in about a second (:func:`plan_groups`). Consent is checked in the
    claim, so every text of a group goes out within about a second of its consent check (at 1 part/s a
    group is one text; at 100 parts/s a whole SQS batch of ten).
-3. Per group: the **policy** of each text's kind (a number that is not sendable is stopped; caps and
-   quiet hours hold automated kinds, deferring them, or closing them when they could only go after
-   their ``not_after``), **one pacer booking** for the group's parts, **one claim transaction**
-   (consent ``ConditionCheck``, the kind's claim, the cap record), **Publish** once per claimed text, and
-   **one mark-sent transaction** (the kind's sent state plus the message log record, body encrypted).
-4. A cancelled claim is classified per item from its cancellation reasons, without reading again: an
+3. **Rounds** (:func:`plan_rounds`): consecutive groups that hold each number at most once (a whole SQS
+   batch, unless it holds two texts to one number). Per round: the **policy** of each text's kind (a
+   number that is not sendable is stopped; caps and quiet hours hold automated kinds, deferring them,
+   or closing them when they could only go after their ``not_after``), then **one pacer booking** of one
+   slot per group, consecutive (:meth:`SendPacer.book`, one conditional write: the first slot within the
+   pacer's wait limit, the last within the invocation's time less :data:`BOOKKEEPING_RESERVE`).
+4. Per group, at its slot: quiet hours again, **one claim transaction** (consent ``ConditionCheck``, the
+   kind's claim, the cap record) that also carries the **previous group's mark-sent** (the kind's sent
+   state plus the message log record, body encrypted) when both fit in one transaction (at most
+   :data:`MAX_TRANSACTION_ITEMS` items, no item twice, as :meth:`Transactions.item_key` tells), then
+   **Publish** once per claimed text. The last group's mark-sent, and one that cannot share a claim, is
+   its own transaction. So at 1 part/s a text costs one transaction, and a batch one booking.
+5. A cancelled claim is classified per item from its cancellation reasons, without reading again: an
    opt-out stops the text, a kind condition closes it as the kind says, a cap or a conflicting writer
-   sends it back to the queue; the texts whose items were all fine are claimed again, once.
+   sends it back to the queue; the texts whose items were all fine are claimed again, once. When it
+   carried a mark-sent, that part is written again alone at once, whichever part failed (never lost);
+   when only that part failed, the claim is tried again as it was.
+
+A slot reached more than the pacer's tolerance late (a slow round trip, a paused process) is given up:
+the waiting mark-sent is written, and the round's remaining groups book again, at least twice that late
+ahead (a few times at most, then they come back later). A booking takes as many of the round's groups
+as fit in the invocation (first waiting, when the schedule is booked past the pacer's own limit, for it
+to come within reach if the first group can still go in time); the groups left without a slot, or all
+of them when none fits, go back to the queue unclaimed.
 
 Publish is one HTTP attempt per try. A throttled Publish (nothing was accepted) books a new slot and
 tries again under the same claim, a few times, then gives the claim and its cap allowance back and the
 text is retried later. An unknown outcome closes the text ``unconfirmed`` (never resent); a rejection
-closes it ``rejected``. A text whose mark-sent transaction fails stays claimed: its redelivery finds the
-claim and, once the claim is old, closes it ``unconfirmed`` (the kind's bookkeeping decides).
+closes it ``rejected``. A text whose mark-sent fails, or whose process dies before its mark-sent is
+written (with the next group's claim, about a second later at 1 part/s), stays claimed: its redelivery
+finds the claim and, once the claim is old, closes it ``unconfirmed`` (the kind's bookkeeping decides).
 """
 
 from __future__ import annotations
@@ -273,8 +290,36 @@ def group_parts(parts_per_second: float, window: float = CONSENT_WINDOW_SECONDS)
     return max(1, int(parts_per_second * window))
 
 
+def plan_rounds(texts: Sequence[OutboundText], groups: Sequence[list[int]]) -> list[list[list[int]]]:
+    """Consecutive groups that together hold each number at most once: one pacer booking each. A
+    number's next text starts a new round, so its policy sees what the earlier claim took (caps)."""
+    rounds: list[list[list[int]]] = []
+    seen: set[str] = set()
+    for group in groups:
+        numbers = {texts[i].phone_hmac for i in group}
+        if not rounds or numbers & seen:
+            rounds.append([])
+            seen = set()
+        rounds[-1].append(group)
+        seen |= numbers
+    return rounds
+
+
+@dataclass
+class _Ready:
+    index: int
+    text: OutboundText
+    body: str
+    phone: str
+
+    @property
+    def parts(self) -> int:
+        return analyze(self.body).segments
+
+
 @dataclass
 class _Claimed:
+    index: int
     text: OutboundText
     token: str
     body: str
@@ -285,6 +330,24 @@ class _Claimed:
 class _Sent:
     claimed: _Claimed
     items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Carry:
+    """The mark-sent of the group published last, not yet written: it goes with the next group's claim
+    transaction when it fits, else alone; never dropped."""
+
+    entries: list[_Sent] = field(default_factory=list)
+
+    def take(self) -> list[_Sent]:
+        entries, self.entries = self.entries, []
+        return entries
+
+
+Done = Callable[[int, Outcome], None]
+
+# A round's slots are booked again at most this many times when one is reached late.
+MAX_REBOOKINGS = 3
 
 
 class OutboundPipeline:
@@ -361,68 +424,166 @@ class OutboundPipeline:
             sent_items=lambda _text: book.sent_item_count + self._log_items,
             max_items=self._max_items,
         )
-        for group in groups:
-            left = None if seconds_left is None else seconds_left - (self._monotonic() - started)
-            position = {id(texts[i]): i for i in group}
 
-            def done(text: OutboundText, outcome: Outcome, position: dict[int, int] = position) -> None:
-                results[position[id(text)]] = outcome
+        def done(index: int, outcome: Outcome) -> None:
+            results[index] = outcome
 
+        def budget() -> float | None:
+            """Seconds a slot may still be waited for (the claim, Publish and bookkeeping need the rest)."""
+            if seconds_left is None:
+                return None
+            return seconds_left - (self._monotonic() - started) - BOOKKEEPING_RESERVE
+
+        carry = _Carry()
+        for round_groups in plan_rounds(texts, groups):
             try:
-                self._send_group([texts[i] for i in group], book, states, seconds_left=left, done=done)
+                self._send_round(
+                    texts,
+                    round_groups,
+                    book,
+                    states,
+                    budget=budget,
+                    carry=carry,
+                    done=done,
+                    finished=lambda i: results[i] is not None,
+                )
             except Exception as exc:
                 # Whatever was not finished comes back: a claimed text finds its claim on redelivery.
                 self._counter.count("OutboundGroupFailed")
-                for i in group:
-                    if results[i] is None:
-                        results[i] = retry(f"group failed: {type(exc).__name__}")
+                self._flush(carry, done)
+                for group in round_groups:
+                    for i in group:
+                        if results[i] is None:
+                            results[i] = retry(f"group failed: {type(exc).__name__}")
+        self._flush(carry, done)  # the last group's mark-sent, in its own transaction
         return [outcome or retry("not processed") for outcome in results]
 
-    # -- one group ---------------------------------------------------------------------------------
+    # -- one round: one booking, then its groups one slot each ---------------------------------------
     def _claim_count(self, text: OutboundText, book: KindBook) -> int:
         return 1 + book.claim_item_count + (1 if text.kind.caps and self._caps is not None else 0)
 
-    def _send_group(
+    def _send_round(
         self,
-        texts: list[OutboundText],
+        texts: Sequence[OutboundText],
+        round_groups: list[list[int]],
         book: KindBook,
         states: dict[str, NumberState],
         *,
-        seconds_left: float | None,
-        done: Callable[[OutboundText, Outcome], None],
+        budget: Callable[[], float | None],
+        carry: _Carry,
+        done: Done,
+        finished: Callable[[int], bool],
+    ) -> None:
+        """The kind's policy for every text of the round, one booking of one slot per group, then per
+        group: wait for its slot, claim (with the previous group's mark-sent), Publish."""
+        now = self._clock.now()
+        booked: list[list[_Ready]] = []
+        for group in round_groups:
+            ready: list[_Ready] = []
+            for i in group:
+                text = texts[i]
+                try:
+                    prepared = self._policy(text, book, states[text.phone_hmac], now)
+                except Exception as exc:  # this text only (a write that failed, a body that did not decrypt)
+                    prepared = retry(f"policy failed: {type(exc).__name__}")
+                if isinstance(prepared, Outcome):
+                    done(i, prepared)
+                else:
+                    ready.append(_Ready(i, *prepared))
+            if ready:
+                booked.append(ready)
+        if not booked:
+            return
+        slots = self._book(booked, budget, carry, done)
+        position, rebookings, ahead = 0, 0, 0.0
+        while slots is not None and position < len(booked):
+            late = self._pacer.wait_for(slots[position])
+            if late:
+                # Reached too late (a slow round trip, a paused process): the texts from here on book
+                # again, at least twice that late ahead, and the slots they had are given up.
+                self._counter.count("OutboundSlotLate")
+                rest = booked[position:]
+                self._flush(carry, done)  # a waiting mark-sent is not held through a new booking
+                if rebookings == MAX_REBOOKINGS:
+                    for waiting in rest:
+                        for entry in waiting:
+                            done(entry.index, retry("send slots reached late"))
+                    return
+                rebookings += 1
+                # The slot was asked ``ahead`` off and reached ``late`` after it: the round trip took
+                # their sum, so the next booking asks twice that (it only grows).
+                ahead = max(ahead, 2 * (ahead + late))
+                again = self._book(rest, budget, carry, done, ahead=ahead)
+                if again is None:
+                    return
+                slots[position:] = again
+                del booked[position + len(again) :]  # the groups left without a slot were sent back
+                continue
+            try:
+                self._send_group(booked[position], book, states, carry, done)
+            except Exception as exc:
+                # This group only: what it did not finish comes back (a claimed text finds its claim
+                # on redelivery); the round's next groups go on at their slots.
+                self._counter.count("OutboundGroupFailed")
+                self._flush(carry, done)
+                for unfinished in booked[position]:
+                    if not finished(unfinished.index):
+                        done(unfinished.index, retry(f"group failed: {type(exc).__name__}"))
+            position += 1
+
+    def _book(
+        self,
+        groups: list[list[_Ready]],
+        budget: Callable[[], float | None],
+        carry: _Carry,
+        done: Done,
+        *,
+        ahead: float = 0.0,
+    ) -> list[int] | None:
+        """One slot per group in one booking, as many groups as fit in the invocation (the rest come
+        back later); None when not even the first fits."""
+        left = budget()
+        try:
+            slots = list(
+                self._pacer.book(
+                    [sum(entry.parts for entry in group) for group in groups],
+                    max_wait=left,
+                    within=left,
+                    ahead=ahead,
+                    partial=True,
+                )
+            )
+        except PacerBusy as exc:
+            self._flush(carry, done)
+            for group in groups:
+                for entry in group:
+                    done(entry.index, retry(str(exc)))
+            return None
+        for group in groups[len(slots) :]:  # no slot for them within this invocation
+            for entry in group:
+                done(entry.index, retry("no send slot within the invocation"))
+        del groups[len(slots) :]
+        return slots
+
+    def _send_group(
+        self,
+        group: list[_Ready],
+        book: KindBook,
+        states: dict[str, NumberState],
+        carry: _Carry,
+        done: Done,
     ) -> None:
         now = self._clock.now()
-        ready: list[tuple[OutboundText, str, str]] = []  # text, body, phone
-        for text in texts:
-            try:
-                prepared = self._policy(text, book, states[text.phone_hmac], now)
-            except Exception as exc:  # this text only (a write that failed, a body that did not decrypt)
-                prepared = retry(f"policy failed: {type(exc).__name__}")
-            if isinstance(prepared, Outcome):
-                done(text, prepared)
-            else:
-                ready.append(prepared)
-        if not ready:
-            return
-
-        max_wait = None if seconds_left is None else seconds_left - BOOKKEEPING_RESERVE
-        try:
-            self._pacer.acquire(sum(analyze(body).segments for _t, body, _p in ready), max_wait=max_wait)
-        except PacerBusy as exc:
-            for text, _body, _phone in ready:
-                done(text, retry(str(exc)))
-            return
-        now = self._clock.now()
-        waiting, ready = ready, []
-        for text, body, phone in waiting:  # the window may have closed while waiting for the slot
-            zone = text.zone
+        ready: list[_Ready] = []
+        for entry in group:  # the window may have closed while waiting for the slot
+            text, zone = entry.text, entry.text.zone
             if text.kind.quiet_hours and zone is not None and not self._quiet_hours.is_allowed(now, zone):
                 until = self._quiet_hours.next_allowed(now, zone)
-                done(text, book.defer(text, until, now, "quiet_hours"))
+                done(entry.index, book.defer(text, until, now, "quiet_hours"))
                 continue
-            ready.append((text, body, phone))
+            ready.append(entry)
 
-        claimed = self._claim(ready, book, states, now, done)
+        claimed = self._claim(ready, book, states, now, carry=carry, done=done)
         # Every claimed text is published before any bookkeeping is built: a process that dies in the
         # bookkeeping then leaves texts that went out (unconfirmed later), never claims nobody sent.
         published: list[tuple[_Claimed, str, int]] = []
@@ -432,7 +593,7 @@ class OutboundPipeline:
             except Exception as exc:  # a release or close that failed: the claim stays and times out
                 outcome = retry(f"after Publish: {type(exc).__name__}")
             if isinstance(outcome, Outcome):
-                done(claim.text, outcome)
+                done(claim.index, outcome)
             else:
                 published.append((claim, *outcome))
         sent: list[_Sent] = []
@@ -443,8 +604,8 @@ class OutboundPipeline:
                 sent.append(_Sent(claim, [*items, *self._log(record)]))
             except Exception as exc:  # sent, but not recorded: it stays claimed and comes back
                 self._counter.count("OutboundMarkSentFailed")
-                done(claim.text, retry(f"bookkeeping failed after Publish: {type(exc).__name__}"))
-        self._mark_sent(sent, done)
+                done(claim.index, retry(f"bookkeeping failed after Publish: {type(exc).__name__}"))
+        carry.entries = sent  # written with the next group's claim, or alone after the last group
 
     def _policy(
         self, text: OutboundText, book: KindBook, state: NumberState, now: datetime
@@ -502,17 +663,21 @@ class OutboundPipeline:
     # -- claim ------------------------------------------------------------------------------------
     def _claim(
         self,
-        ready: list[tuple[OutboundText, str, str]],
+        ready: list[_Ready],
         book: KindBook,
         states: dict[str, NumberState],
         now: datetime,
-        done: Callable[[OutboundText, Outcome], None],
+        *,
+        carry: _Carry,
+        done: Done,
     ) -> list[_Claimed]:
-        """One claim transaction for the group; when it is cancelled, classify each text from its items'
-        reasons and claim the texts that can still go once more."""
-        pending = [_Claimed(text, str(uuid.uuid4()), body, phone) for text, body, phone in ready]
+        """One claim transaction for the group, carrying the previous group's mark-sent when it fits;
+        when it is cancelled, classify each part from its items' reasons (a mark-sent part is written
+        again alone, never dropped) and claim the texts that can still go once more."""
+        pending = [_Claimed(e.index, e.text, str(uuid.uuid4()), e.body, e.phone) for e in ready]
         for attempt in range(2):
             if not pending:
+                self._flush(carry, done)
                 return []
             items: list[dict[str, Any]] = []
             spans: list[tuple[int, int, int]] = []  # first item (consent), end, cap item (or -1)
@@ -526,28 +691,44 @@ class OutboundPipeline:
                     record = states[claim.text.phone_hmac].caps
                     items.append(self._cap_ledger.claim_item(record, claim.token, now))
                 spans.append((start, len(items), cap))
+            carried = self._carried(carry, items, done)
+            marked = [item for entry in carried for item in entry.items]
             try:
-                self._transactions.write(items)
+                self._transactions.write([*marked, *items])
             except TransactionCancelled as exc:
-                self._counter.count("OutboundClaimCancelled")
                 reasons = exc.reasons
+                if carried:
+                    # The mark-sent part goes alone now, whichever part cancelled the transaction.
+                    if len(reasons) == len(marked) + len(items) and _failed(reasons[: len(marked)]):
+                        self._counter.count("OutboundMarkSentCancelled")
+                    self._mark_sent(carried, done)
+                    reasons = reasons[len(marked) :] if len(reasons) == len(marked) + len(items) else []
                 if len(reasons) != len(items):
                     for claim in pending:
-                        done(claim.text, retry("claim cancelled without reasons"))
+                        done(claim.index, retry("claim cancelled without reasons"))
                     return []
+                if carried and not _failed(reasons):  # only the carried mark-sent failed: claim again
+                    continue
+                self._counter.count("OutboundClaimCancelled")
                 still: list[_Claimed] = []
                 for claim, (start, end, cap) in zip(pending, spans, strict=True):
                     outcome = self._refused(claim, book, reasons[start:end], cap - start, now)
                     if outcome is None:
                         still.append(claim)
                     else:
-                        done(claim.text, outcome)
+                        done(claim.index, outcome)
                 if attempt == 0:
                     pending = still
                     continue
                 for claim in still:
-                    done(claim.text, retry("claim cancelled twice"))
+                    done(claim.index, retry("claim cancelled twice"))
                 return []
+            except Exception:
+                if carried:  # the claim did not happen; its carried mark-sent still must
+                    self._mark_sent(carried, done)
+                raise
+            for entry in carried:
+                done(entry.claimed.index, Outcome(SENT))
             for claim in pending:  # what the claim wrote, so a later group of this call reads it right
                 if claim.text.kind.caps and self._caps is not None:
                     record = states[claim.text.phone_hmac].caps
@@ -555,6 +736,18 @@ class OutboundPipeline:
                         record.phone_hmac, record.version + 1, record.recent(claim.token, now)
                     )
             return pending
+        return []
+
+    def _carried(self, carry: _Carry, claim_items: list[dict[str, Any]], done: Done) -> list[_Sent]:
+        """The waiting mark-sent entries, when they can share the claim's transaction (at most
+        :data:`MAX_TRANSACTION_ITEMS` items, no item twice); else they are written alone first."""
+        if not carry.entries:
+            return []
+        marked = [item for entry in carry.entries for item in entry.items]
+        keys = [self._transactions.item_key(item) for item in [*marked, *claim_items]]
+        if len(keys) <= self._max_items and None not in keys and len(set(keys)) == len(keys):
+            return carry.take()
+        self._flush(carry, done)
         return []
 
     @staticmethod
@@ -628,7 +821,13 @@ class OutboundPipeline:
             return list(put_requests(record))
         return [self._messages.put_request(record)]
 
-    def _mark_sent(self, sent: list[_Sent], done: Callable[[OutboundText, Outcome], None]) -> None:
+    def _flush(self, carry: _Carry, done: Done) -> None:
+        """Write a waiting mark-sent in its own transaction (the last group's, or one that cannot wait)."""
+        entries = carry.take()
+        if entries:
+            self._mark_sent(entries, done)
+
+    def _mark_sent(self, sent: list[_Sent], done: Done) -> None:
         """One transaction for the group (split only if the log wrote more items than planned); a text
         whose transaction failed stays claimed and comes back."""
         chunk: list[_Sent] = []
@@ -648,7 +847,11 @@ class OutboundPipeline:
             except Exception as exc:
                 self._counter.count("OutboundMarkSentFailed")
                 for entry in part:
-                    done(entry.claimed.text, retry(f"mark sent failed: {type(exc).__name__}"))
+                    done(entry.claimed.index, retry(f"mark sent failed: {type(exc).__name__}"))
                 continue
             for entry in part:
-                done(entry.claimed.text, Outcome(SENT))
+                done(entry.claimed.index, Outcome(SENT))
+
+
+def _failed(reasons: Sequence[str]) -> bool:
+    return any(code not in _FINE for code in reasons)

@@ -3,7 +3,7 @@ one outbound pipeline reads and writes through (batch reads, transactions, the n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,6 +31,28 @@ class SendPacer(Protocol):
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
         """Block until ``parts`` message parts may be sent; returns the seconds waited. Raises
         :class:`PacerBusy` instead of waiting longer than ``max_wait`` (or the pacer's own limit)."""
+        ...
+
+    def book(
+        self,
+        parts: Sequence[int],
+        *,
+        max_wait: float | None = None,
+        within: float | None = None,
+        ahead: float = 0.0,
+        partial: bool = False,
+    ) -> list[int]:
+        """Book one slot per entry of ``parts`` (a group's parts), consecutive, in one booking; returns
+        the slots (opaque, for :meth:`wait_for`). ``max_wait`` (and the pacer's own limit) bounds the wait
+        for the first slot, ``within`` (seconds) the last; ``ahead`` puts the first slot at least that far
+        off. Raises :class:`PacerBusy` and books nothing when the booking does not fit; with ``partial``
+        it books the leading entries that fit (fewer slots returned), first waiting for the schedule to
+        come within reach if the first one could still go ``within``, and raises only when none fits."""
+        ...
+
+    def wait_for(self, slot: int) -> float:
+        """Sleep until ``slot``; 0.0 when it was reached in time, else the seconds it was late (nothing
+        may go on that slot: book again)."""
         ...
 
 
@@ -93,6 +115,11 @@ class Transactions(Protocol):
         conflict) cancelled the transaction; any other failure propagates as the adapter's error."""
         ...
 
+    def item_key(self, item: Mapping[str, Any]) -> Hashable | None:
+        """Which stored item ``item`` touches (two items with one key may not share a transaction);
+        None when the adapter cannot tell (the pipeline then keeps such an item out of a shared one)."""
+        ...
+
 
 class ReadIncomplete(Exception):
     """Some keys of a batch read were still unprocessed after the adapter's retries (throttled)."""
@@ -111,4 +138,18 @@ class UnpacedSender:
     """No pacing (unit tests of other behaviour)."""
 
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
+        return 0.0
+
+    def book(
+        self,
+        parts: Sequence[int],
+        *,
+        max_wait: float | None = None,
+        within: float | None = None,
+        ahead: float = 0.0,
+        partial: bool = False,
+    ) -> list[int]:
+        return [0] * len(parts)
+
+    def wait_for(self, slot: int) -> float:
         return 0.0

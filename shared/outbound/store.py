@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,20 +71,66 @@ class DynamoSendPacer:
         booking's round trip made it late asks for a slot it can reach in time. A schedule that ends
         before ``now + ahead`` counts as idle, so the booked interval still never overlaps another.
         """
-        cost = self.cost_us(parts)
-        lead = (parts - 1) * self.part_us()  # booked before the slot
-        after = parts * self.part_us()  # booked from the slot on
-        limit = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
-        if limit < 0:
+        [slot] = self.book([parts], max_wait=max_wait, ahead=ahead)
+        return Reservation(slot, self.cost_us(parts))
+
+    def book(
+        self,
+        parts: Sequence[int],
+        *,
+        max_wait: float | None = None,
+        within: float | None = None,
+        ahead: float = 0.0,
+        partial: bool = False,
+    ) -> list[int]:
+        """Book consecutive slots for texts of ``parts`` parts each in one conditional write (two when
+        idle); returns each text's slot (microseconds since the epoch), in order.
+
+        The texts' intervals follow one another exactly as one booking each would, so the schedule's rule
+        holds for every text. ``max_wait`` (and the pacer's own limit) bounds the wait for the first slot,
+        ``within`` (seconds from now) the last one. Without ``partial`` the whole booking fits or nothing
+        is booked (:class:`PacerBusy`). With ``partial`` the pacer books the longest leading run of texts
+        that fits, and when the schedule is booked beyond its own limit but the first text could still go
+        within ``within``, it sleeps until that slot is within reach and books then (so a sender holds
+        its batch instead of handing it back and taking the next); only when not even the first text
+        fits does it raise :class:`PacerBusy`.
+        """
+        if not parts:
+            return []
+        d = self.part_us()
+        costs = [self.cost_us(p) for p in parts]
+        offsets: list[int] = []  # each slot after the booked interval's start
+        start = 0
+        for p, cost in zip(parts, costs, strict=True):
+            offsets.append(start + (p - 1) * d)
+            start += cost
+        lead = offsets[0]  # booked before the first slot
+        own = self._max_wait_us if max_wait is None else min(self._max_wait_us, int(max_wait * MICROS))
+        if own < 0:
             raise PacerBusy(0.0)
-        ahead_us = max(0, int(ahead * MICROS))
-        if ahead_us > limit:  # the slot it could reach is further off than it may wait
-            raise PacerBusy(ahead_us / MICROS)
+        deadline = None if within is None else int(self._now() * MICROS) + int(within * MICROS)
+        ahead_us = max(0, int(min(ahead, MAX_AHEAD) * MICROS))
+
+        def limit(k: int, clock: int) -> int:
+            """How far off the first slot may be when the first ``k`` texts are booked."""
+            if deadline is None:
+                return own
+            return min(own, deadline - clock - (offsets[k - 1] - lead))
+
+        count = len(parts)
         for _ in range(8):
             clock = int(self._now() * MICROS)
+            while count > 0 and limit(count, clock) < ahead_us:
+                if not partial:
+                    raise PacerBusy(ahead_us / MICROS)
+                count -= 1
+            if count == 0:
+                raise PacerBusy(ahead_us / MICROS)
+            total = sum(costs[:count])
+            after = total - lead  # booked from the first slot on
             now = clock + ahead_us  # the earliest slot this sender can reach
             earliest = now - lead  # a schedule ending before this leaves room for the lead: idle
-            horizon = clock + limit - lead
+            horizon = clock + limit(count, clock) - lead
             expires = now // MICROS + 86_400
             try:
                 response = self._table.update_item(
@@ -92,14 +138,15 @@ class DynamoSendPacer:
                     UpdateExpression="SET tat = tat + :cost, expires_at = :exp",
                     ConditionExpression="tat BETWEEN :earliest AND :horizon",
                     ExpressionAttributeValues={
-                        ":cost": cost,
+                        ":cost": total,
                         ":earliest": earliest,
                         ":horizon": horizon,
                         ":exp": expires,
                     },
                     ReturnValues="UPDATED_NEW",
                 )
-                return Reservation(int(response["Attributes"]["tat"]) - after, cost)
+                first = int(response["Attributes"]["tat"]) - after
+                return [first + offset - lead for offset in offsets[:count]]
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
@@ -110,16 +157,34 @@ class DynamoSendPacer:
                     ConditionExpression="attribute_not_exists(tat) OR tat < :earliest",
                     ExpressionAttributeValues={":next": now + after, ":earliest": earliest, ":exp": expires},
                 )
-                return Reservation(now, cost)
+                return [now + offset - lead for offset in offsets[:count]]
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
             # Neither idle nor within the horizon, unless another sender moved it in between: look.
             item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
             tat = int(item.get("tat", 0))
-            if tat > horizon:
-                raise PacerBusy((tat + lead - clock) / MICROS)
+            if tat <= horizon:
+                continue  # moved meanwhile: try again
+            first = tat + lead  # the slot the first text would get now
+            fitting = [k for k in range(count, 0, -1) if first - clock <= limit(k, clock)]
+            if partial and fitting:
+                count = fitting[0]
+                continue
+            if partial and deadline is not None and first <= deadline:
+                self._sleep((first - own - clock) / MICROS)  # until the first slot is within reach
+                continue
+            raise PacerBusy((first - clock) / MICROS)
         raise PacerBusy(0.0)
+
+    def wait_for(self, slot: int) -> float:
+        """Sleep until ``slot`` (from :meth:`book`); returns 0.0 when it was reached in time, else the
+        seconds it was late (more than :data:`LATE_TOLERANCE`: its text must not go on it, book again)."""
+        wait = (slot - int(self._now() * MICROS)) / MICROS
+        if wait > 0:
+            self._sleep(wait)
+        late = (int(self._now() * MICROS) - slot) / MICROS
+        return late if late > LATE_TOLERANCE else 0.0
 
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
         """Book a slot and sleep until it comes; returns the seconds slept.
@@ -254,6 +319,21 @@ class DynamoTransactions:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+
+    @staticmethod
+    def item_key(item: Mapping[str, Any]) -> Hashable | None:
+        """The table item a ``TransactWriteItems`` item touches, as far as its partition key tells
+        (conservative: two items on one partition key count as the same); None when it cannot tell."""
+        for operation in ("Update", "ConditionCheck", "Delete", "Put"):
+            body = item.get(operation)
+            if not isinstance(body, Mapping):
+                continue
+            key = body.get("Item" if operation == "Put" else "Key") or {}
+            for name in ("pk", "id"):
+                if name in key:
+                    return (str(body.get("TableName")), name, str(key[name]))
+            return None
+        return None
 
     def write(self, items: Sequence[Mapping[str, Any]]) -> None:
         try:

@@ -59,7 +59,8 @@ def botocore_session() -> botocore.session.Session:
     """The container's one botocore session. It holds the parsed service models, endpoint rules and the
     credential chain; every client below is made from it, and so is the Encryption SDK's KMS client
     (``shared.crypto.kms``). A session per client would parse botocore's data again for each one.
-    Made on the first call (an invocation), never at import: it reads the environment's credentials."""
+    Making it reads no credentials: botocore resolves them when the first client is made, on an
+    invocation (see :func:`preload`)."""
     return botocore.session.Session()
 
 
@@ -90,6 +91,25 @@ def dynamodb() -> Any:
 @functools.cache
 def table(name: str) -> Any:
     return dynamodb().Table(name)
+
+
+def preload(*services: str) -> None:
+    """Parse botocore's data for ``services`` into the container's session now: the endpoints file, each
+    service's model and endpoint rule set, and DynamoDB's resource model. For the SnapStart functions'
+    import (Lambda's init), so the snapshot holds the parsed data and a restored container's first
+    invocation does not parse it again. Nothing here is unique to a container: no client is made, no
+    credentials are resolved, no connection is opened (those happen on the first invocation)."""
+    boto = session()  # adds boto3's resource models to the loader's search path
+    loader = botocore_session().get_component("data_loader")
+    # Called as botocore and boto3 call them: the loader caches each result under its arguments.
+    loader.load_data_with_path("endpoints")  # the endpoint resolver's file
+    for name in ("partitions", "_retry", "sdk-default-configuration"):
+        loader.load_data(name)
+    for service in services:
+        loader.load_service_model(service, "service-2", api_version=None)
+        loader.load_service_model(service, "endpoint-rule-set-1", api_version=None)
+        if service in boto.get_available_resources():
+            loader.load_service_model(service, "resources-1", None)
 
 
 def reset() -> None:

@@ -15,7 +15,7 @@ def reject_inbound(*, raw: str, reason: str, source: str) -> None:
 
     # Read each time, not from the cached core settings: rejections are rare, and the local stack runs
     # every function in one process, where only some of them declare REJECTED_QUEUE_URL.
-    queue_url = RejectionSettings().rejected_queue_url
+    queue_url = RejectionSettings.from_env().rejected_queue_url
     if not queue_url:
         logger.error("no rejection queue configured; rejected event dropped", extra={"source": source})
         return

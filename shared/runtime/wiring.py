@@ -31,6 +31,12 @@ def reset(*, clients: bool = True) -> None:
         aws.reset()
 
 
+def preload_clients(*services: str) -> None:
+    """For a SnapStart function's init: parse botocore's data for the clients its first invocation
+    makes, so the snapshot holds it (:func:`shared.runtime.aws.preload`; no client, no credentials)."""
+    aws.preload(*services)
+
+
 @cached
 def core_settings() -> CoreSettings:
-    return CoreSettings()
+    return CoreSettings.from_env()

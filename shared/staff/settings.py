@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.inbox.departments import check_department
+from shared.runtime.settings import EnvSettings
 
 
-class StaffApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
-
+class StaffApiSettings(EnvSettings):
     inbox_settings_table: str = Field(min_length=3, max_length=255)
     default_time_zone: str = "America/New_York"
     # The Departments parameter, joined with commas: the groups that count as departments.

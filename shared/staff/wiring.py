@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @cached
 def staff_settings() -> StaffApiSettings:
-    return StaffApiSettings()  # read from the environment
+    return StaffApiSettings.from_env()  # read from the environment
 
 
 @cached

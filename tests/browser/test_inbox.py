@@ -71,6 +71,15 @@ def test_a_nurse_answers_with_a_canned_response_and_the_patient_receives_it(
     expect(page.get_by_label("Reply", exact=True)).to_have_value("")  # sent: the composer is cleared
     received = wait_for(lambda: [t for t in patient.received() if NURSING_CANNED in t])
     assert received, patient.received()
+    # The thread shows both: the patient's text, and the reply with who sent it and its delivery status.
+    texts = page.get_by_role("list", name="Messages").get_by_role("listitem")
+    asked = texts.filter(has_text="I need a refill of my inhaler please")
+    expect(asked.locator(".who")).to_have_text("Patient", timeout=POLL)
+    answered = texts.filter(has_text=NURSING_CANNED)
+    expect(answered.locator(".who")).to_have_text("Staff: nina.nurse", timeout=POLL)
+    expect(answered.locator(".delivery")).to_be_visible()
+    # The intake form's opt-in is the consent the thread shows (it said "unknown" whatever the ledger held).
+    expect(page.locator(".thread header .meta strong")).to_have_text("opted_in")
     # The reply is the conversation's first response: it is no longer unread or awaiting in the list.
     status, shown = call(
         f"{sandbox.api_url}/inbox/conversations/{cid}",

@@ -25,13 +25,27 @@ def test_demo_story_passes_and_logs_hold_no_phi(tmp_path: Path, capsys: pytest.C
     assert "[ok] billing's 404 is identical to a missing conversation's" in shown
     assert "[ok] on-call was paged" in shown and "[ok] exactly one after-hours reply" in shown
     assert "demo.nurse  read" in shown and "demo.nurse  reply" in shown
+    # the secure-message story (issue 13): wrong date of birth, right one, the answer in the thread
+    assert (
+        "[ok] the right one shows the message" in shown
+        and "[ok] the nurse sees it opened and answered" in shown
+    )
 
     log = log_path.read_text(encoding="utf-8")
     assert log.count('"level"') >= 5  # the functions did log, through Powertools
     assert not re.search(r"\+?1?206\s?555\s?01\d\d|2065550\d{3}", log), "a phone number reached the logs"
     phi_values = ("Dana", "Whitfield", "parking", "Saturdays", "Petrova", "Okonkwo", "Lindqvist", "Raman")
     staff_story = ("incision", "bleeding", "faint", "redness", "invoice")
-    for phi in (*phi_values, *staff_story, "chemotherapy", "Oncology", "port flush", "medication list"):
+    secure_story = ("normal range", "1975-06-30", "relief", "lab results")
+    for phi in (
+        *phi_values,
+        *staff_story,
+        *secure_story,
+        "chemotherapy",
+        "Oncology",
+        "port flush",
+        "medication list",
+    ):
         assert phi not in log, f"{phi!r} reached the logs"
 
 

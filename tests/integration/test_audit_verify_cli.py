@@ -49,6 +49,11 @@ def anchor(stack, at: datetime = T0) -> dict:
     return sweep(stack, Clock(at), at)
 
 
+def keystore_args(stack) -> list[str]:
+    env = next(iter(stack.functions.values())).environment
+    return ["--keystore-table", env["PHI_KEYSTORE_TABLE"], "--branch-key-id", env["PHI_BRANCH_KEY_ID"]]
+
+
 def verify_cli(stack, capsys, *extra: str) -> tuple[int, str]:
     code = main(
         [
@@ -60,6 +65,7 @@ def verify_cli(stack, capsys, *extra: str) -> tuple[int, str]:
             stack.ref("AuditAnchorBucket"),
             "--key-arn",
             stack.arn("DataKey"),
+            *keystore_args(stack),
             "--no-record",
             *extra,
         ]
@@ -213,6 +219,7 @@ def main_without_anchors(stack, capsys) -> tuple[int, str]:
             stack.ref("AuditTable"),
             "--key-arn",
             stack.arn("DataKey"),
+            *keystore_args(stack),
             "--no-record",
         ]
     )
@@ -275,7 +282,8 @@ def test_a_bad_range_is_refused(stack, log, capsys, extra, field):
 
 def test_the_verification_is_recorded_in_the_trail(stack, log, capsys):
     fill(log, 2)
-    code = main(["audit", "verify", "--table", stack.ref("AuditTable"), "--key-arn", stack.arn("DataKey")])
+    where = ["--table", stack.ref("AuditTable"), "--key-arn", stack.arn("DataKey"), *keystore_args(stack)]
+    code = main(["audit", "verify", *where])
     assert code == 0
     last = log.chain()[-1]
     assert last.action == "audit_verify" and dict(last.detail) == {"intact": "yes", "checked": "2"}

@@ -38,13 +38,8 @@ from tests.template import cfn
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):  # type: ignore[no-untyped-def]
     from shared.messaging import store
-    from shared.outbound import store as pacing_store
 
     monkeypatch.setattr(store, "BACKOFF", (0.0,) * len(store.BACKOFF))
-    # The send pacer gives a slot up when it reaches it more than 30 ms late; on a loaded machine one moto
-    # UpdateItem takes longer than that, and the reminders these tests need were left for a redelivery.
-    # Pacing has its own tests; here only the texts matter.
-    monkeypatch.setattr(pacing_store, "LATE_TOLERANCE", 1.0)
 
 
 def send_two_day_reminders(stack) -> None:  # type: ignore[no-untyped-def]

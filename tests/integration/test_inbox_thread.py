@@ -136,3 +136,18 @@ def test_another_departments_thread_is_404_and_decrypts_nothing(clinic, clock):
     cid = conversation_in(clinic, "nursing")["conversation_id"]
     status, answer = show(clinic, clock, "billing", cid)
     assert status == 404 and "thread" not in json.dumps(answer)
+
+
+def test_the_conversation_shows_the_numbers_consent_as_the_ledger_holds_it(clinic, clock):
+    """A helper saw "consent: unknown" after an opt-in: the conversation carried no consent at all (the
+    web app fell back to "unknown"). It now gives the ledger's state and whether a reply may go."""
+    cid = conversation_in(clinic, "nursing")["conversation_id"]
+    _s, before = show(clinic, clock, "nurse", cid)
+    assert before["conversation"]["consent"] == {"state": "unknown", "can_text": True, "reason": None}
+    _opt_in(clinic, clock)
+    _s, opted_in = show(clinic, clock, "nurse", cid)
+    assert opted_in["conversation"]["consent"] == {"state": "opted_in", "can_text": True, "reason": None}
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "STOP")
+    _s, opted_out = show(clinic, clock, "nurse", cid)
+    consent = opted_out["conversation"]["consent"]
+    assert consent["state"] == "opted_out" and consent["can_text"] is False and "STOP" in consent["reason"]

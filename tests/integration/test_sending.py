@@ -186,6 +186,22 @@ def test_sender_gets_the_rate_caps_and_concurrency_from_the_template():
     }.items():
         assert variables[name] == {"Ref": parameter}
     scaling = sender["Events"]["Queue"]["Properties"]["ScalingConfig"]
-    assert scaling["MaximumConcurrency"] == {"Ref": "SenderConcurrency"}
+    assert scaling["MaximumConcurrency"]["Fn::If"][2] == {"Ref": "SenderConcurrency"}
     control = [s for s in sender["Policies"][0]["Statement"] if s.get("Sid") == "SendControl"]
     assert control and control[0]["Resource"] == {"Fn::GetAtt": ["ControlTable", "Arn"]}
+
+
+def test_sender_concurrency_follows_the_origination_type_unless_it_is_set():
+    """SenderConcurrency 0 (the default) picks the senders by OriginationType: two for a 1 part/s
+    10DLC number, whose one batch books ten seconds of slots; a set value is used as it is."""
+    from infra.local.stack import Stack
+
+    def concurrency(**parameters: str) -> int:
+        stack = Stack(parameters=parameters)
+        event = stack.template["Resources"]["ReminderSenderFunction"]["Properties"]["Events"]["Queue"]
+        return int(stack.resolve(event["Properties"]["ScalingConfig"]["MaximumConcurrency"]))
+
+    assert concurrency() == 5  # TollFree, 3 parts/s
+    assert concurrency(OriginationType="TenDLC") == 2
+    assert concurrency(OriginationType="ShortCode") == 10
+    assert concurrency(OriginationType="TenDLC", SenderConcurrency="7") == 7

@@ -38,7 +38,9 @@ def test_the_delivery_status_function_may_only_update_and_read_status_items() ->
         ("dynamodb:UpdateItem", "DeliveryTable"),
         ("dynamodb:BatchGetItem", "DeliveryTable"),
     }
-    assert {t for _a, t in dynamodb} == {"DeliveryTable", "ConsentTable"}  # carrier opt-outs: the ledger
+    # carrier opt-outs: the ledger (its number sealed in PHI format 3, so the keystore is read)
+    assert {t for _a, t in dynamodb} == {"DeliveryTable", "ConsentTable", "PhiKeyStoreTable"}
+    assert {a for a, t in dynamodb if t == "PhiKeyStoreTable"} == {"dynamodb:GetItem"}
 
 
 def _texts_and_logs(function: str) -> bool:

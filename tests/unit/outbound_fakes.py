@@ -63,6 +63,10 @@ class FakeStore:
         return found
 
     # -- Transactions
+    @staticmethod
+    def item_key(item: Mapping[str, Any]) -> Any:
+        return item.get("target")
+
     def write(self, items: Sequence[Mapping[str, Any]]) -> None:
         items = [dict(i) for i in items]
         self.transactions.append(items)
@@ -194,15 +198,49 @@ class FakeSms:
 
 
 class FakePacer:
+    """``bookings`` lists every booking as (parts, max_wait): an int from :meth:`acquire` (a Publish tried
+    again after throttling), a list (one entry per group) from :meth:`book`. ``busy`` scripts the next
+    bookings' refusals, ``fit`` how many slots the next partial bookings get, ``late`` the next waits'
+    lateness."""
+
     def __init__(self) -> None:
-        self.bookings: list[tuple[int, float | None]] = []
+        self.bookings: list[tuple[int | list[int], float | None]] = []
+        self.within: list[float | None] = []
+        self.ahead: list[float] = []
         self.busy: list[bool] = []
+        self.late: list[float] = []
+        self.fit: list[int] = []  # the next partial bookings' slot counts
+        self.waits: list[int] = []
+        self._next = 0
 
     def acquire(self, parts: int, *, max_wait: float | None = None) -> float:
         self.bookings.append((parts, max_wait))
         if self.busy and self.busy.pop(0):
             raise PacerBusy(3.0)
         return 0.0
+
+    def book(
+        self,
+        parts: Sequence[int],
+        *,
+        max_wait: float | None = None,
+        within: float | None = None,
+        ahead: float = 0.0,
+        partial: bool = False,
+    ) -> list[int]:
+        self.bookings.append((list(parts), max_wait))
+        self.within.append(within)
+        self.ahead.append(ahead)
+        if self.busy and self.busy.pop(0):
+            raise PacerBusy(3.0)
+        count = min(len(parts), self.fit.pop(0)) if self.fit and partial else len(parts)
+        slots = list(range(self._next, self._next + count))
+        self._next += count
+        return slots
+
+    def wait_for(self, slot: int) -> float:
+        self.waits.append(slot)
+        return self.late.pop(0) if self.late else 0.0
 
 
 class FakeMessages:

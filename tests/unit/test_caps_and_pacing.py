@@ -166,6 +166,95 @@ def test_a_schedule_booked_beyond_the_wait_limit_reserves_nothing(control):
         pacer.reserve(1, max_wait=-1)  # no time left in the invocation
 
 
+def test_one_booking_of_many_slots_books_exactly_what_one_booking_each_would(control):
+    """A batch's slots in one conditional write: the same slots as consecutive single bookings, so the
+    schedule's rule holds for every text; a busy schedule then follows on from the whole booking."""
+    sizes = [1, 2, 1, 3, 1]
+    clock = FakeTime()
+    single = DynamoSendPacer(control, number_key="one", parts_per_second=3, now=clock.now, sleep=clock.sleep)
+    each = [single.reserve(parts, max_wait=60).slot_us for parts in sizes]
+    batch = DynamoSendPacer(control, number_key="many", parts_per_second=3, now=clock.now, sleep=clock.sleep)
+    writes: list[str] = []
+    original = control.update_item
+
+    def counted(**kwargs):  # type: ignore[no-untyped-def]
+        writes.append(kwargs["ConditionExpression"])
+        return original(**kwargs)
+
+    control.update_item = counted  # type: ignore[method-assign]
+    try:
+        slots = batch.book(sizes, max_wait=60)
+        assert slots == each
+        assert len(writes) == 2  # idle: the busy write's condition fails, the idle write books
+        writes.clear()
+        [after] = batch.book([1], max_wait=60)
+        assert len(writes) == 1  # busy: one write
+    finally:
+        control.update_item = original  # type: ignore[method-assign]
+    assert after == single.reserve(1, max_wait=60).slot_us
+    assert max_parts_in_any_window(list(zip(slots, sizes, strict=True))) <= 3
+
+
+def test_a_booking_of_many_slots_fits_whole_or_books_nothing(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=1, max_wait=20, now=clock.now)
+    part = pacer.part_us()
+    slots = pacer.book([1] * 10, max_wait=45, within=45)  # first slot now, the last 9.45 s on
+    assert [b - a for a, b in itertools.pairwise(slots)] == [part] * 9
+    tat = control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"]
+    # The next ten would end 19.95 s on: not within 15 s, so nothing is booked.
+    with pytest.raises(PacerBusy):
+        pacer.book([1] * 10, max_wait=45, within=15)
+    assert control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"] == tat
+    # Within 45 s they fit: their first slot (10.5 s on) is inside the pacer's own 20 s limit.
+    again = pacer.book([1] * 10, max_wait=45, within=45)
+    assert again[0] == slots[-1] + part
+    # A third batch's first slot would be 21 s on, beyond the pacer's 20 s: nothing booked.
+    with pytest.raises(PacerBusy):
+        pacer.book([1] * 2, max_wait=45, within=45)
+
+
+def test_a_partial_booking_takes_the_slots_that_fit_and_waits_for_the_schedule_within_the_budget(control):
+    """Five senders of ten texts on a 1 part/s number, 45 s each: the third waits until its first slot is
+    within the pacer's 20 s, the fifth books only the texts whose slots come within its 45 s."""
+    clock = FakeTime()
+    pacer = DynamoSendPacer(
+        control, number_key="k", parts_per_second=1, max_wait=20, now=clock.now, sleep=clock.sleep
+    )
+    part = pacer.part_us()
+    start = int(clock.now() * MICROS)
+
+    def sender() -> list[int]:  # all five ask at the same moment
+        clock.t = start / MICROS
+        return pacer.book([1] * 10, max_wait=45, within=45, partial=True)
+
+    first, second, third = sender(), sender(), sender()
+    assert (first[0], second[0]) == (start, start + 10 * part)
+    assert len(third) == 10 and third[0] == start + 20 * part
+    assert clock.now() - start / MICROS == pytest.approx(20 * part / MICROS - 20)  # slept until in reach
+    fourth, fifth = sender(), sender()
+    assert len(fourth) == 10 and fifth[0] == fourth[-1] + part
+    assert len(fifth) == 3 and fifth[-1] <= start + 45 * MICROS  # the rest would end after its 45 s
+    # Nothing fits at all: nothing is booked.
+    tat = control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"]
+    with pytest.raises(PacerBusy):
+        pacer.book([1] * 10, max_wait=5, within=5, partial=True)
+    assert control.get_item(Key={"pk": "pacer#k", "sk": "schedule"})["Item"]["tat"] == tat
+
+
+def test_wait_for_sleeps_until_the_slot_and_tells_how_late_it_was(control):
+    clock = FakeTime()
+    pacer = DynamoSendPacer(control, number_key="k", parts_per_second=1, now=clock.now, sleep=clock.sleep)
+    first, second = pacer.book([1, 1])
+    assert pacer.wait_for(first) == 0.0
+    assert pacer.wait_for(second) == 0.0 and int(clock.now() * MICROS) == second
+    [third, fourth] = pacer.book([1, 1])
+    clock.t = third / MICROS + 0.02  # within the tolerance: in time
+    assert pacer.wait_for(third) == 0.0
+    clock.t = fourth / MICROS + 0.5  # half a second late (a paused process): nothing may go on it
+    assert pacer.wait_for(fourth) == pytest.approx(0.5, abs=0.001)
+
+
 class AtomicTable:
     """DynamoDB applies a conditional write atomically; moto checks and writes in two steps without a
     lock, so threads can interleave between them. This wrapper gives moto DynamoDB's atomicity (one call

@@ -623,3 +623,20 @@ def test_location_cells_left_empty_mean_not_sent() -> None:
 
     assert intake.location_sent is False
     assert parse_csv(csv_of(GOOD_ROW)).intakes[0][1].location_sent is True
+
+
+@pytest.mark.parametrize(
+    ("dob", "kept"), [("1980-02-29", "1980-02-29"), ("02/29/1980", "1980-02-29"), ("", None)]
+)
+def test_a_dob_column_is_kept_as_an_iso_date(dob: str, kept: str | None) -> None:
+    header = "appointment_id,start,patient_id,mobile_phone,dob"
+    report = parse_csv(f"{header}\nA-1,2030-03-04T09:30:00-08:00,P-1,+12065550123,{dob}\n")
+    [(_, intake)] = report.intakes
+    assert intake.birth_date == kept
+
+
+def test_a_dob_that_is_no_date_refuses_the_row_and_names_only_the_column() -> None:
+    header = "appointment_id,start,patient_id,mobile_phone,dob"
+    report = parse_csv(f"{header}\nA-1,2030-03-04T09:30:00-08:00,P-1,+12065550123,1981-02-29\n")
+    [row] = report.rows
+    assert not row.accepted and row.column == "dob" and "1981" not in (row.reason or "")

@@ -3,6 +3,7 @@ reasons, partial retry, throttling, unknown outcomes, and a staff reply through 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -103,7 +104,7 @@ def test_a_batch_at_short_code_rate_is_one_read_one_booking_one_claim_one_mark_s
     assert words(outcomes) == ["sent"] * 10
     assert len(r.store.batch_reads) == 1
     assert len(r.store.batch_reads[0]["consent"]) == 10 and len(r.store.batch_reads[0]["control"]) == 10
-    assert r.pacer.bookings == [(10, None)]
+    assert r.pacer.bookings == [([10], None)]  # one slot for the group's ten parts
     claim, mark_sent = r.store.transactions
     assert len(claim) == 10 * 3  # consent check, the kind's claim, the cap record
     assert len(mark_sent) == 10 * 2  # the kind's sent item, the log record
@@ -111,12 +112,159 @@ def test_a_batch_at_short_code_rate_is_one_read_one_booking_one_claim_one_mark_s
     assert all(len(record.sends) == 1 for record in r.store.caps.values())
 
 
-def test_at_one_part_a_second_each_text_is_its_own_group_but_the_read_is_still_one():
+def test_at_one_part_a_second_each_text_is_its_own_group_but_the_read_and_the_booking_are_one():
     r = rig(parts_per_second=1.0)
     assert words(r.pipeline.send([text(n) for n in range(4)], r.book)) == ["sent"] * 4
     assert len(r.store.batch_reads) == 1
-    assert r.pacer.bookings == [(1, None)] * 4
-    assert len(r.store.transactions) == 8
+    assert r.pacer.bookings == [([1, 1, 1, 1], None)]  # one booking, one slot per text
+    assert r.pacer.waits == [0, 1, 2, 3]  # each text waits for its own slot, then is claimed
+    # Each group's mark-sent goes with the next group's claim; the last group's goes alone.
+    sizes = [len(t) for t in r.store.transactions]
+    assert sizes == [3, 2 + 3, 2 + 3, 2 + 3, 2]
+    for n, transaction in enumerate(r.store.transactions[1:4], start=1):
+        kinds = [(item["target"][0], item["target"][1]) for item in transaction]
+        assert kinds[:2] == [("text", f"text-{n - 1}"), ("log", f"text-{n - 1}")]  # text n-1 sent
+        assert kinds[2:] == [("consent", f"hmac-{n}"), ("text", f"text-{n}"), ("cap", f"hmac-{n}")]
+    assert set(r.store.sent) == {f"text-{n}" for n in range(4)} and len(r.store.log) == 4
+    assert r.store.claims == {}
+
+
+# --------------------------------------------------------------------------- the carried mark-sent
+def sizes(r) -> list[int]:
+    return [len(t) for t in r.store.transactions]
+
+
+def test_a_combined_transaction_cancelled_by_its_mark_sent_part_writes_it_alone_and_claims_again():
+    r = rig(parts_per_second=1.0)
+    r.store.forced += [{}, {0: "TransactionConflict"}]  # text-0's sent item, in text-1's claim
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert [(o.word, o.retry) for o in outcomes] == [("sent", False), ("sent", False)]
+    # claim 0; mark-sent 0 + claim 1 (cancelled); mark-sent 0 alone; claim 1 again; mark-sent 1
+    assert sizes(r) == [3, 2 + 3, 2, 3, 2]
+    assert set(r.store.sent) == {"text-0", "text-1"} and set(r.store.log) == {"text-0", "text-1"}
+    assert len(r.sms.sent) == 2 and r.store.claims == {}
+
+
+def test_a_combined_transaction_cancelled_by_an_opt_out_stops_that_text_and_still_marks_the_last_sent():
+    r = rig(parts_per_second=1.0)
+    r.store.forced += [{}, {2: "ConditionalCheckFailed"}]  # text-1's consent check (after 2 sent items)
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert [(o.word, o.retry) for o in outcomes] == [("sent", False), ("skipped_opted_out", False)]
+    assert ("stop", "text-1", "skipped_opted_out:consent_opted_out_at_send") in r.book.calls
+    assert sizes(r) == [3, 2 + 3, 2]  # the mark-sent part alone, the opted-out text never claimed again
+    assert r.store.sent.keys() == {"text-0"} and r.store.log.keys() == {"text-0"}
+    assert [phone for phone, _ in r.sms.sent] == ["+12065550000"]
+
+
+def test_a_combined_transaction_that_fails_outright_still_writes_the_mark_sent_alone():
+    r = rig(parts_per_second=1.0)
+    real_write = r.store.write
+
+    def second_write_throttled(items):  # type: ignore[no-untyped-def]
+        if len(r.store.transactions) == 1:
+            r.store.transactions.append([dict(i) for i in items])
+            raise RuntimeError("ProvisionedThroughputExceeded")
+        real_write(items)
+
+    r.store.write = second_write_throttled  # type: ignore[method-assign]
+    outcomes = r.pipeline.send([text(0), text(1), text(2)], r.book)
+    assert [(o.word, o.retry) for o in outcomes] == [("sent", False), ("retry_later", True), ("sent", False)]
+    assert sizes(r) == [3, 2 + 3, 2, 3, 2]  # text-2's claim goes alone: nothing is left to carry
+    assert r.store.sent.keys() == {"text-0", "text-2"} and r.store.claims == {}
+    assert [phone for phone, _ in r.sms.sent] == ["+12065550000", "+12065550002"]
+
+
+def test_a_mark_sent_that_fails_alone_too_leaves_its_text_claimed_for_the_redelivery():
+    r = rig(parts_per_second=1.0)
+    r.store.forced += [{}, {0: "TransactionConflict"}, {0: "TransactionConflict"}]
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert [(o.word, o.retry) for o in outcomes] == [("retry_later", True), ("sent", False)]
+    assert set(r.store.claims) == {"text-0"}  # sent, still claimed: closed unconfirmed, never resent
+    assert r.store.sent.keys() == {"text-1"}
+
+
+@dataclass
+class SharedItemBook(FakeBook):
+    """Every text checks one shared item in its claim and writes it when sent (an appointment with two
+    reminders, say): a mark-sent and the next claim may not share a transaction."""
+
+    claim_item_count: int = 2
+    sent_item_count: int = 2
+
+    def claim_items(self, text, token, now):  # type: ignore[no-untyped-def]
+        return [super().claim_items(text, token, now)[0], {"target": ("appointment", "A")}]
+
+    def sent_items(self, text, token, provider_id, now):  # type: ignore[no-untyped-def]
+        return [*super().sent_items(text, token, provider_id, now)[:1], {"target": ("appointment", "A")}]
+
+
+def test_a_mark_sent_that_touches_an_item_of_the_next_claim_goes_alone_first():
+    r = rig(parts_per_second=1.0)
+    r.book = SharedItemBook(r.store)
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert words(outcomes) == ["sent", "sent"]
+    assert sizes(r) == [4, 3, 4, 3]  # claim, mark-sent, claim, mark-sent
+    assert r.store.sent.keys() == {"text-0", "text-1"}
+
+
+def test_a_slot_reached_late_books_the_rest_again_and_the_waiting_mark_sent_is_written_first():
+    r = rig(parts_per_second=1.0)
+    r.pacer.late = [0.0, 0.4]  # text-1's slot is reached 0.4 s late
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert words(outcomes) == ["sent", "sent"]
+    assert r.pacer.bookings == [([1, 1], None), ([1], None)] and r.pacer.ahead == [0.0, 0.8]
+    assert r.pacer.waits == [0, 1, 2]  # text-1 goes on its new slot, not the late one
+    assert sizes(r) == [3, 2, 3, 2]
+
+
+def test_the_groups_a_booking_finds_no_slot_for_come_back_and_the_others_go():
+    r = rig(parts_per_second=1.0)
+    r.pacer.fit = [2]  # the invocation's time holds two of the four slots
+    outcomes = r.pipeline.send([text(n) for n in range(4)], r.book, seconds_left=40.0)
+    assert [(o.word, o.retry) for o in outcomes] == [("sent", False)] * 2 + [("retry_later", True)] * 2
+    assert r.pacer.waits == [0, 1] and r.store.sent.keys() == {"text-0", "text-1"}
+    assert sizes(r) == [3, 2 + 3, 2] and r.store.claims == {}
+
+
+def test_slots_reached_late_again_and_again_send_the_rest_back_unclaimed():
+    r = rig(parts_per_second=1.0)
+    r.pacer.late = [0.4] * 4
+    outcomes = r.pipeline.send([text(0), text(1)], r.book)
+    assert all(o.retry for o in outcomes) and r.store.transactions == [] and r.sms.sent == []
+    assert len(r.pacer.bookings) == 4  # the booking and three more
+    # each asked further ahead: twice the last round trip (what it asked ahead plus how late it was)
+    assert r.pacer.ahead == pytest.approx([0.0, 0.8, 2.4, 5.6])
+
+
+def test_a_process_dying_while_it_waits_for_the_next_slot_leaves_the_published_text_claimed():
+    r = rig(parts_per_second=1.0)
+    waits = r.pacer.wait_for
+
+    def dies_at_the_second_slot(slot: int) -> float:
+        if slot == 1:
+            raise Died
+        return waits(slot)
+
+    r.pacer.wait_for = dies_at_the_second_slot  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        r.pipeline.send([text(0), text(1)], r.book)
+    # text-0 went out and stays claimed: its redelivery closes it unconfirmed, it is never sent again
+    assert [phone for phone, _ in r.sms.sent] == ["+12065550000"]
+    assert set(r.store.claims) == {"text-0"} and r.store.sent == {}
+
+
+def test_the_dynamodb_adapter_names_the_item_each_transaction_item_touches():
+    from shared.outbound.store import DynamoTransactions
+
+    key = DynamoTransactions.item_key
+    update = {"Update": {"TableName": "Reminders", "Key": {"pk": "r1"}, "UpdateExpression": "SET a = :a"}}
+    check = {"ConditionCheck": {"TableName": "Reminders", "Key": {"pk": "r1"}, "ConditionExpression": "x"}}
+    put = {"Put": {"TableName": "Messages", "Item": {"pk": "m1", "sk": "MSG#1", "body_ct": "..."}}}
+    other = {"Put": {"TableName": "Messages", "Item": {"pk": "m1", "sk": "MSG#2"}}}
+    assert key(update) == key(check) != key(put)
+    assert key(put) == key(other)  # one partition key: counted as one item (never shared by mistake)
+    assert key({"Put": {"TableName": "T", "Item": {"name": "x"}}}) is None
+    assert key({"Something": {}}) is None
 
 
 def test_the_log_writing_more_items_per_record_shrinks_the_groups():
@@ -125,7 +273,8 @@ def test_the_log_writing_more_items_per_record_shrinks_the_groups():
     outcomes = r.pipeline.send([text(n) for n in range(7)], r.book)
     assert words(outcomes) == ["sent"] * 7
     sizes = [len(t) for t in r.store.transactions]
-    assert sizes == [9, 99, 9, 99, 3, 33]  # claim, mark sent; per group of 3, 3, 1
+    # claim, mark sent; per group of 3, 3, 1 (99 mark-sent items cannot share a claim transaction)
+    assert sizes == [9, 99, 9, 99, 3, 33]
     assert all(size <= 100 for size in sizes)
 
 
@@ -227,7 +376,7 @@ def test_a_throttled_publish_books_a_new_slot_and_sends_once_under_the_same_clai
     r.sms.script["+12065550000"] = [SendThrottled("ThrottledException")]
     assert words(r.pipeline.send([text(0)], r.book)) == ["sent"]
     assert r.sms.attempts == ["+12065550000"] * 2 and len(r.sms.sent) == 1
-    assert r.pacer.bookings == [(1, None), (1, None)] and sleeps == [0.0]
+    assert r.pacer.bookings == [([1], None), (1, None)] and sleeps == [0.0]
     assert len(r.store.transactions) == 2
 
 
@@ -263,6 +412,7 @@ def test_a_busy_schedule_sends_the_group_back_unclaimed():
     outcomes = r.pipeline.send([text(0), text(1)], r.book, seconds_left=40.0)
     assert all(o.retry for o in outcomes) and r.store.transactions == []
     assert r.pacer.bookings[0][1] == pytest.approx(25.0, abs=0.5)  # 40 s less the bookkeeping reserve
+    assert r.pacer.within[0] == pytest.approx(25.0, abs=0.5)  # the last slot too
 
 
 def test_a_failed_mark_sent_leaves_the_sent_texts_claimed_for_the_redelivery_to_find():

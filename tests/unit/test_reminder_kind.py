@@ -19,7 +19,7 @@ from shared.consent.store import sendable_state_item
 from shared.core.clock import iso
 from shared.outbound.caps import FrequencyCaps
 from shared.outbound.ports import ReadIncomplete, TransactionCancelled
-from shared.outbound.store import DynamoBatchReader
+from shared.outbound.store import DynamoBatchReader, DynamoTransactions
 from tests.unit.outbound_fakes import (
     NOW,
     FakeCapLedger,
@@ -78,6 +78,10 @@ class Writes:
     def __init__(self) -> None:
         self.transactions: list[list[dict[str, Any]]] = []
         self.cancel: list[list[str]] = []
+
+    @staticmethod
+    def item_key(item: Mapping[str, Any]) -> Any:
+        return item.get("target") or DynamoTransactions.item_key(item)
 
     def write(self, items: Sequence[Mapping[str, Any]]) -> None:
         self.transactions.append([dict(i) for i in items])

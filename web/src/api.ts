@@ -41,12 +41,41 @@ export interface ConversationItem {
 export interface ThreadMessage {
   id: string;
   direction: "inbound" | "outbound";
+  /** Who the text is from: the patient, a staff member, or the system (reminders, automated replies). */
   kind: "patient" | "staff" | "automated";
+  /** The API's kind (patient, staff_reply, reminder, after_hours, urgent_reply, ...). */
+  source: string;
   body: string;
   at: string;
   sentBy: string | null;
+  /** The carrier's delivery report (delivered, failed, ...), or the send status until one arrives. */
   delivery: string | null;
+  deliveryAt: string | null;
+  deliveryDetail: string | null;
   segments: number | null;
+}
+
+/** A secure message as its department's staff see it: the body, and what the patient's page did with it. */
+export interface SecureMessage {
+  id: string;
+  body: string;
+  sentAt: string;
+  sentBy: string;
+  expiresAt: string;
+  state: "open" | "expired" | "locked";
+  openedAt: string | null;
+  failedTries: number;
+  lockedAt: string | null;
+  answers: number;
+  answeredAt: string | null;
+}
+
+/** One word for where a secure message stands: locked, expired, answered, opened or sent. */
+export function secureStatus(m: SecureMessage): "locked" | "expired" | "answered" | "opened" | "sent" {
+  if (m.state === "locked") return "locked";
+  if (m.answers > 0) return "answered";
+  if (m.state === "expired") return "expired";
+  return m.openedAt ? "opened" : "sent";
 }
 
 export interface Thread {
@@ -54,10 +83,13 @@ export interface Thread {
   version: number;
   etag: string | null;
   messages: ThreadMessage[];
+  /** The cursor of the next (older) page of the thread, or null when this is all of it. */
+  olderCursor: string | null;
   notes: { id: string; author: string; at: string; body: string }[];
   assignments: { at: string; by: string; detail: string }[];
   optedOut: boolean;
   consentReason: string | null;
+  secureMessages: SecureMessage[];
 }
 
 export interface Me {
@@ -121,23 +153,70 @@ export function toItem(raw: unknown): ConversationItem {
   };
 }
 
+/** What an automated text is, in words (kinds the app does not know are shown by their name). */
+const AUTOMATED_LABELS: Record<string, string> = {
+  reminder: "Appointment reminder",
+  after_hours: "After-hours reply",
+  after_hours_reply: "After-hours reply",
+  urgent_reply: "Urgent auto-reply",
+  broadcast: "Announcement",
+  survey: "Survey",
+  emergency_notice: "Emergency notice",
+};
+
+export function automatedLabel(source: string): string {
+  const known = AUTOMATED_LABELS[source];
+  if (known) return known;
+  const words = source.replace(/[_-]+/g, " ").trim();
+  return words && words !== "automated" ? `Automated: ${words}` : "Automated";
+}
+
+function toSecure(raw: unknown): SecureMessage {
+  const r = obj(raw);
+  const state = str(r.state);
+  const when = (v: unknown): string | null => str(v) || null;
+  return {
+    id: str(r.id),
+    body: str(r.body),
+    sentAt: str(r.sent_at),
+    sentBy: str(r.sent_by),
+    expiresAt: str(r.expires_at),
+    state: state === "locked" || state === "expired" ? state : "open",
+    openedAt: when(r.opened_at),
+    failedTries: Number(r.failed_tries ?? 0),
+    lockedAt: when(r.locked_at),
+    answers: Number(r.answers ?? 0),
+    answeredAt: when(r.answered_at),
+  };
+}
+
 function toMessage(raw: unknown): ThreadMessage {
   const r = obj(raw);
   const direction = str(r.direction) === "inbound" ? "inbound" : "outbound";
   const kindRaw = str(r.kind ?? r.author_kind);
-  const sentBy = str(r.sent_by ?? r.author ?? obj(r.staff).username) || null;
+  const sender = obj(r.sender);
+  const sentBy = str(sender.name ?? sender.user_id ?? r.sent_by ?? r.author ?? obj(r.staff).username) || null;
+  const automated = r.automated === true;
   const kind: ThreadMessage["kind"] =
-    direction === "inbound" ? "patient" : kindRaw === "staff" || kindRaw === "staff_reply" || sentBy ? "staff" : "automated";
-  const delivery = r.delivery ?? r.delivery_status ?? r.status;
+    direction === "inbound"
+      ? "patient"
+      : !automated && (kindRaw === "staff" || kindRaw === "staff_reply" || sentBy || r.automated === false)
+        ? "staff"
+        : "automated";
+  const report = r.delivery ?? r.delivery_status;
+  const reported = typeof report === "string" ? report : str(obj(report).status);
   const seg = obj(r.segment_report ?? r.report).segments ?? r.segments;
   return {
     id: str(r.id ?? r.message_id),
     direction,
     kind,
+    source: direction === "inbound" ? "patient" : kindRaw || kind,
     body: str(r.body),
     at: str(r.at ?? r.created_at),
-    sentBy,
-    delivery: typeof delivery === "string" ? delivery : str(obj(delivery).status) || null,
+    sentBy: kind === "staff" ? sentBy : null,
+    delivery: direction === "inbound" ? null : reported || str(r.status) || null,
+    deliveryAt: str(obj(report).at) || null,
+    deliveryDetail: str(obj(report).detail) || null,
     segments: typeof seg === "number" ? seg : null,
   };
 }
@@ -147,12 +226,13 @@ export function toThread(raw: unknown, etag: string | null): Thread {
   const c = obj(r.conversation ?? r);
   const consent = obj(c.consent);
   const consentState = typeof c.consent === "string" ? c.consent : str(consent.state, "unknown");
-  const optedOut = /opt(ed)?[_-]?out|revoked|stopped/i.test(consentState) || consent.can_text === false;
+  const optedOut = /opt(ed)?[_-]?out|revoked|stopped|unreadable/i.test(consentState) || consent.can_text === false;
   return {
     item: toItem(c),
     version: Number(c.version ?? r.version ?? 0),
     etag,
     messages: arr(r.messages ?? c.messages ?? c.thread).map(toMessage),
+    olderCursor: str(c.thread_cursor ?? r.thread_cursor) || null,
     notes: arr(r.notes ?? c.notes).map((n) => {
       const o = obj(n);
       return { id: str(o.id ?? o.note_id), author: str(o.author ?? o.by), at: str(o.at), body: str(o.body) };
@@ -163,6 +243,7 @@ export function toThread(raw: unknown, etag: string | null): Thread {
     }),
     optedOut,
     consentReason: optedOut ? str(consent.reason ?? c.consent_reason, "The patient opted out of texts (STOP).") : null,
+    secureMessages: arr(r.secure_messages ?? c.secure_messages).map(toSecure),
   };
 }
 
@@ -241,6 +322,13 @@ export class Api {
     const answer = await this.request("GET", `/inbox/conversations/${encodeURIComponent(id)}`, undefined, etag ? { "If-None-Match": etag } : {});
     if (answer.status === 304) return null;
     return toThread(await answer.json(), answer.headers.get("ETag"));
+  }
+
+  /** An older page of the thread (the cursor a thread or a previous page gave): its texts, newest first. */
+  async olderMessages(id: string, cursor: string): Promise<{ messages: ThreadMessage[]; cursor: string | null }> {
+    const qs = new URLSearchParams({ cursor }).toString();
+    const page = toThread(await this.json("GET", `/inbox/conversations/${encodeURIComponent(id)}?${qs}`), null);
+    return { messages: page.messages, cursor: page.olderCursor };
   }
 
   /** A write against the thread as last read: If-Match and version both carry it. */

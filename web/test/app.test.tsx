@@ -36,11 +36,27 @@ const answers: Record<string, unknown> = {
     cursor: null,
   },
   "/inbox/conversations/c1": {
-    conversation: { id: "c1", department: "nursing", status: "open", version: 2, consent: { state: "opted_out", reason: "texted STOP" } },
-    messages: [
-      { id: "m1", direction: "inbound", body: "Is my refill ready?", at: "2026-12-01T10:00:00Z" },
-      { id: "m2", direction: "outbound", kind: "staff", sent_by: "nina.nurse", body: "Yes", delivery: "delivered", at: "2026-12-01T10:05:00Z" },
-    ],
+    conversation: {
+      id: "c1",
+      department: "nursing",
+      status: "open",
+      version: 2,
+      consent: { state: "opted_out", can_text: false, reason: "texted STOP" },
+      thread: [
+        {
+          id: "m2",
+          direction: "outbound",
+          kind: "staff_reply",
+          automated: false,
+          sender: { user_id: "u1", name: "nina.nurse" },
+          body: "Yes",
+          delivery: { status: "delivered", at: "2026-12-01T10:05:03Z", detail: null },
+          at: "2026-12-01T10:05:00Z",
+        },
+        { id: "m1", direction: "inbound", kind: "patient", automated: false, sender: null, body: "Is my refill ready?", delivery: null, at: "2026-12-01T10:00:00Z" },
+      ],
+      thread_cursor: null,
+    },
   },
 };
 
@@ -62,8 +78,9 @@ describe("App", () => {
     expect(item.textContent).toContain("Unread");
     fireEvent.click(item);
     expect(await screen.findByText("Is my refill ready?")).toBeTruthy();
-    expect(screen.getByText("nina.nurse", { selector: ".who" })).toBeTruthy();
-    expect(screen.getByText(/delivered/)).toBeTruthy();
+    expect(screen.getByText("Staff: nina.nurse")).toBeTruthy();
+    expect(screen.getByText("Delivered")).toBeTruthy();
+    expect(screen.getByText("opted_out", { selector: "strong" })).toBeTruthy(); // the consent the API gave
     expect(screen.getByText(/Replies are off: texted STOP/)).toBeTruthy();
     expect((screen.getByLabelText("Reply") as HTMLTextAreaElement).disabled).toBe(true);
     // no admin pages for a nurse

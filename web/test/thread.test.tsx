@@ -47,7 +47,7 @@ describe("ThreadView actions", () => {
   it("shows automated texts as automated, with delivery status, and the queue as unassigned", () => {
     setup();
     expect(screen.getByText("Automated")).toBeTruthy();
-    expect(screen.getByText(/· sent/)).toBeTruthy();
+    expect(screen.getByText("Sent, awaiting delivery report")).toBeTruthy();
     expect(screen.getByText(/unassigned/)).toBeTruthy();
     expect(screen.getByLabelText("Labels").textContent).toContain("refill");
   });

@@ -224,10 +224,14 @@ class AppointmentBook:
         if intake.patient_sent:
             patient = "sent"
             contact.update(first_name=intake.first_name, phone=intake.mobile_e164)
+            if intake.birth_date:
+                contact["birth_date"] = intake.birth_date  # encrypted with the contact, never an attribute
         elif stored and stored.get("patient_ref") == intake.patient_ref:
             patient = "kept"
             kept.append("patient")
             contact.update(first_name=stored.get("first_name"), phone=stored.get("phone"))
+            if stored.get("birth_date"):
+                contact["birth_date"] = stored["birth_date"]
         else:
             patient = "other" if stored.get("phone") else "not_stored"
             contact.update(first_name=None, phone=None)

@@ -7,11 +7,12 @@ Per SQS batch (ids only: reminder pk, appointment pk, appointment version):
    cancelled or started one is closed here, with a conditional update).
 2. The rest are composed (contact decrypted, template, the recipient's zone) and handed to the one
    outbound pipeline (:mod:`shared.outbound.pipeline`) as texts of kind ``reminder``: it reads the
-   numbers' consent and caps in one batch read, groups them, books the group's parts, claims each group
-   in one transaction (consent ``ConditionCheck``, this module's reminder ``queued``/``pending`` ->
-   ``sending`` with a claim token and appointment ``ConditionCheck``, the cap record), publishes, and
-   marks the group sent in one transaction (this module's reminder ``sent`` and appointment
-   ``last_reminded_at``, plus the message log record).
+   numbers' consent and caps in one batch read, groups them, books one send slot per group in one
+   booking, claims each group at its slot in one transaction (consent ``ConditionCheck``, this module's
+   reminder ``queued``/``pending`` -> ``sending`` with a claim token and appointment ``ConditionCheck``,
+   the cap record), publishes, and marks the group sent (this module's reminder ``sent`` and
+   appointment ``last_reminded_at``, plus the message log record) in the next group's claim
+   transaction, or in its own after the batch's last group.
 
 Failure handling, and the one window that remains:
 

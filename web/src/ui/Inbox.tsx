@@ -1,8 +1,16 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { type Api, ApiError, type CannedResponse, isStale, type ConversationItem, type Me, type Thread } from "../api";
+import { type Api, ApiError, type CannedResponse, isStale, type ConversationItem, type Me, type Thread, type ThreadMessage } from "../api";
 import { shortcutHandler, SHORTCUT_HELP } from "../keys";
 import { ConversationList, type Filters, filterQuery, NO_FILTERS } from "./ConversationList";
 import { ThreadView } from "./ThreadView";
+
+/** Texts seen so far, merged by id (the newest report of each wins), newest first: a poll's first page and
+ * the older pages loaded, so a text pushed off the first page by new arrivals stays in view. */
+export function mergeMessages(known: ThreadMessage[], fresh: ThreadMessage[]): ThreadMessage[] {
+  const byId = new Map(known.map((m) => [m.id, m]));
+  for (const m of fresh) byId.set(m.id, m);
+  return [...byId.values()].sort((a, b) => (a.at === b.at ? b.id.localeCompare(a.id) : b.at.localeCompare(a.at)));
+}
 
 interface Props {
   api: Api;
@@ -24,6 +32,12 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
   const reply = useRef<HTMLTextAreaElement>(null);
   const assign = useRef<HTMLInputElement>(null);
   const etag = useRef<string | null>(null);
+  const current = useRef(selected); // a late answer for a conversation no longer open is dropped
+  current.current = selected;
+  const [seen, setSeen] = useState<ThreadMessage[]>([]);
+  // The next older page's cursor once "older messages" was used (null: the start of the thread was reached).
+  const [older, setOlder] = useState<{ cursor: string | null } | null>(null);
+  const [olderError, setOlderError] = useState<string | null>(null);
 
   const loadList = useCallback(async () => {
     try {
@@ -41,9 +55,11 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
       if (!selected) return;
       try {
         const got = await api.thread(selected, fresh ? null : etag.current);
+        if (current.current !== selected) return;
         if (got) {
           etag.current = got.etag;
           setThread(got);
+          setSeen((known) => mergeMessages(known, got.messages));
         }
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) {
@@ -64,6 +80,9 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
   useEffect(() => {
     etag.current = null;
     setThread(null);
+    setSeen([]);
+    setOlder(null);
+    setOlderError(null);
     setNotice(null);
     void loadThread(true);
     const timer = setInterval(() => void loadThread(false), pollSeconds * 1000);
@@ -85,6 +104,20 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
     }
     await loadThread(true);
     void loadList();
+  };
+
+  const olderCursor = older ? older.cursor : (thread?.olderCursor ?? null);
+  const loadOlder = async () => {
+    if (!thread || !olderCursor) return;
+    try {
+      const page = await api.olderMessages(thread.item.id, olderCursor);
+      if (current.current !== thread.item.id) return;
+      setSeen((known) => mergeMessages(known, page.messages));
+      setOlder({ cursor: page.cursor });
+      setOlderError(null);
+    } catch (e) {
+      setOlderError(e instanceof Error ? e.message : String(e));
+    }
   };
 
   const move = (step: number) => {
@@ -138,7 +171,10 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
       />
       {thread ? (
         <ThreadView
-          thread={thread}
+          thread={{ ...thread, messages: seen }}
+          olderCursor={olderCursor}
+          olderError={olderError}
+          onOlder={loadOlder}
           canned={canned}
           departments={me.assign_departments ?? me.visible_departments}
           selfId={me.user_id}

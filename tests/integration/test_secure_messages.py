@@ -1,0 +1,346 @@
+"""Issue 13: secure messages end to end through template.yaml. A nurse sends one from a conversation
+(InboxApiFunction); the patient gets a text with only the clinic and a link; the page (SecurePageFunction,
+no staff auth) asks for the date of birth ingest kept (encrypted) from the FHIR Patient; wrong dates count
+down and the fifth locks the link for good; an expired link says so; forged, garbled and unknown tokens all
+get the same 404 and change nothing; the right date shows the message and the patient's answer lands in
+the conversation, unread for staff. Every view, failed check, lock and answer is an audit record whose
+actor is the link. The token is never stored, logged or put in an audit record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from infra.local import events
+from shared.core.clock import iso
+from shared.core.segments import analyze
+from tests.fixtures.fhir_samples import MAGGIE_MOBILE, THANH_MOBILE, resource_at, sample_bundle
+from tests.integration.harness import all_items, outbox, plaintext_leaks
+from tests.integration.inbox_helpers import NURSING_LINE, Clock, clinic_departments, text
+from tests.integration.test_inbox_conversations_api import MONDAY_OPEN, call
+
+THANH_DOB = ("02", "29", "1984")  # the sample bundle's Patient pat-1002 (a leap day)
+MAGGIE_DOB = ("07", "14", "1961")
+SECRET_BODY = "Your biopsy result is benign. No further treatment is needed."
+LINK = re.compile(
+    r"^You have a secure message from Riverside Family Clinic: (https://inbox\.example\.org/s)#([A-Za-z0-9_-]{43})$"
+)
+
+
+@pytest.fixture
+def clock(monkeypatch):  # type: ignore[no-untyped-def]
+    from shared.core.clock import SystemClock
+    from tests.integration.inbox_helpers import relax_pacing
+
+    clock = Clock(MONDAY_OPEN)
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
+    relax_pacing(monkeypatch)
+    return clock
+
+
+def ingest(stack: Any) -> None:
+    """The EHR sends the sample bundle: Thanh's and Maggie's dates of birth are kept, encrypted."""
+    bundle = sample_bundle()
+    start = MONDAY_OPEN + timedelta(days=5)
+    resource_at(bundle, 4)["start"] = start.isoformat()
+    resource_at(bundle, 4)["end"] = (start + timedelta(minutes=45)).isoformat()
+    resource_at(bundle, 5)["start"] = (start + timedelta(hours=1)).isoformat()
+    event = events.http_api_event(
+        "POST",
+        "/appointments",
+        body=json.dumps(bundle),
+        headers={"content-type": "application/fhir+json"},
+        iam_caller="arn:aws:iam::123456789012:user/ehr-feed",
+        base64_body=False,
+    )
+    assert stack.functions["AppointmentsApiFunction"].invoke(event)["statusCode"] == 200
+
+
+@pytest.fixture
+def clinic(stack, clock):  # type: ignore[no-untyped-def]
+    clinic_departments(stack)
+    ingest(stack)
+    text(stack, clock, MONDAY_OPEN, "START", from_number=THANH_MOBILE)  # consent, with the number (encrypted)
+    text(stack, clock, MONDAY_OPEN, "Are my results in?", from_number=THANH_MOBILE, to_number=NURSING_LINE)
+    return stack
+
+
+def conversation_of(stack: Any, number_hmac_of: str) -> dict[str, Any]:
+    from shared.crypto.wiring import blind_index
+
+    phone_hmac = blind_index().phone(number_hmac_of)
+    items = stack.table("ConversationsTable").scan()["Items"]
+    [found] = [i for i in items if i.get("record_type") == "conversation" and i["phone_hmac"] == phone_hmac]
+    return found
+
+
+def send(stack: Any, clock: Clock, who: str, cid: str, body: str = SECRET_BODY) -> tuple[int, dict[str, Any]]:
+    _s, _h, shown = call(stack, clock, who, "GET", f"/inbox/conversations/{cid}")
+    version = json.loads(shown)["conversation"]["version"] if _s == 200 else 1
+    status, _h, answer = call(
+        stack,
+        clock,
+        who,
+        "POST",
+        f"/inbox/conversations/{cid}/secure-messages",
+        {"body": body, "version": version},
+    )
+    return status, json.loads(answer)
+
+
+def token_sent_to(number: str) -> str:
+    [notice] = [body for phone, body in outbox() if phone == number and "secure message" in body]
+    found = LINK.fullmatch(notice)
+    assert found, notice
+    return found.group(2)
+
+
+def page(stack: Any, route: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    method, _, path = route.partition(" ")
+    event = events.http_api_event(
+        method,
+        path,
+        route_key=route,
+        body=urlencode(form) if form is not None else None,
+        headers={"content-type": "application/x-www-form-urlencoded"} if form is not None else {},
+    )
+    answer = stack.functions["SecurePageFunction"].invoke(event)
+    body = answer["body"]
+    if answer.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return answer["statusCode"], answer["headers"], body
+
+
+def open_with(stack: Any, token: str, dob: tuple[str, str, str]) -> tuple[int, dict[str, str], str]:
+    month, day, year = dob
+    return page(stack, "POST /s", {"token": token, "month": month, "day": day, "year": year})
+
+
+def session_of(html: str) -> str:
+    found = re.search(r'name="session" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def audit(stack: Any) -> list[dict[str, Any]]:
+    items = stack.table("AuditTable").scan()["Items"]
+    return sorted((i for i in items if "action" in i), key=lambda i: int(i["sequence"]))
+
+
+def secure_items(stack: Any) -> list[dict[str, Any]]:
+    return [i for i in stack.table("ConversationsTable").scan()["Items"] if str(i["sk"]).startswith("secure")]
+
+
+def shown_secure(stack: Any, clock: Clock, cid: str) -> list[dict[str, Any]]:
+    _s, _h, body = call(stack, clock, "nurse", "GET", f"/inbox/conversations/{cid}")
+    return json.loads(body)["conversation"]["secure_messages"]
+
+
+def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread(
+    clinic, clock, caplog, capsys
+) -> None:
+    caplog.set_level(logging.INFO)
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    status, sent = send(clinic, clock, "nurse", cid)
+    assert status == 201, sent
+    token = token_sent_to(THANH_MOBILE)
+    [notice] = [b for p, b in outbox() if p == THANH_MOBILE and "secure" in b]
+    report = analyze(notice)
+    assert SECRET_BODY not in notice and "Thanh" not in notice
+    assert report.encoding == "GSM-7" and report.segments == 1 == sent["sent"]["segments"]
+    [link] = sent["conversation"]["secure_messages"]
+    assert link["state"] == "open" and link["opened_at"] is None and link["body"] == SECRET_BODY
+    assert link["expires_at"] == iso(MONDAY_OPEN + timedelta(days=7))
+
+    # the page itself: strict headers, the form, no token in it (it is in the fragment)
+    status, headers, html = page(clinic, "GET /s")
+    assert status == 200 and "Date of birth" in html and 'autocomplete="bday-year"' in html
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"] and "<style" not in html
+    assert headers["Cache-Control"] == "no-store" and headers["X-Frame-Options"] == "DENY"
+    assert not re.search(r"<script>(?!</script>)", html)  # no inline script, only src=/s/page.js
+
+    clock.now = MONDAY_OPEN + timedelta(minutes=5)
+    status, _h, html = open_with(clinic, token, ("01", "01", "1984"))
+    assert status == 401 and "does not match" in html and "4 attempts left" in html
+    assert SECRET_BODY not in html
+    status, _h, html = open_with(clinic, token, THANH_DOB)
+    assert status == 200 and SECRET_BODY.replace("'", "&#x27;") in html
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["opened_at"] is not None and link["failed_tries"] == 1 and link["answers"] == 0
+
+    before = conversation_of(clinic, THANH_MOBILE)
+    clock.now = MONDAY_OPEN + timedelta(minutes=7)
+    status, _h, html = page(
+        clinic,
+        "POST /s/answer",
+        {"session": session_of(html), "answer": "Thank you! Do I need a follow-up visit?"},
+    )
+    assert status == 200 and "Your answer was sent" in html
+    after = conversation_of(clinic, THANH_MOBILE)
+    assert after["patient_messages"] == before["patient_messages"] + 1
+    _s, _h, listed = call(clinic, clock, "nurse", "GET", "/inbox/conversations?unread=true")
+    assert [c["id"] for c in json.loads(listed)["conversations"]] == [cid]
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 1 and link["answered_at"] is not None
+    # the answer is in the message log (encrypted) and the thread refers to it
+    refs = [
+        i
+        for i in clinic.table("ConversationsTable").scan()["Items"]
+        if i["pk"] == cid and str(i["sk"]).startswith("msg#")
+    ]
+    assert any(str(r["message_id"]).startswith("sa_") for r in refs)
+
+    records = [r for r in audit(clinic) if r["action"].startswith("secure")]
+    actions = [(r["action"], r["user_id"]) for r in records]
+    link_actor = f"patient-link:{link['id']}"
+    assert actions[0] == ("secure_send", "0b8e0c3e-1111-4c8e-9a51-7d2e6b0f1a01")
+    assert ("secure_check_failed", link_actor) in actions and ("secure_view", link_actor) in actions
+    assert ("secure_answer", link_actor) in actions
+    assert all(r.get("conversation_id") == cid for r in records)
+
+    # the token, the body, the answer and the date of birth: never in clear in any table or log
+    secrets = [token, SECRET_BODY, "follow-up visit", "1984-02-29"]
+    assert plaintext_leaks(clinic, secrets) == []
+    printed = capsys.readouterr()
+    logs = caplog.text + printed.out + printed.err
+    assert logs and not [s for s in secrets if s in logs]
+    assert not any(token in json.dumps(item, default=str) for _t, item in all_items(clinic))
+    # the message log keeps the notice (decrypted here) with the link's token withheld
+    from shared.crypto.wiring import blind_index
+    from shared.messaging.wiring import message_log
+
+    logged = message_log().thread(blind_index().phone(THANH_MOBILE))
+    [kept] = [m.body for m in logged if m.kind == "secure_message"]
+    assert kept.endswith("/s#(link withheld)") and token not in kept
+    assert [m.body for m in logged if m.kind == "secure_answer"] == [
+        "Thank you! Do I need a follow-up visit?"
+    ]
+
+
+def test_five_wrong_dates_lock_the_link_and_it_stays_locked_with_the_right_one(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    for left in (4, 3, 2, 1):
+        status, _h, html = open_with(clinic, token, MAGGIE_DOB)  # someone else's date of birth
+        assert status == 401 and f"{left} attempt" in html
+    status, _h, html = open_with(clinic, token, MAGGIE_DOB)
+    assert status == 410 and "locked" in html
+    status, _h, html = open_with(clinic, token, THANH_DOB)
+    assert status == 410 and "locked" in html and SECRET_BODY not in html
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["state"] == "locked" and link["failed_tries"] == 5 and link["opened_at"] is None
+    actions = [r["action"] for r in audit(clinic)]
+    assert actions.count("secure_check_failed") == 6 and actions.count("secure_locked") == 1
+    assert "secure_view" not in actions
+    # staff are told in the thread: the history has the lock
+    _s, _h, body = call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}")
+    history = json.loads(body)["conversation"]["history"]
+    assert any(h["kind"] == "secure_status" and h["detail"] == f"locked:{link['id']}" for h in history)
+
+
+def test_an_expired_link_says_so_and_changes_nothing(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    clock.now = MONDAY_OPEN + timedelta(days=7, seconds=1)
+    before = secure_items(clinic)
+    status, _h, html = open_with(clinic, token, THANH_DOB)
+    assert status == 410 and "expired" in html and SECRET_BODY not in html
+    assert secure_items(clinic) == before
+
+
+def test_forged_garbled_and_unknown_tokens_get_one_404_page_and_change_nothing(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    before, audited = secure_items(clinic), len(audit(clinic))
+    flipped = ("A" if token[0] != "A" else "B") + token[1:]
+    answers = set()
+    for forged in ("", "abc", token + "x", flipped, "A" * 43, token[:-1] + "=", "<script>", token.upper()):
+        status, _h, html = open_with(clinic, forged, THANH_DOB)
+        answers.add((status, html))
+    assert len(answers) == 1 and next(iter(answers))[0] == 404
+    assert secure_items(clinic) == before and len(audit(clinic)) == audited
+    # a forged session is the same as none
+    status, _h, html = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
+    assert status == 401 and "session ended" in html.lower()
+    # not a form at all
+    event = events.http_api_event(
+        "POST",
+        "/s",
+        route_key="POST /s",
+        body=json.dumps({"token": token}),
+        headers={"content-type": "application/json"},
+    )
+    assert clinic.functions["SecurePageFunction"].invoke(event)["statusCode"] == 400
+    assert secure_items(clinic) == before
+
+
+def test_another_patients_token_opens_only_with_that_patients_date(clinic, clock) -> None:
+    text(clinic, clock, MONDAY_OPEN, "START", from_number=MAGGIE_MOBILE)
+    text(
+        clinic, clock, MONDAY_OPEN, "Any news on my scan?", from_number=MAGGIE_MOBILE, to_number=NURSING_LINE
+    )
+    thanh = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    maggie = conversation_of(clinic, MAGGIE_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", thanh)[0] == 201
+    assert send(clinic, clock, "nurse", maggie, "Maggie: your scan is clear.")[0] == 201
+    thanh_token, maggie_token = token_sent_to(THANH_MOBILE), token_sent_to(MAGGIE_MOBILE)
+    status, _h, html = open_with(clinic, maggie_token, THANH_DOB)  # Thanh holds Maggie's link
+    assert status == 401 and "Maggie" not in html
+    status, _h, html = open_with(clinic, thanh_token, THANH_DOB)
+    assert status == 200 and "benign" in html and "scan is clear" not in html
+
+
+def test_the_answer_is_validated_and_the_session_ends(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    _s, _h, html = open_with(clinic, token_sent_to(THANH_MOBILE), THANH_DOB)
+    session = session_of(html)
+    before = conversation_of(clinic, THANH_MOBILE)["patient_messages"]
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "x" * 1001})
+    assert status == 400 and "at most 1000" in html
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "  "})
+    assert status == 400
+    clock.now = MONDAY_OPEN + timedelta(minutes=16)
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "late"})
+    assert status == 401 and conversation_of(clinic, THANH_MOBILE)["patient_messages"] == before
+
+
+def test_staff_refusals_send_nothing(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "billing", cid)[0] == 404  # another department's thread
+    status, _h, _b = call(
+        clinic,
+        clock,
+        "nurse",
+        "POST",
+        f"/inbox/conversations/{cid}/secure-messages",
+        {"body": "x", "version": 99},
+    )
+    assert status == 400
+    assert send(clinic, clock, "nurse", cid, "")[0] == 400
+    # a number with no date of birth on file: 409, nothing stored or sent
+    text(clinic, clock, MONDAY_OPEN, "hello", from_number="+12065550123", to_number=NURSING_LINE)
+    stranger = conversation_of(clinic, "+12065550123")["conversation_id"]
+    status, answer = send(clinic, clock, "nurse", stranger)
+    assert status == 409 and "date of birth" in answer["error"]["message"]
+    assert secure_items(clinic) == [] and not [b for _p, b in outbox() if "secure message" in b]
+
+
+def test_an_opted_out_patient_gets_nothing_and_no_link_is_kept(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "STOP", from_number=THANH_MOBILE)
+    clock.now = MONDAY_OPEN + timedelta(minutes=2)
+    status, answer = send(clinic, clock, "nurse", cid)
+    assert status == 409 and "opted out" in answer["error"]["message"], answer
+    assert secure_items(clinic) == [] and not [b for _p, b in outbox() if "secure message" in b]
