@@ -51,7 +51,7 @@ def item_level_transactions() -> Iterator[None]:
             key = _key(self.tables[name], op_type, op)
             current = self.get_item(name, key)
             saved.append((name, key, None if current is None else current.to_json()["Attributes"]))
-        models.copy = types.SimpleNamespace(deepcopy=no_table_copies)  # type: ignore[assignment]
+        models.copy = types.SimpleNamespace(deepcopy=no_table_copies)
         try:
             original(self, transact_items)
         except Exception:
@@ -65,11 +65,11 @@ def item_level_transactions() -> Iterator[None]:
         finally:
             models.copy = real_copy
 
-    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    backend_class.transact_write_items = transact_write_items
     try:
         yield
     finally:
-        backend_class.transact_write_items = original  # type: ignore[method-assign]
+        backend_class.transact_write_items = original
 
 
 @contextlib.contextmanager
@@ -110,9 +110,9 @@ def reused_unused_key_material() -> Iterator[None]:
         return parsed[text]
 
     kms_models.generate_private_key = generate_private_key
-    rsa_key_class.import_key = staticmethod(import_key)  # type: ignore[method-assign]
+    rsa_key_class.import_key = staticmethod(import_key)
     try:
         yield
     finally:
         kms_models.generate_private_key = real_generate
-        rsa_key_class.import_key = real_descriptor  # type: ignore[method-assign]
+        rsa_key_class.import_key = real_descriptor

@@ -117,7 +117,7 @@ class Sandbox:
         self._log_delivered = 0  # numbers the log events' ids, as CloudWatch's are unique
         self._pump_lock = threading.RLock()
         self._stop = threading.Event()
-        self._fast_transactions: contextlib.AbstractContextManager[None] | None = None
+        self._moto_speedups: contextlib.ExitStack | None = None
         self._saved_env: dict[str, str] = {}
         self.clock = SandboxClock()
         self._saved_now: Any = None
@@ -136,12 +136,15 @@ class Sandbox:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from infra.local.moto_speed import item_level_transactions
+        from infra.local.moto_speed import item_level_transactions, reused_unused_key_material
 
         # The moto server runs in this process: its transactions roll back item by item instead of
-        # copying whole tables (the same semantics; a 500-entry bundle no longer runs past its budget).
-        self._fast_transactions = item_level_transactions()
-        self._fast_transactions.__enter__()
+        # copying whole tables (the same semantics; a 500-entry bundle no longer runs past its budget),
+        # and its KMS keys and Cognito pool skip the RSA work nothing here uses (every KMS key is still
+        # its own key, with its own id and key material; see infra.local.moto_speed).
+        self._moto_speedups = contextlib.ExitStack()
+        self._moto_speedups.enter_context(item_level_transactions())
+        self._moto_speedups.enter_context(reused_unused_key_material())
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -208,9 +211,9 @@ class Sandbox:
             self._api.server_close()
         if self._server:
             self._server.stop()
-        if self._fast_transactions is not None:
-            self._fast_transactions.__exit__(None, None, None)
-            self._fast_transactions = None
+        if self._moto_speedups is not None:
+            self._moto_speedups.close()
+            self._moto_speedups = None
         self._restore_function_logs()
         if self._saved_now is not None:
             from shared.core.clock import SystemClock
