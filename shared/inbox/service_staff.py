@@ -83,8 +83,10 @@ THREAD_KINDS = {
     "urgent_reply": "urgent_reply",
 }
 # Texts that belong to one conversation: shown only in the conversation that references them (another
-# department's reply to the same number is that department's).
-CONVERSATION_KINDS = frozenset(THREAD_KINDS)
+# department's reply, after-hours answer or secure-message notice to the same number is that
+# department's). The number's other automated texts (reminders, surveys, broadcasts, keyword answers)
+# carry no department in the message log, so every conversation with the number shows them.
+CONVERSATION_KINDS = frozenset(THREAD_KINDS) | {"secure_message"}
 
 
 def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
