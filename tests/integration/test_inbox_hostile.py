@@ -102,7 +102,7 @@ def send(
 
 
 def snapshot(stack: Any) -> list[tuple[str, str]]:
-    return sorted((table, json.dumps(item, sort_keys=True, default=str)) for table, item in all_items(stack))
+    return sorted((table, json.dumps(item, sort_keys=True, default=repr)) for table, item in all_items(stack))
 
 
 def looks(stack: Any) -> list[str]:

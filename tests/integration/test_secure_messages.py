@@ -212,7 +212,7 @@ def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread
     printed = capsys.readouterr()
     logs = caplog.text + printed.out + printed.err
     assert logs and not [s for s in secrets if s in logs]
-    assert not any(token in json.dumps(item, default=str) for _t, item in all_items(clinic))
+    assert not any(token in json.dumps(item, default=repr) for _t, item in all_items(clinic))
     # the message log keeps the notice (decrypted here) with the link's token withheld
     from shared.crypto.wiring import blind_index
     from shared.messaging.wiring import message_log
