@@ -590,6 +590,7 @@ class StaffInbox:
                 raise InvalidInput("body must be the first text (or give canned_response_id)", field="body")
             if len(body) > MAX_REPLY_CHARS:
                 raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+            check_staff_text(body, "body")  # as a reply: no NUL, control or bidi-override character
         number = to_e164(phone, self.default_region) if isinstance(phone, str) else None
         if number is None:
             raise InvalidInput("phone must be the patient's number, e.g. +12065550123", field="phone")

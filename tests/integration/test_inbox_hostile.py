@@ -262,6 +262,46 @@ def test_hostile_bodies_on_every_conversation_write(clinic, clock, capsys):
     still_opts_out(clinic, clock)
 
 
+def test_hostile_first_texts_when_starting_a_conversation(clinic, clock, capsys):
+    """POST /inbox/conversations checks the first text as a reply is checked: a NUL, a bidi override or
+    another control character is 400 and nothing is stored or sent (it was stored and sent)."""
+    from tests.integration.harness import outbox
+
+    route = "POST /inbox/conversations"
+    fresh = "+12065550166"  # no conversation yet: a first text would be sent
+    cases: list[tuple[str, str, str, dict[str, Any]]] = [
+        (
+            f"start body={value!r:.20}",
+            "nurse",
+            route,
+            {"body": {"phone": fresh, "department": "nursing", "body": value}},
+        )
+        for value in [*NASTY, LONG, "", "   ", 5, None, ["a"], {"a": 1}, True]
+    ]
+    for value in [*NASTY, LONG, "", 5, None, "../billing", "billing#x"]:
+        cases.append(
+            (
+                f"start department={value!r:.20}",
+                "nurse",
+                route,
+                {"body": {"phone": fresh, "department": value, "body": "Hello from the clinic"}},
+            )
+        )
+    for value in [*NASTY, LONG, "", 5, None, "+1206555", "CHAIN"]:
+        cases.append(
+            (
+                f"start phone={value!r:.20}",
+                "nurse",
+                route,
+                {"body": {"phone": value, "department": "nursing", "body": "Hello from the clinic"}},
+            )
+        )
+    before = len(outbox())
+    refused(clinic, capsys, cases)
+    assert len(outbox()) == before
+    still_opts_out(clinic, clock)
+
+
 def test_unknown_fields_are_refused_naming_nothing_they_carry(clinic, clock, capsys):
     cid, _billing, v = ids(clinic)
     base = f"POST /inbox/conversations/{cid}"
