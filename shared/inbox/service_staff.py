@@ -661,7 +661,7 @@ class StaffInbox:
             phone_hmac=phone_hmac,
             body=str(body).strip(),
             phone=number,
-            ref=(c.conversation_id, now),
+            ref=(c.conversation_id, now, identity.user_id, identity.username),  # the thread names the sender
             department=name,
         )
         sent = self._send(text)

@@ -135,6 +135,13 @@ def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_
     assert ("start", answer["conversation"]["id"]) in actions
     assert plaintext_leaks(clinic, [NEW_NUMBER, NEW_NUMBER[2:]]) == []
 
+    # the thread shows who sent the first text, as for a reply
+    _s, _h, shown = call(
+        clinic, clock, "nurse", "GET", f"/inbox/conversations/{answer['conversation']['id']}"
+    )
+    [first] = [e for e in json.loads(shown)["conversation"]["thread"] if e["kind"] == "staff_reply"]
+    assert first["sender"] == {"user_id": STAFF["nurse"][0], "name": STAFF["nurse"][1]}
+
     # again: the open conversation is returned, nothing more is sent
     status, _h, body = call(
         clinic,
