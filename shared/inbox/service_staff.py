@@ -18,7 +18,7 @@ import contextlib
 import functools
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
+from shared.core.errors import ConcurrentChange, Conflict, IntegrityError, InvalidInput, NotFound
+from shared.core.metrics import Counter, NullCounter
 from shared.core.models import ConsentStatus
 from shared.core.phone import to_e164
 from shared.core.segments import analyze
@@ -240,6 +241,7 @@ class StaffInbox:
     settings: DepartmentDirectory | None = None  # the departments' hours and targets (metrics)
     default_time_zone: str = "America/New_York"
     default_region: str = "US"
+    counter: Counter = field(default_factory=NullCounter)  # e.g. InboxContactUnreadable
 
     # -- contact payloads ----------------------------------------------------------------------------
     def contact(self, record: InboxConversation) -> Contact | None:
@@ -247,6 +249,16 @@ class StaffInbox:
             return None
         cid = record.conversation.conversation_id
         return Contact.of(self.cipher.decrypt(contact_record_ref(cid), record.contact_ct))
+
+    def listed_contact(self, record: InboxConversation) -> Contact | None:
+        """The contact a list item shows, or None when its sealed payload cannot be opened (altered, or
+        sealed for another record): that item lists without a name or number, the rest of the list still
+        answers, and the metric InboxContactUnreadable counts it (nothing about it is logged)."""
+        try:
+            return self.contact(record)
+        except IntegrityError:
+            self.counter.count("InboxContactUnreadable")
+            return None
 
     def _seal(self, conversation_id: str, contact: Contact) -> str:
         if self.cipher is None:
@@ -316,7 +328,7 @@ class StaffInbox:
         items.sort(
             key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
         )
-        return [summary_json(r, identity, self.contact(r)) for r in items[: filters.limit]], cursor
+        return [summary_json(r, identity, self.listed_contact(r)) for r in items[: filters.limit]], cursor
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:

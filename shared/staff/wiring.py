@@ -8,6 +8,7 @@ from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
 from shared.runtime.wiring import cached, core_settings
+from shared.runtime.observability import MetricsCounter
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
 from shared.staff.store import CognitoStaffDirectory, DynamoCannedResponses, DynamoDepartmentDirectory
@@ -73,6 +74,7 @@ def staff_inbox() -> StaffInbox:
         audit=audit_log(),
         departments=staff_settings().department_names,
         clock=SystemClock(),
+        counter=MetricsCounter(),
     )
 
 

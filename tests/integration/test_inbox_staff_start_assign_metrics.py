@@ -108,6 +108,36 @@ def test_list_items_show_the_first_name_on_record_and_the_masked_number_never_st
     assert plaintext_leaks(clinic, [MAGGIE_MOBILE, PATIENT, MAGGIE_MOBILE[2:], PATIENT[2:]]) == []
 
 
+def test_a_conversation_whose_contact_cannot_be_opened_lists_without_it_and_the_rest_still_list(
+    clinic, clock, capsys
+) -> None:
+    """Issue 12 review: one altered contact_ct raised IntegrityError and 500'd the whole list. That item
+    now lists with no first name or masked number, the others as before, and a metric counts it."""
+    post_appointment_for(clinic)
+    text(clinic, clock, MONDAY_OPEN, "Is my incision healing?", from_number=MAGGIE_MOBILE)
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "Question about my refill", from_number=PATIENT)
+    table = clinic.table("ConversationsTable")
+    [maggie, other] = sorted(conversations(clinic), key=lambda c: c["last_activity_at"])
+    sealed = str(other["contact_ct"])
+    altered = sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]
+    table.update_item(
+        Key={"pk": other["pk"], "sk": other["sk"]},
+        UpdateExpression="SET contact_ct = :ct",
+        ExpressionAttributeValues={":ct": altered},
+    )
+    capsys.readouterr()
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations")
+    assert status == 200, body
+    items = {i["id"]: i for i in json.loads(body)["conversations"]}
+    assert items[other["conversation_id"]]["first_name"] is None
+    assert items[other["conversation_id"]]["masked_number"] is None
+    assert items[maggie["conversation_id"]]["first_name"] == "Maggie"
+    printed = capsys.readouterr().out
+    blobs = [json.loads(line) for line in printed.splitlines() if '"_aws"' in line]
+    assert [b["InboxContactUnreadable"] for b in blobs if "InboxContactUnreadable" in b] == [[1.0]]
+    assert PATIENT not in printed and PATIENT[2:] not in printed  # no PHI logged
+
+
 # -- 2. starting a conversation -----------------------------------------------------------------------
 def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_the_text_goes_out(
     clinic, clock
