@@ -40,6 +40,7 @@ from shared.inbox.access import (
     authorize,
     break_glass,
     conversation_not_found,
+    is_cognito_username,
     is_department_name,
 )
 from shared.inbox.canned import CannedContext, CannedResponseRequest, render
@@ -510,8 +511,12 @@ class StaffInbox:
 
     def _assignee_id(self, value: Any) -> str:
         """The user id an ``assignee`` filter names: a username the directory knows, else the id as given."""
-        if not isinstance(value, str) or not value or len(value) > MAX_USERNAME_LENGTH:
-            raise InvalidInput("assignee must be me, unassigned or a username", field="assignee")
+        if not is_cognito_username(value):
+            raise InvalidInput(
+                f"assignee must be me, unassigned, a user id or a username (1 to {MAX_USERNAME_LENGTH} "
+                "letters, digits, symbols or punctuation; no spaces or control characters)",
+                field="assignee",
+            )
         member = self.staff.member(value) if self.staff is not None else None
         return member.user_id if member is not None else value
 
@@ -520,8 +525,12 @@ class StaffInbox:
     ) -> dict[str, Any]:
         """Assign the conversation to one staff member of its department, named by username (the staff
         directory's, Cognito's); someone unknown, disabled or outside the department is refused (400)."""
-        if not isinstance(username, str) or not username.strip() or len(username) > MAX_USERNAME_LENGTH:
-            raise InvalidInput("user must be a staff member's username", field="user")
+        if not isinstance(username, str) or not is_cognito_username(username.strip()):
+            raise InvalidInput(
+                f"user must be a staff member's username (1 to {MAX_USERNAME_LENGTH} letters, digits, "
+                "symbols or punctuation; no spaces or control characters)",
+                field="user",
+            )
         if self.staff is None:
             raise RuntimeError("this staff inbox was built without the staff directory")
         record, _decision = self._open(identity, cid)  # another department's thread is 404 first

@@ -198,6 +198,10 @@ def test_hostile_bodies_on_every_conversation_write(clinic, clock, capsys):
                 {"body": {"version": v, "department": value}},
             )
         )
+    for value in [*NASTY, "nina nurse", " ", "\u200bnina", "n" * 129, LONG, "", 5, ["nina.nurse"]]:
+        cases.append(
+            (f"assign user {value!r:.20}", "nurse", f"{base}/assign", {"body": {"version": v, "user": value}})
+        )
     cases.append(
         (
             "assign both",
@@ -384,6 +388,9 @@ def test_hostile_queries_on_the_lists_and_the_audit_trail(clinic, clock, capsys)
         f"cursor={forged}",
         "department=\u202enursing",
         "assignee=\x00",
+        "assignee=nina%20nurse",  # not a Cognito username ([\p{L}\p{M}\p{S}\p{N}\p{P}]+): no space
+        "assignee=nina+nurse",
+        f"assignee={'n' * 129}",
     ):
         look = query.startswith("cursor=")
         cases.append((f"list {query}", "nurse", "GET /inbox/conversations", {"query": query, "look": look}))

@@ -297,6 +297,46 @@ def test_assign_to_a_nurse_by_username_then_filter_by_assignee_and_read_the_hist
     assert ("assign", cid) in [(r["action"], r.get("conversation_id")) for r in audit(clinic)]
 
 
+def test_a_name_cognito_would_refuse_is_400_for_assign_and_the_assignee_filter(
+    clinic, clock, monkeypatch
+) -> None:
+    """Issue 12 review: Cognito answers AdminGetUser for a name outside its username pattern with
+    InvalidParameterException (moto does not), which 500'd assign and the assignee filter. The name is
+    now refused 400 before the directory is asked."""
+    import re
+
+    from botocore.exceptions import ClientError
+
+    from shared.staff.store import CognitoStaffDirectory
+
+    staff_users(clinic)
+    text(clinic, clock, MONDAY_OPEN, "About my refill")
+    item = conversation_in(clinic, "nursing")
+    real = CognitoStaffDirectory.member
+    as_cognito = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+")
+
+    def member(self: Any, username: str) -> Any:
+        if not as_cognito.fullmatch(username) or len(username) > 128:
+            error = {"Error": {"Code": "InvalidParameterException", "Message": "Username failed to satisfy"}}
+            raise ClientError(error, "AdminGetUser")
+        return real(self, username)
+
+    monkeypatch.setattr(CognitoStaffDirectory, "member", member)
+    for name in ("noah nurse", "noah\u202enurse", "noah\u200bnurse"):
+        status, _h, body = call(
+            clinic,
+            clock,
+            "nurse",
+            "POST",
+            f"/inbox/conversations/{item['conversation_id']}/assign",
+            {"version": int(item["version"]), "user": name},
+        )
+        assert status == 400 and json.loads(body)["error"]["field"] == "user", (name, body)
+    assert conversation_in(clinic, "nursing") == item
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations?assignee=noah%20nurse")
+    assert status == 400 and "username" in json.loads(body)["error"]["message"], body
+
+
 def test_assign_takes_a_user_or_a_department_not_both(clinic, clock) -> None:
     text(clinic, clock, MONDAY_OPEN, "Question about my incision")
     c = conversation_in(clinic, "nursing")
