@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from shared.audit.domain import AuditAction, AuditEvent
+from shared.audit.domain import MAX_DETAIL_VALUE, AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
 from shared.core.errors import ConcurrentChange, Conflict, IntegrityError, InvalidInput, NotFound
@@ -89,6 +89,22 @@ THREAD_KINDS = {
 # department's). The number's other automated texts (reminders, surveys, broadcasts, keyword answers)
 # carry no department in the message log, so every conversation with the number shows them.
 CONVERSATION_KINDS = frozenset(THREAD_KINDS) | {"secure_message"}
+
+
+def listed_detail(conversation_ids: list[str]) -> dict[str, str]:
+    """The audit detail naming the conversations a list showed, in order: ``listed`` (how many) and the
+    ids comma-joined into ``ids_00``, ``ids_01``... each within the audit's id-like value limit (a full
+    page of :data:`MAX_LIST` ids fits in :data:`shared.audit.domain.MAX_DETAIL_ITEMS`)."""
+    detail = {"listed": str(len(conversation_ids))}
+    chunk: list[str] = []
+    for cid in conversation_ids:
+        if chunk and len(",".join([*chunk, cid])) > MAX_DETAIL_VALUE:
+            detail[f"ids_{len(detail) - 1:02d}"] = ",".join(chunk)
+            chunk = []
+        chunk.append(cid)
+    if chunk:
+        detail[f"ids_{len(detail) - 1:02d}"] = ",".join(chunk)
+    return detail
 
 
 def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
@@ -316,20 +332,28 @@ class StaffInbox:
         detail = {"department": filters.department} if filters.department else {}
         if filters.assignee not in (None, *ASSIGNEE_FILTERS):
             filters = replace(filters, assignee=self._assignee_id(filters.assignee))
-        self._record(identity, origin, AuditAction.LIST, detail=detail)
         items: list[InboxConversation] = []
         cursor: str | None = None
-        for name in visible:
-            page = self.store.list_department(
-                name, status=filters.status, limit=filters.limit, cursor=filters.cursor
-            )
-            items.extend(record for record in page.items if self._matches(record, identity, filters))
-            if len(visible) == 1:
-                cursor = page.cursor
+        try:
+            for name in visible:
+                page = self.store.list_department(
+                    name, status=filters.status, limit=filters.limit, cursor=filters.cursor
+                )
+                items.extend(record for record in page.items if self._matches(record, identity, filters))
+                if len(visible) == 1:
+                    cursor = page.cursor
+        except Exception:
+            # a look that fails half way (a forged cursor) is on the record as an attempt, ids unknown
+            self._record(identity, origin, AuditAction.LIST, detail=detail)
+            raise
         items.sort(
             key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
         )
-        return [summary_json(r, identity, self.listed_contact(r)) for r in items[: filters.limit]], cursor
+        shown = items[: filters.limit]
+        # recorded before any contact is opened: whose names and numbers the list showed
+        listed = listed_detail([r.conversation.conversation_id for r in shown])
+        self._record(identity, origin, AuditAction.LIST, detail={**detail, **listed})
+        return [summary_json(r, identity, self.listed_contact(r)) for r in shown], cursor
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:

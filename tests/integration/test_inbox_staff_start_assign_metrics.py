@@ -138,6 +138,23 @@ def test_a_conversation_whose_contact_cannot_be_opened_lists_without_it_and_the_
     assert PATIENT not in printed and PATIENT[2:] not in printed  # no PHI logged
 
 
+def test_the_list_audit_record_names_the_conversations_it_showed(clinic, clock) -> None:
+    """Issue 12 review: the list shows first names and masked numbers, so its audit record says whose
+    (the conversation ids listed, in order); an empty list says none."""
+    text(clinic, clock, MONDAY_OPEN, "Is my incision healing?", from_number=MAGGIE_MOBILE)
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "Question about my refill", from_number=PATIENT)
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations")
+    shown = [i["id"] for i in json.loads(body)["conversations"]]
+    assert status == 200 and len(shown) == 2
+    [record] = [r for r in audit(clinic) if r["action"] == "list"]
+    detail = record["detail"]
+    listed = ",".join(detail[k] for k in sorted(detail) if k.startswith("ids_")).split(",")
+    assert listed == shown and detail["listed"] == "2"
+    call(clinic, clock, "billing", "GET", "/inbox/conversations?department=billing")
+    [_first, empty] = [r for r in audit(clinic) if r["action"] == "list"]
+    assert empty["detail"]["listed"] == "0" and not [k for k in empty["detail"] if k.startswith("ids_")]
+
+
 # -- 2. starting a conversation -----------------------------------------------------------------------
 def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_the_text_goes_out(
     clinic, clock
