@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
-from shared.runtime.wiring import cached, core_settings
 from shared.runtime.observability import MetricsCounter
+from shared.runtime.wiring import cached, core_settings
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
 from shared.staff.store import CognitoStaffDirectory, DynamoCannedResponses, DynamoDepartmentDirectory
