@@ -12,7 +12,9 @@ when there is nothing to measure), ``InboxConversations``, ``InboxAnswered``, ``
 Then it anchors the audit chain's head in AuditAnchorBucket (sequence and hash only), so `clinictext
 audit verify` finds records cut off the end of the trail. An anchor that cannot be written is logged and
 counted (AuditAnchorFailed) and the run still returns: a failed run would be retried by the scheduler,
-paging on-call again for the same conversations."""
+paging on-call again for the same conversations. A head unmoved since the newest anchor is not anchored
+again, an anchor is never overwritten, and a head that does not match the anchors (cut off, or its
+sequence anchored with another hash) is logged and counted (AuditAnchorConflict)."""
 
 from __future__ import annotations
 
@@ -79,13 +81,26 @@ def emit_response_times(m: DepartmentMetrics) -> None:
 
 
 def anchor_audit_head(now: Any) -> int | None:
-    """The sequence anchored (None for an empty trail, or when the anchor could not be written)."""
+    """The sequence anchored (None for an empty trail, a head unmoved since the newest anchor, an anchor
+    of its sequence already there, or an anchor that could not be written). A head that differs from
+    the anchors is logged (sequences and the reason only) and counted as AuditAnchorConflict."""
     try:
-        anchor = audit_wiring.audit_anchorer().anchor(now)
+        result = audit_wiring.audit_anchorer().anchor(now)
     except Exception as exc:  # any failure: counted and logged, never the sweep's failure (docstring)
         logger.error("audit anchor not written", extra={"error": type(exc).__name__})
         metrics.add_metric(name="AuditAnchorFailed", unit="Count", value=1)
         return None
-    if anchor is not None:
-        logger.info("audit head anchored", extra={"sequence": anchor.sequence})
-    return anchor.sequence if anchor else None
+    if result.finding is not None:
+        logger.error(
+            "audit head does not match its anchors",
+            extra={
+                "finding": result.finding,
+                "sequence": result.head.sequence,
+                "anchored_sequence": result.anchored_sequence,
+            },
+        )
+        metrics.add_metric(name="AuditAnchorConflict", unit="Count", value=1)
+    if result.written is not None:
+        logger.info("audit head anchored", extra={"sequence": result.written.sequence})
+        return result.written.sequence
+    return None

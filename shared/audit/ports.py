@@ -85,7 +85,14 @@ class AuditAnchors(Protocol):
     """Copies of the chain head kept outside the audit table, where they cannot be changed or removed
     (S3 with Object Lock in compliance mode)."""
 
-    def put(self, anchor: Anchor) -> None: ...
+    def put(self, anchor: Anchor) -> bool:
+        """Write ``anchor`` only if no anchor of its sequence exists (an anchor is never overwritten,
+        not even by a new version); False when one does, and nothing was written."""
+        ...
+
+    def get(self, sequence: int) -> Anchor | None:
+        """The anchor of ``sequence`` (its first version), None when there is none."""
+        ...
 
     def newest(self, count: int) -> list[Anchor]:
         """Up to ``count`` anchors, highest sequence first. An object under the anchors' prefix that is

@@ -110,21 +110,56 @@ class Verifier:
         return report
 
 
+HEAD_BEHIND_ANCHOR = "head_behind_anchor"  # an anchor names a later sequence than the head: cut off
+HEAD_DIFFERS_FROM_ANCHOR = "head_differs_from_anchor"  # the head's sequence was anchored with another hash
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """What a sweep's anchoring did: the head read, the anchor written (None when the head had not moved
+    since the newest anchor, or an anchor of its sequence exists), and a finding when the head does not
+    match what the anchors hold (sequences and a reason only, no PHI)."""
+
+    head: ChainHead
+    written: Anchor | None = None
+    finding: str | None = None
+    anchored_sequence: int | None = None  # the newest anchor's sequence, for the finding
+
+
 @dataclass(frozen=True)
 class Anchorer:
     """Copies the chain head (sequence and hash, no PHI) to the anchors: run from the inbox sweep's
-    schedule, so the newest records are never longer than one sweep period without an anchor."""
+    schedule, so the newest records are never longer than one sweep period without an anchor. A head
+    that has not moved since the newest anchor is not written again; an anchor is never overwritten (the
+    put is conditional), so after a rewind the first anchor of a sequence stays the one read."""
 
     log: AuditLog
     anchors: AuditAnchors
 
-    def anchor(self, now: datetime) -> Anchor | None:
+    def anchor(self, now: datetime) -> Anchoring:
         head = self.log.head()
         if head.sequence == 0:
-            return None  # an empty trail: nothing to anchor yet
+            return Anchoring(head)  # an empty trail: nothing to anchor yet
+        try:
+            newest = next(iter(self.anchors.newest(1)), None)
+        except ValueError:
+            # A damaged or forged object at the top: the verifier reports it; the conditional put below
+            # still never overwrites an anchor, so the head is anchored anyway.
+            newest = None
+        if newest is not None and (newest.sequence, newest.hash) == (head.sequence, head.hash):
+            return Anchoring(head, anchored_sequence=newest.sequence)  # unmoved since the last sweep
+        behind = newest is not None and newest.sequence > head.sequence
+        finding = HEAD_BEHIND_ANCHOR if behind else None
+        anchored = newest.sequence if newest is not None else None
         anchor = Anchor(head.sequence, head.hash, iso(now))
-        self.anchors.put(anchor)
-        return anchor
+        if self.anchors.put(anchor):
+            return Anchoring(head, anchor, finding, anchored)
+        existing = self.anchors.get(head.sequence)
+        if existing is None or existing.hash != head.hash:
+            finding = HEAD_DIFFERS_FROM_ANCHOR  # the records up to the head are not those once anchored
+        # else: written meanwhile by another sweep with this very head, or a head rewound onto a record
+        # anchored before (then ``behind`` already says so)
+        return Anchoring(head, None, finding, anchored)
 
 
 def _merge(total: VerifyReport, part: VerifyReport) -> VerifyReport:

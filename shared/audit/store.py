@@ -36,6 +36,7 @@ from shared.audit.domain import (
     AuditEvent,
     AuditRecord,
     ChainHead,
+    anchor_key,
     seal,
 )
 from shared.audit.ports import MAX_PAGE, AuditPage, ChainPage
@@ -417,22 +418,41 @@ def _check_key(key: Any, attribute: str, value: str) -> dict[str, Any]:
 
 class S3AuditAnchors:
     """Anchors in AuditAnchorBucket (Object Lock, compliance mode: no one, root included, can delete or
-    overwrite an anchor's version before its retention ends). One object per anchored sequence; a
-    repeat of a sequence is a new version of the same key, kept as long."""
+    overwrite an anchor's version before its retention ends). One object per anchored sequence, written
+    once: the put is conditional (``If-None-Match: *``), so a later head at the same sequence (after a
+    rewind) cannot add a version that would hide the first one from a plain read."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
 
-    def put(self, anchor: Anchor) -> None:
-        # Object Lock buckets require an integrity checksum on every put.
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=anchor.key,
-            Body=anchor.body(),
-            ContentType="application/json",
-            ChecksumAlgorithm="SHA256",
-        )
+    def put(self, anchor: Anchor) -> bool:
+        try:
+            # Object Lock buckets require an integrity checksum on every put.
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=anchor.key,
+                Body=anchor.body(),
+                ContentType="application/json",
+                ChecksumAlgorithm="SHA256",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            # 412: the key exists; 409: a concurrent conditional put of the same key won.
+            if exc.response.get("Error", {}).get("Code") in _EXISTS:
+                return False
+            raise
+        return True
+
+    def get(self, sequence: int) -> Anchor | None:
+        key = anchor_key(sequence)
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return Anchor.parse(key, body)
 
     def newest(self, count: int) -> list[Anchor]:
         if count < 1:
@@ -444,5 +464,8 @@ class S3AuditAnchors:
             anchors.append(Anchor.parse(entry["Key"], body))
         return sorted(anchors, key=lambda a: a.sequence, reverse=True)
 
+
+# A conditional put refused: the key exists (412), or a concurrent put of it won (409).
+_EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 __all__ = ["GENESIS", "DynamoAuditLog", "S3AuditAnchors", "audit_record_ref"]

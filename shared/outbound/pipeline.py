@@ -494,6 +494,10 @@ class OutboundPipeline:
                 booked.append(ready)
         if not booked:
             return
+        # The booking may sleep for most of the invocation (a busy schedule): the previous round's
+        # mark-sent is written first, so a process that dies in that wait leaves its texts recorded as
+        # sent, not claimed with no log record. One transaction a round, not a text.
+        self._flush(carry, done)
         slots = self._book(booked, budget, carry, done)
         position, rebookings, ahead = 0, 0, 0.0
         while slots is not None and position < len(booked):

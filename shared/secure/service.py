@@ -23,8 +23,6 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
 from shared.appointments.ports import BirthDates
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
@@ -291,11 +289,15 @@ class SecureMessages:
             "exp": int((now + SESSION_TTL).timestamp()),
             "jti": secrets.token_urlsafe(12),
         }
+        import jwt  # PyJWT loads cryptography: only once a patient has passed the check, not at init
+
         return jwt.encode(claims, self.session_key.key(), algorithm=SESSION_ALGORITHM)
 
     def _session_link(self, session: Any, now: datetime) -> SecureLink | None:
         if not isinstance(session, str) or not 0 < len(session) <= 1024:
             return None
+        import jwt  # PyJWT loads cryptography: only for a request that carries a session
+
         try:
             claims = jwt.decode(
                 session,

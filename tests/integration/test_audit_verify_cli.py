@@ -5,6 +5,7 @@ with a non-zero exit. The anchors come from the inbox sweep's schedule, as deplo
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -289,3 +290,57 @@ def test_the_verification_is_recorded_in_the_trail(stack, log, capsys):
     assert last.action == "audit_verify" and dict(last.detail) == {"intact": "yes", "checked": "2"}
     assert last.user_agent == "clinictext-cli" and last.user_id.startswith("cli:")
     capsys.readouterr()
+
+
+def anchor_versions(stack, sequence: int) -> list[dict]:
+    s3 = stack.client("s3")
+    listed = s3.list_object_versions(Bucket=stack.ref("AuditAnchorBucket"), Prefix=anchor_key(sequence))
+    return listed.get("Versions", [])
+
+
+def anchor_body(stack, sequence: int) -> bytes:
+    s3 = stack.client("s3")
+    return s3.get_object(Bucket=stack.ref("AuditAnchorBucket"), Key=anchor_key(sequence))["Body"].read()
+
+
+def findings(caplog) -> list[tuple[str, int, int]]:
+    return [(r.finding, r.sequence, r.anchored_sequence) for r in caplog.records if hasattr(r, "finding")]
+
+
+def test_a_sweep_with_the_head_unmoved_writes_no_new_anchor_version(stack, log):
+    fill(log, 3)
+    assert anchor(stack)["anchored"] == 3
+    assert anchor(stack, T0 + timedelta(minutes=5))["anchored"] is None  # nothing new to anchor
+    assert len(anchor_versions(stack, 3)) == 1
+
+
+def test_an_anchor_is_never_overwritten_and_a_head_that_differs_from_it_is_a_finding(
+    stack, log, capsys, caplog
+):
+    caplog.set_level(logging.INFO)
+    fill(log, 6)
+    anchor(stack)
+    original = anchor_body(stack, 6)
+    # Someone with table access cuts records 5 and 6 off, rewinds the head, and the trail grows again:
+    # sequence 6 comes back with another hash.
+    delete_raw(stack, 5)
+    delete_raw(stack, 6)
+    put_raw(stack, {**raw(stack, 0), "last_sequence": 4, "last_hash": raw(stack, 4)["hash"]})
+    capsys.readouterr()
+    caplog.clear()
+    assert anchor(stack, T0 + timedelta(minutes=5))["anchored"] == 4  # a new key: written
+    assert "AuditAnchorConflict" in capsys.readouterr().out  # the metric
+    assert findings(caplog) == [("head_behind_anchor", 4, 6)]  # and the log line
+    caplog.clear()
+    for n in (10, 11):
+        log.append(event(n, username="somebody else"))
+    assert log.head().sequence == 6 and f'"{log.head().hash}"' not in original.decode()
+    assert anchor(stack, T0 + timedelta(minutes=10))["anchored"] is None  # refused: never overwritten
+    out = capsys.readouterr().out
+    assert "AuditAnchorConflict" in out
+    assert findings(caplog) == [("head_differs_from_anchor", 6, 6)]
+    logged = out + " ".join(str(vars(r)) for r in caplog.records)
+    assert "somebody else" not in logged and CONVERSATION not in logged and "203.0.113.7" not in logged
+    assert len(anchor_versions(stack, 6)) == 1 and anchor_body(stack, 6) == original
+    code, out = verify_cli(stack, capsys)
+    assert code == 1 and "record 6 does not match its anchor" in out

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
-from shared.audit.domain import AuditAction, AuditEvent, recomputed_hash, verify
-from shared.audit.service import Verifier
+from shared.audit.domain import Anchor, AuditAction, AuditEvent, recomputed_hash, verify
+from shared.audit.service import HEAD_BEHIND_ANCHOR, HEAD_DIFFERS_FROM_ANCHOR, Anchorer, Verifier
 from tests.fakes import FakeAuditLog, no_network
 
 __all__ = ["no_network"]
 pytestmark = pytest.mark.usefixtures("no_network")
+NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
 
 
 def event(n: int, **overrides) -> AuditEvent:
@@ -142,3 +144,59 @@ def test_an_unfiltered_or_doubly_filtered_read_is_400_and_records_nothing():
     with pytest.raises(ValueError):
         AuditReader(log).query(event(0), user_id="sub-1")
     assert len(log.records) == 2
+
+
+# --------------------------------------------------------------------------- anchoring the head
+class FakeAnchors:
+    """Anchors kept once per sequence, like the conditional put: a second put of a sequence is refused."""
+
+    def __init__(self) -> None:
+        self.stored: dict[int, Anchor] = {}
+        self.puts: list[Anchor] = []
+        self.forged_top = False
+
+    def put(self, anchor: Anchor) -> bool:
+        self.puts.append(anchor)
+        if anchor.sequence in self.stored:
+            return False
+        self.stored[anchor.sequence] = anchor
+        return True
+
+    def get(self, sequence: int) -> Anchor | None:
+        return self.stored.get(sequence)
+
+    def newest(self, count: int) -> list[Anchor]:
+        if self.forged_top:
+            raise ValueError("anchor anchors/0.json is not JSON")
+        return sorted(self.stored.values(), key=lambda a: a.sequence, reverse=True)[:count]
+
+
+def test_an_unmoved_head_is_not_put_again():
+    log, anchors = filled(3), FakeAnchors()
+    first = Anchorer(log, anchors).anchor(NOW)
+    again = Anchorer(log, anchors).anchor(NOW)
+    assert first.written is not None and first.written.sequence == 3 and first.finding is None
+    assert again.written is None and again.finding is None and len(anchors.puts) == 1
+
+
+def test_a_put_refused_for_the_same_head_is_no_finding_and_for_another_hash_is_one():
+    log, anchors = filled(3), FakeAnchors()
+    head = log.head()
+    anchors.stored[3] = Anchor(3, head.hash, "2026-11-24T15:00:00Z")  # another sweep won the race
+    anchors.stored[5] = Anchor(5, "e" * 64, "2026-11-24T15:00:00Z")  # the head was rewound from 5
+    behind = Anchorer(log, anchors).anchor(NOW)
+    assert behind.written is None and behind.finding == HEAD_BEHIND_ANCHOR
+    del anchors.stored[5]
+    anchors.stored[3] = Anchor(3, head.hash, "2026-11-24T15:00:00Z")
+    log.append(event(4))
+    anchors.stored[4] = Anchor(4, "f" * 64, "2026-11-24T15:00:00Z")  # sequence 4 anchored, other hash
+    differs = Anchorer(log, anchors).anchor(NOW)
+    assert differs.written is None and differs.finding == HEAD_DIFFERS_FROM_ANCHOR
+    assert anchors.stored[4].hash == "f" * 64  # never overwritten
+
+
+def test_a_forged_top_anchor_does_not_stop_the_head_being_anchored():
+    log, anchors = filled(2), FakeAnchors()
+    anchors.forged_top = True
+    result = Anchorer(log, anchors).anchor(NOW)
+    assert result.written is not None and anchors.stored[2].hash == log.head().hash

@@ -62,6 +62,8 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "functions.inbox_api.handler": INGEST
     | {"twilio", "shared.consent", "shared.messaging", "shared.outbound.sns", "shared.appointments"},
+    # The patient's page reads a link and the message behind it: no texts sent, no ingest, no signing at init.
+    "functions.secure_page.handler": INGEST | {"twilio", "shared.consent", "shared.outbound.sns", "jwt"},
 }
 
 _CHILD = (

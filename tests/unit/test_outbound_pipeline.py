@@ -11,7 +11,15 @@ import pytest
 
 from shared.core.errors import SendOutcomeUnknown, SendRejected, SendThrottled
 from shared.outbound.caps import CapRecord, FrequencyCaps
-from shared.outbound.kinds import BROADCAST, EMERGENCY_NOTICE, KINDS, REMINDER, STAFF_REPLY, SURVEY
+from shared.outbound.kinds import (
+    BROADCAST,
+    EMERGENCY_NOTICE,
+    KINDS,
+    REMINDER,
+    SECURE_MESSAGE,
+    STAFF_REPLY,
+    SURVEY,
+)
 from shared.outbound.pipeline import (
     OutboundText,
     RetryLater,
@@ -50,10 +58,17 @@ def words(outcomes) -> list[str]:
 
 # --------------------------------------------------------------------------- kinds
 def test_every_kind_is_consented_paced_claimed_and_logged_and_only_automated_kinds_are_held():
-    assert set(KINDS) == {"reminder", "staff_reply", "broadcast", "survey", "emergency_notice"}
+    assert set(KINDS) == {
+        "reminder",
+        "staff_reply",
+        "secure_message",
+        "broadcast",
+        "survey",
+        "emergency_notice",
+    }
     for kind in (REMINDER, BROADCAST, SURVEY):
         assert kind.caps and kind.quiet_hours and kind.automated
-    for kind in (STAFF_REPLY, EMERGENCY_NOTICE):
+    for kind in (STAFF_REPLY, SECURE_MESSAGE, EMERGENCY_NOTICE):
         assert not kind.caps and not kind.quiet_hours and not kind.automated
 
 
@@ -500,3 +515,22 @@ def test_a_process_dying_in_the_bookkeeping_leaves_no_claimed_text_unpublished()
         r.pipeline.send([text(n) for n in range(3)], r.book)
     assert len(r.sms.sent) == 3  # every claimed text went out: unconfirmed later, none lost
     assert set(r.store.claims) == {"text-0", "text-1", "text-2"}
+
+
+def test_a_process_dying_in_the_next_rounds_booking_wait_leaves_the_previous_text_marked_sent():
+    # Two texts to one number are two rounds; the second round's booking may sleep for most of the
+    # invocation (a busy schedule), so the first round's mark-sent must be written before it.
+    r = rig(parts_per_second=1.0)
+    book = r.pacer.book
+
+    def dies_in_the_second_booking(parts, **kwargs):  # type: ignore[no-untyped-def]
+        if r.pacer.bookings:
+            raise Died
+        return book(parts, **kwargs)
+
+    r.pacer.book = dies_in_the_second_booking  # type: ignore[method-assign]
+    texts = [text(0, number=5, kind=STAFF_REPLY), text(1, number=5, kind=STAFF_REPLY)]
+    with pytest.raises(Died):
+        r.pipeline.send(texts, r.book)
+    assert [phone for phone, _ in r.sms.sent] == ["+12065550005"]
+    assert r.store.sent.keys() == {"text-0"} and r.store.claims == {} and r.store.log.keys() == {"text-0"}
