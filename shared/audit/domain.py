@@ -33,9 +33,11 @@ from shared.core.clock import iso, parse_iso
 
 GENESIS = "0" * 64
 MAX_USER_AGENT = 256
-MAX_DETAIL_ITEMS = 16
+# 24: a full inbox list page names its 100 conversation ids in 20 values of at most 128 characters
+MAX_DETAIL_ITEMS = 24
+MAX_DETAIL_VALUE = 128
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_DETAIL_VALUE = re.compile(r"^[A-Za-z0-9_.:#@/+=,-]{0,128}$")
+_DETAIL_VALUE = re.compile(rf"^[A-Za-z0-9_.:#@/+=,-]{{0,{MAX_DETAIL_VALUE}}}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -96,7 +98,7 @@ class AuditEvent:
         if len(self.user_agent) > MAX_USER_AGENT or not self.user_agent.isprintable():
             raise ValueError("user_agent must be printable and at most 256 characters")
         if len(self.detail) > MAX_DETAIL_ITEMS:
-            raise ValueError("detail holds at most 16 items")
+            raise ValueError(f"detail holds at most {MAX_DETAIL_ITEMS} items")
         for key, value in self.detail.items():
             if (
                 not _DETAIL_KEY.fullmatch(key)

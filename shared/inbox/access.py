@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,21 @@ MAX_GROUPS = 100  # Cognito allows at most 100 groups per user pool in a token's
 _SUB_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_USERNAME_LENGTH = 128
+# Cognito's username pattern [\p{L}\p{M}\p{S}\p{N}\p{P}]+ (letters, marks, symbols, numbers,
+# punctuation): Python's re has no \p{..}, so the Unicode general category's first letter is checked.
+_USERNAME_CATEGORIES = frozenset("LMSNP")
+
+
+def is_cognito_username(value: object) -> bool:
+    """Whether ``value`` is a name Cognito accepts as a username (1 to 128 characters of its pattern):
+    anything else is refused before the directory is asked (Cognito answers it with an error)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_USERNAME_LENGTH
+        and all(unicodedata.category(ch)[0] in _USERNAME_CATEGORIES for ch in value)
+    )
+
+
 BREAK_GLASS_MIN_REASON = 10
 BREAK_GLASS_MAX_REASON = 500
 EXPIRY_LEEWAY = timedelta(seconds=60)  # the authorizer checked expiry; allow for clocks and latency only

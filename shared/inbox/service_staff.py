@@ -18,15 +18,16 @@ import contextlib
 import functools
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from shared.audit.domain import AuditAction, AuditEvent
+from shared.audit.domain import MAX_DETAIL_VALUE, AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, Conflict, InvalidInput, NotFound
+from shared.core.errors import ConcurrentChange, Conflict, IntegrityError, InvalidInput, NotFound
+from shared.core.metrics import Counter, NullCounter
 from shared.core.models import ConsentStatus
 from shared.core.phone import to_e164
 from shared.core.segments import analyze
@@ -39,6 +40,7 @@ from shared.inbox.access import (
     authorize,
     break_glass,
     conversation_not_found,
+    is_cognito_username,
     is_department_name,
 )
 from shared.inbox.canned import CannedContext, CannedResponseRequest, render
@@ -83,8 +85,26 @@ THREAD_KINDS = {
     "urgent_reply": "urgent_reply",
 }
 # Texts that belong to one conversation: shown only in the conversation that references them (another
-# department's reply to the same number is that department's).
-CONVERSATION_KINDS = frozenset(THREAD_KINDS)
+# department's reply, after-hours answer or secure-message notice to the same number is that
+# department's). The number's other automated texts (reminders, surveys, broadcasts, keyword answers)
+# carry no department in the message log, so every conversation with the number shows them.
+CONVERSATION_KINDS = frozenset(THREAD_KINDS) | {"secure_message"}
+
+
+def listed_detail(conversation_ids: list[str]) -> dict[str, str]:
+    """The audit detail naming the conversations a list showed, in order: ``listed`` (how many) and the
+    ids comma-joined into ``ids_00``, ``ids_01``... each within the audit's id-like value limit (a full
+    page of :data:`MAX_LIST` ids fits in :data:`shared.audit.domain.MAX_DETAIL_ITEMS`)."""
+    detail = {"listed": str(len(conversation_ids))}
+    chunk: list[str] = []
+    for cid in conversation_ids:
+        if chunk and len(",".join([*chunk, cid])) > MAX_DETAIL_VALUE:
+            detail[f"ids_{len(detail) - 1:02d}"] = ",".join(chunk)
+            chunk = []
+        chunk.append(cid)
+    if chunk:
+        detail[f"ids_{len(detail) - 1:02d}"] = ",".join(chunk)
+    return detail
 
 
 def thread_entry(message: Any, ref: MessageRef | None) -> dict[str, Any]:
@@ -238,6 +258,7 @@ class StaffInbox:
     settings: DepartmentDirectory | None = None  # the departments' hours and targets (metrics)
     default_time_zone: str = "America/New_York"
     default_region: str = "US"
+    counter: Counter = field(default_factory=NullCounter)  # e.g. InboxContactUnreadable
 
     # -- contact payloads ----------------------------------------------------------------------------
     def contact(self, record: InboxConversation) -> Contact | None:
@@ -245,6 +266,16 @@ class StaffInbox:
             return None
         cid = record.conversation.conversation_id
         return Contact.of(self.cipher.decrypt(contact_record_ref(cid), record.contact_ct))
+
+    def listed_contact(self, record: InboxConversation) -> Contact | None:
+        """The contact a list item shows, or None when its sealed payload cannot be opened (altered, or
+        sealed for another record): that item lists without a name or number, the rest of the list still
+        answers, and the metric InboxContactUnreadable counts it (nothing about it is logged)."""
+        try:
+            return self.contact(record)
+        except IntegrityError:
+            self.counter.count("InboxContactUnreadable")
+            return None
 
     def _seal(self, conversation_id: str, contact: Contact) -> str:
         if self.cipher is None:
@@ -301,20 +332,28 @@ class StaffInbox:
         detail = {"department": filters.department} if filters.department else {}
         if filters.assignee not in (None, *ASSIGNEE_FILTERS):
             filters = replace(filters, assignee=self._assignee_id(filters.assignee))
-        self._record(identity, origin, AuditAction.LIST, detail=detail)
         items: list[InboxConversation] = []
         cursor: str | None = None
-        for name in visible:
-            page = self.store.list_department(
-                name, status=filters.status, limit=filters.limit, cursor=filters.cursor
-            )
-            items.extend(record for record in page.items if self._matches(record, identity, filters))
-            if len(visible) == 1:
-                cursor = page.cursor
+        try:
+            for name in visible:
+                page = self.store.list_department(
+                    name, status=filters.status, limit=filters.limit, cursor=filters.cursor
+                )
+                items.extend(record for record in page.items if self._matches(record, identity, filters))
+                if len(visible) == 1:
+                    cursor = page.cursor
+        except Exception:
+            # a look that fails half way (a forged cursor) is on the record as an attempt, ids unknown
+            self._record(identity, origin, AuditAction.LIST, detail=detail)
+            raise
         items.sort(
             key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
         )
-        return [summary_json(r, identity, self.contact(r)) for r in items[: filters.limit]], cursor
+        shown = items[: filters.limit]
+        # recorded before any contact is opened: whose names and numbers the list showed
+        listed = listed_detail([r.conversation.conversation_id for r in shown])
+        self._record(identity, origin, AuditAction.LIST, detail={**detail, **listed})
+        return [summary_json(r, identity, self.listed_contact(r)) for r in shown], cursor
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:
@@ -496,8 +535,12 @@ class StaffInbox:
 
     def _assignee_id(self, value: Any) -> str:
         """The user id an ``assignee`` filter names: a username the directory knows, else the id as given."""
-        if not isinstance(value, str) or not value or len(value) > MAX_USERNAME_LENGTH:
-            raise InvalidInput("assignee must be me, unassigned or a username", field="assignee")
+        if not is_cognito_username(value):
+            raise InvalidInput(
+                f"assignee must be me, unassigned, a user id or a username (1 to {MAX_USERNAME_LENGTH} "
+                "letters, digits, symbols or punctuation; no spaces or control characters)",
+                field="assignee",
+            )
         member = self.staff.member(value) if self.staff is not None else None
         return member.user_id if member is not None else value
 
@@ -506,8 +549,12 @@ class StaffInbox:
     ) -> dict[str, Any]:
         """Assign the conversation to one staff member of its department, named by username (the staff
         directory's, Cognito's); someone unknown, disabled or outside the department is refused (400)."""
-        if not isinstance(username, str) or not username.strip() or len(username) > MAX_USERNAME_LENGTH:
-            raise InvalidInput("user must be a staff member's username", field="user")
+        if not isinstance(username, str) or not is_cognito_username(username.strip()):
+            raise InvalidInput(
+                f"user must be a staff member's username (1 to {MAX_USERNAME_LENGTH} letters, digits, "
+                "symbols or punctuation; no spaces or control characters)",
+                field="user",
+            )
         if self.staff is None:
             raise RuntimeError("this staff inbox was built without the staff directory")
         record, _decision = self._open(identity, cid)  # another department's thread is 404 first
@@ -588,6 +635,7 @@ class StaffInbox:
                 raise InvalidInput("body must be the first text (or give canned_response_id)", field="body")
             if len(body) > MAX_REPLY_CHARS:
                 raise InvalidInput(f"body must be at most {MAX_REPLY_CHARS} characters", field="body")
+            check_staff_text(body, "body")  # as a reply: no NUL, control or bidi-override character
         number = to_e164(phone, self.default_region) if isinstance(phone, str) else None
         if number is None:
             raise InvalidInput("phone must be the patient's number, e.g. +12065550123", field="phone")
@@ -658,7 +706,7 @@ class StaffInbox:
             phone_hmac=phone_hmac,
             body=str(body).strip(),
             phone=number,
-            ref=(c.conversation_id, now),
+            ref=(c.conversation_id, now, identity.user_id, identity.username),  # the thread names the sender
             department=name,
         )
         sent = self._send(text)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from shared.audit.wiring import audit_reader
 from shared.core.clock import SystemClock
 from shared.runtime import aws
+from shared.runtime.observability import MetricsCounter
 from shared.runtime.wiring import cached, core_settings
 from shared.staff.service import StaffConsole
 from shared.staff.settings import StaffApiSettings
@@ -73,6 +74,7 @@ def staff_inbox() -> StaffInbox:
         audit=audit_log(),
         departments=staff_settings().department_names,
         clock=SystemClock(),
+        counter=MetricsCounter(),
     )
 
 

@@ -102,7 +102,7 @@ def send(
 
 
 def snapshot(stack: Any) -> list[tuple[str, str]]:
-    return sorted((table, json.dumps(item, sort_keys=True, default=str)) for table, item in all_items(stack))
+    return sorted((table, json.dumps(item, sort_keys=True, default=repr)) for table, item in all_items(stack))
 
 
 def looks(stack: Any) -> list[str]:
@@ -198,6 +198,10 @@ def test_hostile_bodies_on_every_conversation_write(clinic, clock, capsys):
                 {"body": {"version": v, "department": value}},
             )
         )
+    for value in [*NASTY, "nina nurse", " ", "\u200bnina", "n" * 129, LONG, "", 5, ["nina.nurse"]]:
+        cases.append(
+            (f"assign user {value!r:.20}", "nurse", f"{base}/assign", {"body": {"version": v, "user": value}})
+        )
     cases.append(
         (
             "assign both",
@@ -259,6 +263,46 @@ def test_hostile_bodies_on_every_conversation_write(clinic, clock, capsys):
     cases.append(("stale close", "nurse", f"{base}/close", {"body": {"version": v + 5}}))
     cases.append(("reopen an open one", "nurse", f"{base}/reopen", {"body": {"version": v}}))
     refused(clinic, capsys, cases)
+    still_opts_out(clinic, clock)
+
+
+def test_hostile_first_texts_when_starting_a_conversation(clinic, clock, capsys):
+    """POST /inbox/conversations checks the first text as a reply is checked: a NUL, a bidi override or
+    another control character is 400 and nothing is stored or sent (it was stored and sent)."""
+    from tests.integration.harness import outbox
+
+    route = "POST /inbox/conversations"
+    fresh = "+12065550166"  # no conversation yet: a first text would be sent
+    cases: list[tuple[str, str, str, dict[str, Any]]] = [
+        (
+            f"start body={value!r:.20}",
+            "nurse",
+            route,
+            {"body": {"phone": fresh, "department": "nursing", "body": value}},
+        )
+        for value in [*NASTY, LONG, "", "   ", 5, None, ["a"], {"a": 1}, True]
+    ]
+    for value in [*NASTY, LONG, "", 5, None, "../billing", "billing#x"]:
+        cases.append(
+            (
+                f"start department={value!r:.20}",
+                "nurse",
+                route,
+                {"body": {"phone": fresh, "department": value, "body": "Hello from the clinic"}},
+            )
+        )
+    for value in [*NASTY, LONG, "", 5, None, "+1206555", "CHAIN"]:
+        cases.append(
+            (
+                f"start phone={value!r:.20}",
+                "nurse",
+                route,
+                {"body": {"phone": value, "department": "nursing", "body": "Hello from the clinic"}},
+            )
+        )
+    before = len(outbox())
+    refused(clinic, capsys, cases)
+    assert len(outbox()) == before
     still_opts_out(clinic, clock)
 
 
@@ -344,6 +388,9 @@ def test_hostile_queries_on_the_lists_and_the_audit_trail(clinic, clock, capsys)
         f"cursor={forged}",
         "department=\u202enursing",
         "assignee=\x00",
+        "assignee=nina%20nurse",  # not a Cognito username ([\p{L}\p{M}\p{S}\p{N}\p{P}]+): no space
+        "assignee=nina+nurse",
+        f"assignee={'n' * 129}",
     ):
         look = query.startswith("cursor=")
         cases.append((f"list {query}", "nurse", "GET /inbox/conversations", {"query": query, "look": look}))

@@ -108,6 +108,53 @@ def test_list_items_show_the_first_name_on_record_and_the_masked_number_never_st
     assert plaintext_leaks(clinic, [MAGGIE_MOBILE, PATIENT, MAGGIE_MOBILE[2:], PATIENT[2:]]) == []
 
 
+def test_a_conversation_whose_contact_cannot_be_opened_lists_without_it_and_the_rest_still_list(
+    clinic, clock, capsys
+) -> None:
+    """Issue 12 review: one altered contact_ct raised IntegrityError and 500'd the whole list. That item
+    now lists with no first name or masked number, the others as before, and a metric counts it."""
+    post_appointment_for(clinic)
+    text(clinic, clock, MONDAY_OPEN, "Is my incision healing?", from_number=MAGGIE_MOBILE)
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "Question about my refill", from_number=PATIENT)
+    table = clinic.table("ConversationsTable")
+    [maggie, other] = sorted(conversations(clinic), key=lambda c: c["last_activity_at"])
+    sealed = str(other["contact_ct"])
+    altered = sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]
+    table.update_item(
+        Key={"pk": other["pk"], "sk": other["sk"]},
+        UpdateExpression="SET contact_ct = :ct",
+        ExpressionAttributeValues={":ct": altered},
+    )
+    capsys.readouterr()
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations")
+    assert status == 200, body
+    items = {i["id"]: i for i in json.loads(body)["conversations"]}
+    assert items[other["conversation_id"]]["first_name"] is None
+    assert items[other["conversation_id"]]["masked_number"] is None
+    assert items[maggie["conversation_id"]]["first_name"] == "Maggie"
+    printed = capsys.readouterr().out
+    blobs = [json.loads(line) for line in printed.splitlines() if '"_aws"' in line]
+    assert [b["InboxContactUnreadable"] for b in blobs if "InboxContactUnreadable" in b] == [[1.0]]
+    assert PATIENT not in printed and PATIENT[2:] not in printed  # no PHI logged
+
+
+def test_the_list_audit_record_names_the_conversations_it_showed(clinic, clock) -> None:
+    """Issue 12 review: the list shows first names and masked numbers, so its audit record says whose
+    (the conversation ids listed, in order); an empty list says none."""
+    text(clinic, clock, MONDAY_OPEN, "Is my incision healing?", from_number=MAGGIE_MOBILE)
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "Question about my refill", from_number=PATIENT)
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations")
+    shown = [i["id"] for i in json.loads(body)["conversations"]]
+    assert status == 200 and len(shown) == 2
+    [record] = [r for r in audit(clinic) if r["action"] == "list"]
+    detail = record["detail"]
+    listed = ",".join(detail[k] for k in sorted(detail) if k.startswith("ids_")).split(",")
+    assert listed == shown and detail["listed"] == "2"
+    call(clinic, clock, "billing", "GET", "/inbox/conversations?department=billing")
+    [_first, empty] = [r for r in audit(clinic) if r["action"] == "list"]
+    assert empty["detail"]["listed"] == "0" and not [k for k in empty["detail"] if k.startswith("ids_")]
+
+
 # -- 2. starting a conversation -----------------------------------------------------------------------
 def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_the_text_goes_out(
     clinic, clock
@@ -134,6 +181,13 @@ def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_
     actions = [(r["action"], r.get("conversation_id")) for r in audit(clinic)]
     assert ("start", answer["conversation"]["id"]) in actions
     assert plaintext_leaks(clinic, [NEW_NUMBER, NEW_NUMBER[2:]]) == []
+
+    # the thread shows who sent the first text, as for a reply
+    _s, _h, shown = call(
+        clinic, clock, "nurse", "GET", f"/inbox/conversations/{answer['conversation']['id']}"
+    )
+    [first] = [e for e in json.loads(shown)["conversation"]["thread"] if e["kind"] == "staff_reply"]
+    assert first["sender"] == {"user_id": STAFF["nurse"][0], "name": STAFF["nurse"][1]}
 
     # again: the open conversation is returned, nothing more is sent
     status, _h, body = call(
@@ -258,6 +312,46 @@ def test_assign_to_a_nurse_by_username_then_filter_by_assignee_and_read_the_hist
     _s, _h, body = call(clinic, clock, "nurse2", "GET", "/inbox/conversations?assignee=me")
     assert [c["id"] for c in json.loads(body)["conversations"]] == [cid]
     assert ("assign", cid) in [(r["action"], r.get("conversation_id")) for r in audit(clinic)]
+
+
+def test_a_name_cognito_would_refuse_is_400_for_assign_and_the_assignee_filter(
+    clinic, clock, monkeypatch
+) -> None:
+    """Issue 12 review: Cognito answers AdminGetUser for a name outside its username pattern with
+    InvalidParameterException (moto does not), which 500'd assign and the assignee filter. The name is
+    now refused 400 before the directory is asked."""
+    import re
+
+    from botocore.exceptions import ClientError
+
+    from shared.staff.store import CognitoStaffDirectory
+
+    staff_users(clinic)
+    text(clinic, clock, MONDAY_OPEN, "About my refill")
+    item = conversation_in(clinic, "nursing")
+    real = CognitoStaffDirectory.member
+    as_cognito = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+")
+
+    def member(self: Any, username: str) -> Any:
+        if not as_cognito.fullmatch(username) or len(username) > 128:
+            error = {"Error": {"Code": "InvalidParameterException", "Message": "Username failed to satisfy"}}
+            raise ClientError(error, "AdminGetUser")
+        return real(self, username)
+
+    monkeypatch.setattr(CognitoStaffDirectory, "member", member)
+    for name in ("noah nurse", "noah\u202enurse", "noah\u200bnurse"):
+        status, _h, body = call(
+            clinic,
+            clock,
+            "nurse",
+            "POST",
+            f"/inbox/conversations/{item['conversation_id']}/assign",
+            {"version": int(item["version"]), "user": name},
+        )
+        assert status == 400 and json.loads(body)["error"]["field"] == "user", (name, body)
+    assert conversation_in(clinic, "nursing") == item
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/conversations?assignee=noah%20nurse")
+    assert status == 400 and "username" in json.loads(body)["error"]["message"], body
 
 
 def test_assign_takes_a_user_or_a_department_not_both(clinic, clock) -> None:

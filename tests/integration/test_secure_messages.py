@@ -212,7 +212,7 @@ def test_a_nurse_sends_the_patient_fails_then_passes_and_answers_into_the_thread
     printed = capsys.readouterr()
     logs = caplog.text + printed.out + printed.err
     assert logs and not [s for s in secrets if s in logs]
-    assert not any(token in json.dumps(item, default=str) for _t, item in all_items(clinic))
+    assert not any(token in json.dumps(item, default=repr) for _t, item in all_items(clinic))
     # the message log keeps the notice (decrypted here) with the link's token withheld
     from shared.crypto.wiring import blind_index
     from shared.messaging.wiring import message_log
@@ -344,3 +344,34 @@ def test_an_opted_out_patient_gets_nothing_and_no_link_is_kept(clinic, clock) ->
     status, answer = send(clinic, clock, "nurse", cid)
     assert status == 409 and "opted out" in answer["error"]["message"], answer
     assert secure_items(clinic) == [] and not [b for _p, b in outbox() if "secure message" in b]
+
+
+def test_a_secure_notice_shows_only_in_the_thread_it_was_sent_from(clinic, clock) -> None:
+    """Issue 12 review: the notice text (kind ``secure_message``) belongs to nursing's conversation; the
+    same number's billing thread must not show it (it showed every outbound text not a reply)."""
+    text(
+        clinic, clock, MONDAY_OPEN + timedelta(minutes=1), "question about my bill", from_number=THANH_MOBILE
+    )
+    from shared.crypto.wiring import blind_index
+
+    phone_hmac = blind_index().phone(THANH_MOBILE)
+    items = clinic.table("ConversationsTable").scan()["Items"]
+    by_department = {
+        i["department"]: i["conversation_id"]
+        for i in items
+        if i.get("record_type") == "conversation" and i["phone_hmac"] == phone_hmac
+    }
+    assert set(by_department) >= {"nursing", "billing"}, by_department
+    clock.now = MONDAY_OPEN + timedelta(minutes=2)
+    status, sent = send(clinic, clock, "nurse", by_department["nursing"])
+    assert status == 201, sent
+
+    def thread(who: str, department: str) -> list[dict[str, Any]]:
+        _s, _h, body = call(clinic, clock, who, "GET", f"/inbox/conversations/{by_department[department]}")
+        return json.loads(body)["conversation"]["thread"]
+
+    nursing, billing = thread("nurse", "nursing"), thread("billing", "billing")
+    assert [e["kind"] for e in nursing].count("secure_message") == 1
+    assert "secure_message" not in [e["kind"] for e in billing]
+    assert "question about my bill" in [e["body"] for e in billing]
+    assert "question about my bill" not in [e["body"] for e in nursing]
