@@ -56,9 +56,42 @@ def thread(page: Any, sandbox: Any) -> None:
     page.get_by_test_id("segment-counter").wait_for()
 
 
-SHOTS: list[tuple[str, str, Callable[[Any, Any], None]]] = [
+def secure_message(page: Any, sandbox: Any) -> Any:
+    """A nurse sends a secure message; the patient's page on a 360 px phone, asking for the date of birth."""
+    import time
+
+    from tests.browser.test_secure_message import LINK, on_file
+
+    patient = Patient(sandbox, "+12065550136")
+    on_file(sandbox, patient.number, "1980-02-29")
+    patient.consents()
+    patient.texts("Are my refill lab results in?")  # "refill" routes it to nursing
+    page.goto(f"{sandbox.web_url}#/c/{newest_conversation(sandbox, 'nina.nurse')['id']}")
+    page.get_by_label("Secure message (read after a date-of-birth check)").fill(
+        "Your lab results are back: every value is in the normal range."
+    )
+    page.get_by_role("button", name="Send secure message").click()
+    page.get_by_text("Secure message sent.").wait_for()
+    deadline = time.monotonic() + 10
+    links: list[str] = []
+    while not links and time.monotonic() < deadline:
+        links = [m.group(1) for t in patient.received() if (m := LINK.search(t))]
+        time.sleep(0.25)
+    if not links:
+        raise RuntimeError("the secure message's text did not reach the sandbox outbox")
+    phone = page.context.browser.new_context(
+        viewport={"width": 360, "height": 640}, locale="en-US", timezone_id=ZONE
+    ).new_page()
+    phone.goto(links[-1])
+    phone.get_by_role("button", name="Show my message").wait_for()
+    return phone
+
+
+# Each arrangement leaves the signed-in page as pictured, or returns another page to picture.
+SHOTS: list[tuple[str, str, Callable[[Any, Any], Any]]] = [
     ("inbox.png", "ada.admin", inbox),
     ("thread.png", "nina.nurse", thread),
+    ("secure-message.png", "nina.nurse", secure_message),
 ]
 
 
@@ -80,9 +113,9 @@ def main(argv: list[str]) -> int:
             context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id=ZONE)
             page = context.new_page()
             sign_in(page, sandbox, username)
-            arrange(page, sandbox)
-            page.wait_for_timeout(500)  # the poll that follows a change has painted
-            page.screenshot(path=str(out / name))
+            shot = arrange(page, sandbox) or page
+            shot.wait_for_timeout(500)  # the poll that follows a change has painted
+            shot.screenshot(path=str(out / name))
             print(f"wrote {out / name}", file=sys.stderr)  # stdout is the sandbox's function log
             context.close()
         browser.close()
