@@ -67,7 +67,7 @@ def test_a_nurse_answers_with_a_canned_response_and_the_patient_receives_it(
     page.get_by_label("Canned response").select_option(label="Refill received")
     expect(page.get_by_label("Reply", exact=True)).to_have_value(NURSING_CANNED)
     expect(page.get_by_test_id("segment-counter")).to_contain_text("GSM-7 · 1 segment")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_label("Reply", exact=True)).to_have_value("")  # sent: the composer is cleared
     received = wait_for(lambda: [t for t in patient.received() if NURSING_CANNED in t])
     assert received, patient.received()
