@@ -885,24 +885,8 @@ class StaffInbox:
             ref=(cid, now, identity.user_id, identity.username),
             department=current.department,
         )
-        try:
-            word = self.send(text)
-        except RetryLater as exc:
-            raise ConcurrentChange("the reply could not be sent just now; try again") from exc
-        if word == SKIPPED_OPTED_OUT:
-            raise PatientOptedOut("the patient opted out (texted STOP): nothing was sent")
-        if word == "already_claimed":
-            raise ReplyNotSent("another staff member already answered this version; reload the conversation")
-        if word != SENT:
-            raise ReplyNotSent(f"the reply was not sent ({word})")
+        sent = self._send(text)
         written = self._record_reply(record, identity, version, now)
-        report = analyze(text.body if isinstance(text.body, str) else "")
-        sent = {
-            "status": word,
-            "segments": report.segments,
-            "encoding": report.encoding,
-            "ucs2_culprits": report.ucs2_culprits,
-        }
         return detail_json(written, identity), sent
 
     def _record_reply(
