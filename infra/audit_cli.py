@@ -24,6 +24,8 @@ from infra.client import request as call_api
 from infra.terminal import printable
 
 _NAME = re.compile(r"[^A-Za-z0-9_.@-]")
+# A KMS key ARN, any partition (aws, aws-us-gov, aws-cn): what the stack's DataKey output gives.
+_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,64}")
 
 
 def add_parser(sub: Any, default_api: str) -> None:
@@ -50,6 +52,8 @@ def _where(args: argparse.Namespace) -> dict[str, Any] | str:
             return "--table needs --key-arn (the stack's DataKey)"
         if not (args.keystore_table and args.branch_key_id):
             return "--table needs --keystore-table and --branch-key-id (the stack's PHI keystore outputs)"
+        if not _KEY_ARN.fullmatch(args.key_arn):
+            return "--key-arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID, the stack's DataKey)"
         return {
             "audit_table": args.table,
             "anchor_bucket": args.anchor_bucket,
@@ -81,13 +85,17 @@ def run(args: argparse.Namespace) -> int:
     if args.anchors < 0:
         print("--anchors must be 0 or more")
         return 2
-    verifier = operator_verifier(
-        table=where["audit_table"],
-        data_key_arn=where["data_key_arn"],
-        anchor_bucket=where.get("anchor_bucket"),
-        keystore_table=where["keystore_table"],
-        branch_key_id=where["branch_key_id"],
-    )
+    try:
+        verifier = operator_verifier(
+            table=where["audit_table"],
+            data_key_arn=where["data_key_arn"],
+            anchor_bucket=where.get("anchor_bucket"),
+            keystore_table=where["keystore_table"],
+            branch_key_id=where["branch_key_id"],
+        )
+    except Exception as exc:  # the keystore client refuses its settings with library-internal errors
+        print(f"cannot open the PHI keystore ({type(exc).__name__}): check --keystore-table and --key-arn")
+        return 2
     verifier = replace(verifier, anchors_checked=args.anchors)
     operator = _NAME.sub("_", getpass.getuser() or "operator")[:60] or "operator"
     event = AuditEvent(

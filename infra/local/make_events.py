@@ -100,6 +100,10 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "InboxApiFunction",
         "HTTP API v2 GET /inbox/me with StaffJwt authorizer context: a nurse's access-token claims",
     ),
+    "secure_page_open.json": (
+        "SecurePageFunction",
+        "HTTP API v2 GET /s: a patient opens a secure-message link (the token stays in the URL fragment)",
+    ),
 }
 # The sample's Cognito pool and app client (a deployed stack's are StaffUserPoolId / StaffAppClientId).
 SAMPLE_STAFF_POOL = "us-east-1_EXAMPLE"
@@ -326,6 +330,18 @@ def inbox_api_me() -> dict[str, Any]:
     return _pin_http(event, "Vf1sXrQ6JWTEVmB=")
 
 
+def secure_page_open() -> dict[str, Any]:
+    """What a phone's browser sends for ``https://clinic.example/s#t=...``: the fragment never leaves the
+    phone, so the request has no token, no cookie and no authorizer."""
+    event = events.http_api_event(
+        "GET",
+        "/s",
+        headers={"accept": "text/html", "user-agent": "Mozilla/5.0 (Linux; Android 14) Mobile"},
+        host=API_HOST,
+    )
+    return _pin_http(event, "Vf1sYsR8PAGEVnC=")
+
+
 BUILDERS = {
     "inbound_sms.json": inbound_sms,
     "twilio_webhook.json": twilio_webhook,
@@ -341,6 +357,7 @@ BUILDERS = {
     "messages_api_template_save.json": messages_api_template_save,
     "messages_api_lookup.json": messages_api_lookup,
     "inbox_api_me.json": inbox_api_me,
+    "secure_page_open.json": secure_page_open,
 }
 
 

@@ -127,7 +127,7 @@ def test_redelivered_text_is_processed_once(stack):
     assert len(messages(stack)) == 2  # one inbound, one reply
 
 
-def test_other_text_is_stored_encrypted_in_thread(stack):
+def test_other_text_is_stored_encrypted_in_thread(stack, monkeypatch):
     open_around_the_clock(stack)  # no after-hours reply (issue 12), whatever hour the suite runs
     body = "Hi, this is Maria Lopez, can you call me about my knee MRI results?"
     text_via_sns(stack, PATIENT, body)
@@ -138,10 +138,10 @@ def test_other_text_is_stored_encrypted_in_thread(stack):
 
     from shared.messaging import wiring
 
-    with_env = stack.functions["InboundSmsFunction"].environment
-    import os
-
-    os.environ.update(with_env)
+    # The function's environment for this read only (monkeypatch restores it: no settings leak into
+    # the next test on this worker).
+    for name, value in stack.functions["InboundSmsFunction"].environment.items():
+        monkeypatch.setenv(name, value)
     thread = wiring.message_log().thread(stored["pk"])
     assert thread[0].body == body
 

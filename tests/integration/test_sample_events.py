@@ -150,3 +150,12 @@ def test_inbox_api_me_sample(stack):
     # As committed (another pool), the function refuses the claims: it re-checks the issuer.
     refused = invoke(stack, "inbox_api_me.json")
     assert refused["statusCode"] == 401 and json.loads(refused["body"])["error"]["field"] == "iss"
+
+
+def test_secure_page_sample(stack):
+    """The patient page answers the bare GET with its form, never cached, and reads nothing from the event."""
+    response = invoke(stack, "secure_page_open.json")
+    assert response["statusCode"] == 200, response
+    headers = {k.lower(): v for k, v in response["headers"].items()}
+    assert headers["content-type"].startswith("text/html") and "no-store" in headers["cache-control"]
+    assert "date of birth" in response["body"].lower()
