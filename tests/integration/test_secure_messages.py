@@ -269,7 +269,19 @@ def test_forged_garbled_and_unknown_tokens_get_one_404_page_and_change_nothing(c
         status, _h, html = open_with(clinic, forged, THANH_DOB)
         answers.add((status, html))
     assert len(answers) == 1 and next(iter(answers))[0] == 404
-    assert secure_items(clinic) == before and len(audit(clinic)) == audited
+    assert secure_items(clinic) == before
+    # each try is on the trail, naming no conversation and nothing of what was typed in the link
+    tried = audit(clinic)[audited:]
+    assert [(r["action"], r["user_id"], r.get("conversation_id")) for r in tried] == [
+        ("secure_check_failed", "patient-link:unknown", None)
+    ] * 8
+    assert [r["detail"]["presented"] for r in tried] == ["missing"] + ["malformed"] * 2 + ["unknown"] * 2 + [
+        "malformed"
+    ] * 2 + ["unknown"]
+    assert {r["source_ip"] for r in tried} == {"127.0.0.1"}
+    assert not [
+        r for r in tried if token[:8] in json.dumps(r, default=str) or "t1:" in json.dumps(r, default=str)
+    ]
     # a forged session is the same as none
     status, _h, html = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
     assert status == 401 and "session ended" in html.lower()
@@ -375,3 +387,84 @@ def test_a_secure_notice_shows_only_in_the_thread_it_was_sent_from(clinic, clock
     assert "secure_message" not in [e["kind"] for e in billing]
     assert "question about my bill" in [e["body"] for e in billing]
     assert "question about my bill" not in [e["body"] for e in nursing]
+
+
+def trail(stack: Any, clock: Clock, **query: str) -> list[dict[str, Any]]:
+    """The patient page's records as an admin reads the trail back (GET /inbox/audit), oldest first."""
+    status, _h, body = call(
+        stack, clock, "admin", "GET", f"/inbox/audit?{urlencode({**query, 'limit': 200})}"
+    )
+    assert status == 200, body
+    records = [r for r in json.loads(body)["records"] if r["action"].startswith("secure_")]
+    return sorted((r for r in records if r["action"] != "secure_send"), key=lambda r: r["sequence"])
+
+
+def outcomes(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["action"], r["detail"].get("outcome", "")) for r in records]
+
+
+def test_every_try_on_a_known_link_is_on_the_trail_with_its_outcome_even_on_a_dead_link(
+    clinic, clock
+) -> None:
+    """Issue 13: every view, failed check and answer is in the audit trail -- also when the link is
+    expired, locked or used up, the date is not a date, or the session ended."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    assert open_with(clinic, token, ("13", "40", "1984"))[0] == 400  # not a date: no try counted
+    assert open_with(clinic, token, MAGGIE_DOB)[0] == 401
+    status, _h, html = open_with(clinic, token, THANH_DOB)
+    assert status == 200
+    session = session_of(html)
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "   "})[0] == 400
+    for n in range(10):
+        assert page(clinic, "POST /s/answer", {"session": session, "answer": f"answer {n}"})[0] == 200
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "one more"})
+    assert status == 400 and "at most 10 answers" in html
+    clock.now = MONDAY_OPEN + timedelta(minutes=16)
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "late"})[0] == 401
+    clock.now = MONDAY_OPEN + timedelta(days=7, seconds=1)
+    assert open_with(clinic, token, THANH_DOB)[0] == 410  # expired
+
+    records = trail(clinic, clock, conversation_id=cid)
+    [link] = shown_secure(clinic, clock, cid)
+    assert {r["user_id"] for r in records} == {f"patient-link:{link['id']}"}
+    assert outcomes(records) == [
+        ("secure_check_failed", "not_a_date"),
+        ("secure_check_failed", "wrong_dob"),
+        ("secure_view", "opened"),
+        ("secure_answer_refused", "invalid_answer"),
+        *[("secure_answer", "answered")] * 10,
+        ("secure_answer_refused", "used_up"),
+        ("secure_answer_refused", "session_ended"),
+        ("secure_check_failed", "expired"),
+    ]
+    assert [r["detail"].get("tries") for r in records[:3]] == ["0", "1", None]
+    assert all(r["detail"]["link_id"] == link["id"] for r in records)
+    assert not [r for r in records if token[:8] in json.dumps(r) or "t1:" in json.dumps(r)]
+
+
+def test_a_locked_link_records_each_try_and_a_refused_answer(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)  # opened, then someone else locks it
+    session = session_of(html)
+    for _ in range(5):
+        open_with(clinic, token, MAGGIE_DOB)
+    assert open_with(clinic, token, THANH_DOB)[0] == 410
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "still there?"})
+    assert status == 410 and "locked" in html
+    assert outcomes(trail(clinic, clock, conversation_id=cid)) == [
+        ("secure_view", "opened"),
+        *[("secure_check_failed", "wrong_dob")] * 5,
+        ("secure_locked", "locked"),
+        ("secure_check_failed", "locked"),
+        ("secure_answer_refused", "locked"),
+    ]
+    # a session that is not ours names no link: on the trail with no conversation
+    status, _h, _b = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
+    assert status == 401
+    [forged] = trail(clinic, clock, user="patient-link:unknown")
+    assert forged["action"] == "secure_answer_refused" and forged["conversation_id"] is None
+    assert forged["detail"] == {"outcome": "not_found", "presented": "malformed"}
