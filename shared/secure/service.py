@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -40,7 +41,7 @@ from shared.appointments.ports import BirthDates
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, Conflict, InvalidInput
+from shared.core.errors import AlreadyRecorded, ConcurrentChange, Conflict, InvalidInput
 from shared.core.models import Channel, Direction, MessageRecord
 from shared.crypto.ports import DerivedKey
 from shared.inbox.access import RequestOrigin, StaffIdentity, authorize, conversation_not_found
@@ -52,12 +53,13 @@ from shared.outbound.kinds import SECURE_MESSAGE
 from shared.outbound.pipeline import SENT, SKIPPED_OPTED_OUT, OutboundText, RetryLater
 from shared.secure.domain import (
     DEFAULT_TTL,
-    MAX_ANSWERS,
     MAX_FAILED_TRIES,
     SESSION_TTL,
+    AnswerClaim,
     CheckOutcome,
     LinkState,
     SecureLink,
+    answer_key,
     check_answer,
     check_body,
     is_token,
@@ -67,7 +69,7 @@ from shared.secure.domain import (
     notice_report,
     token_hash,
 )
-from shared.secure.ports import SecureLinkStore
+from shared.secure.ports import AnswerRepeated, SecureLinkStore
 
 SESSION_AUDIENCE = "clinictext:secure-page"
 SESSION_ALGORITHM = "HS256"
@@ -137,6 +139,7 @@ class SecureMessages:
     clock: Clock
     token_key: DerivedKey
     session_key: DerivedKey
+    answer_mac_key: DerivedKey
     page_url: str
     clinic_name: str
     send_text: Callable[[OutboundText], str] | None = None
@@ -329,13 +332,14 @@ class SecureMessages:
 
         return jwt.encode(claims, self.session_key.key(), algorithm=SESSION_ALGORITHM)
 
-    def _session_link(self, session: Any, now: datetime) -> tuple[SecureLink | None, str]:
-        """The link a session was signed for and ``live``; else (the link, ``session_ended``) when its
-        signature holds but its time is up, or (None, ``missing|malformed|unknown``) when it names no link."""
+    def _session_link(self, session: Any, now: datetime) -> tuple[SecureLink | None, str, str]:
+        """The link a session was signed for, ``live`` and the session's id (``jti``); else (the link,
+        ``session_ended``) when its signature holds but its time is up, or (None,
+        ``missing|malformed|unknown``) when it names no link."""
         if not isinstance(session, str) or not session:
-            return None, "missing"
+            return None, "missing", ""
         if len(session) > 1024:
-            return None, "malformed"
+            return None, "malformed", ""
         import jwt  # PyJWT loads cryptography: only for a request that carries a session
 
         try:
@@ -346,20 +350,20 @@ class SecureMessages:
                 audience=SESSION_AUDIENCE,
                 # exp and iat are checked against the injected clock below (PyJWT reads the host's).
                 options={
-                    "require": ["sub", "cid", "exp", "iat", "aud"],
+                    "require": ["sub", "cid", "exp", "iat", "aud", "jti"],
                     "verify_exp": False,
                     "verify_iat": False,
                 },
             )
         except jwt.PyJWTError:
-            return None, "malformed"
+            return None, "malformed", ""
         link = self.links.get(str(claims["cid"]), str(claims["sub"]))
         if link is None or link.opened_at is None:
-            return None, "unknown"
+            return None, "unknown", ""
         exp, iat = claims.get("exp"), claims.get("iat")
         if not isinstance(exp, int) or not isinstance(iat, int) or not iat - 60 <= now.timestamp() < exp:
-            return link, "session_ended"
-        return link, "live"
+            return link, "session_ended", ""
+        return link, "live", str(claims["jti"])
 
     def check(
         self, token: Any, entered: date | None, origin: RequestOrigin, *, problem: str | None = None
@@ -442,9 +446,17 @@ class SecureMessages:
 
     def answer(self, session: Any, answer: Any, origin: RequestOrigin) -> Page:
         """An answer from the page, in a session a passed check opened: lands in the conversation as a
-        patient message (unread for staff) and is logged (encrypted) like a text."""
+        patient message (unread for staff) and is logged (encrypted) like a text.
+
+        Once: the same text posted again in the same session (a double tap, a phone re-posting the form
+        after a poor connection) is the answer already taken -- the same success page, nothing new in the
+        thread or the count, and an audit ``secure_answer`` record with ``outcome=repeat`` naming the same
+        message (every POST is on the trail; an auditor sees it was one answer). The answer's
+        :func:`answer_key` is kept with the count in one transaction, so two posts racing take it once. A
+        repeat also finishes an answer whose first post stopped after it was taken (the message and the
+        landing are each written once)."""
         now = self.clock.now()
-        link, standing = self._session_link(session, now)
+        link, standing, session_id = self._session_link(session, now)
         refused = AuditAction.SECURE_ANSWER_REFUSED
         if link is None:
             self._unknown_record(origin, refused, presented=standing)
@@ -459,32 +471,71 @@ class SecureMessages:
         body = self.links.body(link)
         try:
             text = check_answer(answer)
-            answered = link.answer(now)
         except InvalidInput as exc:
-            why = "used_up" if link.answers >= MAX_ANSWERS else "invalid_answer"
-            self._link_record(link, origin, refused, outcome=why)
+            self._link_record(link, origin, refused, outcome="invalid_answer")
             return Page(
                 PageResult.SHOWN, body=body, session=session, answers=link.answers, problem=exc.message
             )
-        self.links.save(answered, expected_version=link.version)  # a double submit races: one wins
-        message_id = "sa_" + secrets.token_urlsafe(16)
-        self.messages.append(
-            MessageRecord(
-                message_id=message_id,
-                phone_hmac=link.phone_hmac,
-                direction=Direction.INBOUND,
-                kind="secure_answer",
-                channel=Channel.API,
-                status="received",
-                created_at=now,
-                thread_at=now,
-                body=text,
-                detail=f"secure_message:{link.link_id}",
+        key = answer_key(self.answer_mac_key.key(), link.link_id, session_id, text)
+        claim = self.links.answer_claim(link.conversation_id, key)
+        for _attempt in range(ATTEMPTS):
+            if claim is not None:
+                break
+            try:
+                answered = link.answer(now)
+            except InvalidInput as exc:
+                self._link_record(link, origin, refused, outcome="used_up")
+                return Page(
+                    PageResult.SHOWN, body=body, session=session, answers=link.answers, problem=exc.message
+                )
+            taken = AnswerClaim(key, link.link_id, "sa_" + secrets.token_urlsafe(16), now)
+            try:
+                self.links.take_answer(answered, taken, expected_version=link.version)
+            except AnswerRepeated:
+                claim = self.links.answer_claim(link.conversation_id, key)
+                if claim is None:
+                    raise ConcurrentChange("the answer could not be read back; send it again") from None
+                break
+            except ConcurrentChange:
+                fresh = self.links.get(link.conversation_id, link.link_id)
+                if fresh is None or fresh.state(now) is not LinkState.OPEN:
+                    raise
+                link, claim = fresh, self.links.answer_claim(link.conversation_id, key)
+                continue
+            self._deliver(link, taken, text)
+            self._link_record(
+                link, origin, AuditAction.SECURE_ANSWER, outcome="answered", message_id=taken.message_id
             )
+            return Page(PageResult.ANSWERED, body=body, session=session, answers=answered.answers)
+        if claim is None:
+            raise ConcurrentChange("the link kept changing while the answer was taken; send it again")
+        self._deliver(link, claim, text)
+        self._link_record(
+            link, origin, AuditAction.SECURE_ANSWER, outcome="repeat", message_id=claim.message_id
         )
-        self._land(link, message_id, now)
-        self._link_record(link, origin, AuditAction.SECURE_ANSWER, outcome="answered", message_id=message_id)
-        return Page(PageResult.ANSWERED, body=body, session=session, answers=answered.answers)
+        current = self.links.get(link.conversation_id, link.link_id) or link
+        return Page(PageResult.ANSWERED, body=body, session=session, answers=current.answers)
+
+    def _deliver(self, link: SecureLink, claim: AnswerClaim, text: str) -> None:
+        """The taken answer into the message log and the conversation, each once (a repeat that finds
+        them written writes nothing)."""
+        if not self.messages.recorded(link.phone_hmac, claim.message_id, claim.at):
+            with suppress(AlreadyRecorded):  # a racing repeat wrote it
+                self.messages.append(
+                    MessageRecord(
+                        message_id=claim.message_id,
+                        phone_hmac=link.phone_hmac,
+                        direction=Direction.INBOUND,
+                        kind="secure_answer",
+                        channel=Channel.API,
+                        status="received",
+                        created_at=claim.at,
+                        thread_at=claim.at,
+                        body=text,
+                        detail=f"secure_message:{link.link_id}",
+                    )
+                )
+        self._land(link, claim.message_id, claim.at)
 
     def _land(self, link: SecureLink, message_id: str, at: datetime) -> None:
         for _attempt in range(ATTEMPTS):

@@ -468,3 +468,81 @@ def test_a_locked_link_records_each_try_and_a_refused_answer(clinic, clock) -> N
     [forged] = trail(clinic, clock, user="patient-link:unknown")
     assert forged["action"] == "secure_answer_refused" and forged["conversation_id"] is None
     assert forged["detail"] == {"outcome": "not_found", "presented": "malformed"}
+
+
+def secure_answers_in_thread(stack: Any, clock: Clock, cid: str) -> list[str]:
+    _s, _h, body = call(stack, clock, "nurse", "GET", f"/inbox/conversations/{cid}")
+    thread = json.loads(body)["conversation"]["thread"]
+    texted = {"START", "Are my results in?"}  # the clinic fixture's texts; answers show as the patient's
+    return [e["body"] for e in thread if e["kind"] == "patient" and e["body"] not in texted]
+
+
+def test_a_double_tap_or_a_reposted_form_lands_the_answer_once(clinic, clock) -> None:
+    """Issue 13 / s6: the same answer posted twice in one session is one answer (same success page); a
+    different answer, or the same text after the link was opened again, is another."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    session = session_of(html)
+    before = conversation_of(clinic, THANH_MOBILE)["patient_messages"]
+    form = {"session": session, "answer": "Yes, Tuesday works for me."}
+    first = page(clinic, "POST /s/answer", form)
+    clock.now = MONDAY_OPEN + timedelta(seconds=3)  # the phone re-posts after a poor connection
+    second = page(clinic, "POST /s/answer", form)
+    assert first[0] == second[0] == 200 and "Your answer was sent" in second[2]
+    assert first[2] == second[2]
+    assert secure_answers_in_thread(clinic, clock, cid) == ["Yes, Tuesday works for me."]
+    assert conversation_of(clinic, THANH_MOBILE)["patient_messages"] == before + 1
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 1
+    answered = [r for r in trail(clinic, clock, conversation_id=cid) if r["action"] == "secure_answer"]
+    assert [r["detail"]["outcome"] for r in answered] == ["answered", "repeat"]
+    assert answered[0]["detail"]["message_id"] == answered[1]["detail"]["message_id"]
+
+    # a different answer is another; so is the same text in a new session (the link opened again)
+    clock.now = MONDAY_OPEN + timedelta(seconds=10)  # the thread orders by time
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "Morning if possible."})[0] == 200
+    clock.now = MONDAY_OPEN + timedelta(seconds=20)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    assert page(clinic, "POST /s/answer", {**form, "session": session_of(html)})[0] == 200
+    assert secure_answers_in_thread(clinic, clock, cid) == [
+        "Yes, Tuesday works for me.",
+        "Morning if possible.",
+        "Yes, Tuesday works for me.",
+    ]
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 3
+    # what makes a re-post the same is a keyed hash: the text is in no key or attribute
+    assert plaintext_leaks(clinic, ["Tuesday works", "Morning if possible"]) == []
+
+
+def test_a_repost_finishes_an_answer_whose_first_post_stopped_after_it_was_taken(
+    clinic, clock, monkeypatch
+) -> None:
+    """The first post took the answer, then the function stopped before the message was logged (a
+    timeout): the phone's re-post lands it, once."""
+    from shared.messaging.store import DynamoMessageLog
+
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    _s, _h, html = open_with(clinic, token_sent_to(THANH_MOBILE), THANH_DOB)
+    form = {"session": session_of(html), "answer": "Please call me after 5."}
+    real_append = DynamoMessageLog.append
+
+    def stopped(self: Any, record: Any) -> None:
+        if record.kind == "secure_answer":
+            raise TimeoutError("the function ran out of time")
+        real_append(self, record)
+
+    monkeypatch.setattr(DynamoMessageLog, "append", stopped)
+    with pytest.raises(TimeoutError):
+        page(clinic, "POST /s/answer", form)
+    monkeypatch.setattr(DynamoMessageLog, "append", real_append)
+    assert secure_answers_in_thread(clinic, clock, cid) == []
+    status, _h, html = page(clinic, "POST /s/answer", form)
+    assert status == 200 and "Your answer was sent" in html
+    assert page(clinic, "POST /s/answer", form)[0] == 200
+    assert secure_answers_in_thread(clinic, clock, cid) == ["Please call me after 5."]
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 1
