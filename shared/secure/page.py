@@ -137,7 +137,8 @@ def mismatch(clinic: str, token: str, tries_left: int) -> str:
 
 
 def closed(clinic: str, clinic_phone: str, reason: str) -> str:
-    """Not found, expired or locked: one clear page, nothing about the message."""
+    """Not found, expired, locked, the session ended, or a form that could not be read: one clear page,
+    nothing about the message."""
     call = f" Call {escape(clinic)}" + (f" at {escape(clinic_phone)}" if clinic_phone else "") + "."
     headings = {
         "not_found": ("This link is not valid", "Check the link in your text message." + call),
@@ -153,6 +154,10 @@ def closed(clinic: str, clinic_phone: str, reason: str) -> str:
         "session_ended": (
             "Your session ended",
             "For your privacy, open the link from your text message again.",
+        ),
+        "bad_form": (
+            "This page could not read what was sent",
+            "Nothing was saved. Open the link from your text message again and fill in the form." + call,
         ),
     }
     heading, text = headings[reason]

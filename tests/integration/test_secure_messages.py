@@ -546,3 +546,53 @@ def test_a_repost_finishes_an_answer_whose_first_post_stopped_after_it_was_taken
     assert secure_answers_in_thread(clinic, clock, cid) == ["Please call me after 5."]
     [link] = shown_secure(clinic, clock, cid)
     assert link["answers"] == 1
+
+
+def raw_post(stack: Any, route: str, body: str | bytes, content_type: str) -> tuple[int, str]:
+    _method, _, path = route.partition(" ")
+    event = events.http_api_event(
+        "POST", path, route_key=route, body=body, headers={"content-type": content_type}
+    )
+    answer = stack.functions["SecurePageFunction"].invoke(event)
+    text = answer["body"]
+    if answer.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    return answer["statusCode"], text
+
+
+def test_a_malformed_form_on_a_real_link_gets_a_clear_400_page_and_changes_nothing(clinic, clock) -> None:
+    """What docs/openapi.yaml describes of the two forms, broken on a live link and session: 400 and a page
+    that says so; no try counted, nothing answered, the thread as it was."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    session = session_of(html)
+    form = "application/x-www-form-urlencoded"
+    good_check = urlencode({"token": token, "month": "07", "day": "14", "year": "1961"})  # a wrong date
+    good_answer = urlencode({"session": session, "answer": "hello"})
+    before, thread = secure_items(clinic), secure_answers_in_thread(clinic, clock, cid)
+    broken = [
+        ("POST /s", good_check + "&extra=1", form),  # a field the form has not
+        ("POST /s", good_check + "&month=08", form),  # a field twice
+        ("POST /s", json.dumps({"token": token}), "application/json"),  # not a form
+        ("POST /s", good_check, "text/plain"),
+        ("POST /s", good_check + "&pad=" + "x" * 9000, form),  # over 8 KiB
+        ("POST /s", b"token=" + token.encode() + b"&month=\xff&day=14&year=1961", form),  # not UTF-8
+        ("POST /s", "&".join(f"f{n}=1" for n in range(20)), form),  # too many fields
+        ("POST /s/answer", good_answer + "&extra=1", form),
+        ("POST /s/answer", good_answer + "&answer=again", form),
+        ("POST /s/answer", json.dumps({"session": session, "answer": "hello"}), "application/json"),
+    ]
+    for route, body, content_type in broken:
+        status, text_ = raw_post(clinic, route, body, content_type)
+        assert status == 400 and "could not read what was sent" in text_ and "Nothing was saved" in text_, (
+            route,
+            body,
+        )
+    assert secure_items(clinic) == before and secure_answers_in_thread(clinic, clock, cid) == thread
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["failed_tries"] == 0 and link["answers"] == 0
+    # the same forms whole are taken: the broken ones were refused for what was wrong with them
+    assert raw_post(clinic, "POST /s", good_check, form)[0] == 401
+    assert raw_post(clinic, "POST /s/answer", good_answer, form)[0] == 200
