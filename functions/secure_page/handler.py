@@ -214,7 +214,10 @@ def _guarded(route: str, run: Any) -> Response[Any]:
     responses=PAGE,
 )
 def secure_page() -> Response[Any]:
-    return _response(_html(200, page.ask_birth_date(core_settings().clinic_name)))
+    settings = core_settings()
+    return _response(
+        _html(200, page.ask_birth_date(settings.clinic_name, clinic_phone=settings.clinic_phone))
+    )
 
 
 @app.get(

@@ -596,3 +596,14 @@ def test_a_malformed_form_on_a_real_link_gets_a_clear_400_page_and_changes_nothi
     # the same forms whole are taken: the broken ones were refused for what was wrong with them
     assert raw_post(clinic, "POST /s", good_check, form)[0] == 401
     assert raw_post(clinic, "POST /s/answer", good_answer, form)[0] == 200
+
+
+def test_the_page_tells_a_browser_without_javascript_why_it_needs_it(clinic) -> None:
+    """The token is in the URL fragment, so only the page's script can put it into the form: a browser
+    without JavaScript is told so plainly (and who to call), not left with a form that cannot work."""
+    status, headers, html = page(clinic, "GET /s")
+    assert status == 200
+    [noscript] = re.findall(r"<noscript>(.*?)</noscript>", html, flags=re.S)
+    assert "needs JavaScript" in noscript and "Turn on JavaScript" in noscript
+    assert "Riverside Family Clinic" in noscript
+    assert "<style" not in noscript and "'unsafe-inline'" not in headers["Content-Security-Policy"]
