@@ -199,16 +199,26 @@ def change_json(change: Change) -> dict[str, Any]:
 
 
 def summary_json(
-    record: InboxConversation, viewer: StaffIdentity, contact: Contact | None = None
+    record: InboxConversation,
+    viewer: StaffIdentity,
+    contact: Contact | None = None,
+    *,
+    consent: ConsentStatus | None = None,
 ) -> dict[str, Any]:
     """A list item. The first name and masked number come from the conversation's sealed contact payload
     (``contact``, decrypted by :class:`StaffInbox` for a viewer allowed to see the conversation); both
-    are None for a conversation stored without one."""
+    are None for a conversation stored without one. ``consent``: the number's consent state as the
+    ledger holds it (:class:`ConsentStatus` names: opted_in, opted_out, unknown, unreadable), given by
+    the list (one batch read per page); left out where the caller did not read it."""
     c = record.conversation
-    return {
+    shown: dict[str, Any] = {
         "id": c.conversation_id,
         "first_name": contact.first_name if contact else None,
         "masked_number": contact.masked_number if contact else None,
+    }
+    if consent is not None:
+        shown["consent"] = consent.value
+    return shown | {
         "department": c.department,
         "status": c.status.value,
         "last_activity_at": iso(c.last_activity_at),
@@ -353,7 +363,22 @@ class StaffInbox:
         # recorded before any contact is opened: whose names and numbers the list showed
         listed = listed_detail([r.conversation.conversation_id for r in shown])
         self._record(identity, origin, AuditAction.LIST, detail={**detail, **listed})
-        return [summary_json(r, identity, self.listed_contact(r)) for r in shown], cursor
+        consent = self._listed_consent(shown)
+        return [
+            summary_json(r, identity, self.listed_contact(r), consent=consent.get(r.conversation.phone_hmac))
+            for r in shown
+        ], cursor
+
+    def _listed_consent(self, shown: list[InboxConversation]) -> dict[str, ConsentStatus]:
+        """The page's numbers' consent states in one batch read (never one read per item); a number the
+        ledger did not answer for shows as unreadable, never as opted in."""
+        if self.consent is None or not shown:
+            return {}
+        numbers = [r.conversation.phone_hmac for r in shown]
+        states = self.consent.states(numbers)
+        return {
+            h: states[h].status if h in states else ConsentStatus.UNREADABLE for h in dict.fromkeys(numbers)
+        }
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:
