@@ -692,15 +692,20 @@ class StaffInbox:
                 existing.conversation.conversation_id,
                 detail={"via": "start"},
             )
-            return summary_json(existing, identity, self.contact(existing)), None, False
+            return summary_json(existing, identity, self.listed_contact(existing)), None, False
         first_name = self.names.first_name(phone_hmac) if self.names is not None else None
         if existing is not None:  # closed: reopened by this staff member, then texted
             c = existing.conversation
             reopened = c.reopen(by=identity.user_id, expected_version=c.version, at=now)
+            # a contact that cannot be opened is sealed again from the number typed (its blind index is
+            # this conversation's), so the answer and later lists show it
+            readable = existing.contact_ct is not None and self.listed_contact(existing) is not None
             record = replace(
                 existing,
                 conversation=reopened,
-                contact_ct=existing.contact_ct or self._seal(c.conversation_id, Contact(number, first_name)),
+                contact_ct=existing.contact_ct
+                if readable
+                else self._seal(c.conversation_id, Contact(number, first_name)),
             )
             self._record(
                 identity,
@@ -723,7 +728,7 @@ class StaffInbox:
                 raced = self.store.find(phone_hmac, name)
                 if raced is None:
                     raise
-                return summary_json(raced, identity, self.contact(raced)), None, False
+                return summary_json(raced, identity, self.listed_contact(raced)), None, False
         c = record.conversation
         text = OutboundText(
             key=f"staff.{c.conversation_id}.{c.version}",
@@ -736,7 +741,8 @@ class StaffInbox:
         )
         sent = self._send(text)
         written = self._record_reply(record, identity, c.version, now)
-        return summary_json(written, identity, self.contact(written)), sent, True
+        # the text went out: the answer must not fail on a contact that cannot be opened
+        return summary_json(written, identity, self.listed_contact(written)), sent, True
 
     def _send(self, text: OutboundText) -> dict[str, Any]:
         if self.send is None:

@@ -204,6 +204,35 @@ def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_
     assert len(outbox()) == before + 1
 
 
+def test_starting_with_a_number_whose_open_conversation_contact_is_altered_answers_it_not_500(
+    clinic, clock
+) -> None:
+    """start()'s existing-open path opened the sealed contact unguarded: an altered contact_ct was a 500.
+    It now answers 200 with the open conversation (no name or number shown) and sends nothing."""
+    text(clinic, clock, MONDAY_OPEN, "Question about my refill", from_number=PATIENT)
+    item = conversation_in(clinic, "nursing")
+    sealed = str(item["contact_ct"])
+    clinic.table("ConversationsTable").update_item(
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="SET contact_ct = :ct",
+        ExpressionAttributeValues={":ct": sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]},
+    )
+    before = len(outbox())
+    status, _h, body = call(
+        clinic,
+        clock,
+        "nurse",
+        "POST",
+        "/inbox/conversations",
+        {"phone": PATIENT, "department": "nursing", "body": "Hi, this is the clinic's nurse line."},
+    )
+    answer = json.loads(body)
+    assert status == 200, body
+    assert answer["created"] is False and answer["conversation"]["id"] == item["conversation_id"]
+    assert answer["conversation"]["masked_number"] is None
+    assert len(outbox()) == before
+
+
 def test_a_patient_who_opted_out_is_not_texted_and_the_reason_is_given(clinic, clock) -> None:
     text(clinic, clock, MONDAY_OPEN - timedelta(minutes=5), "STOP", from_number=NEW_NUMBER)
     before = len(outbox())

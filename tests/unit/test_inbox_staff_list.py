@@ -3,6 +3,7 @@ the whole page in one batch; the existing-open path of ``start()`` survives an u
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -169,3 +170,46 @@ def test_the_ledgers_batch_read_asks_again_for_unprocessed_keys_and_never_guesse
     assert states["c" * 64].status.value == "unknown"  # read on the third
     assert states["d" * 64].status.value == "unreadable"  # never read: not shown as any state it may lack
     assert counter.counts["ConsentBatchUnprocessed"] == 3 + 2 + 1
+
+
+# -- start() with a number that has a conversation already ---------------------------------------------
+def damage_contact(clinic: Fixture, cid: str) -> None:
+    record = clinic.store.records[cid]
+    other = clinic.cipher.encrypt(contact_record_ref("c_" + "B" * 22), Contact(OPTED_IN).payload())
+    clinic.store.records[cid] = replace(record, contact_ct=other)  # sealed for another record
+
+
+def test_starting_with_a_number_whose_open_conversation_contact_cannot_be_opened_is_no_500(
+    clinic: Fixture,
+) -> None:
+    """The existing-open path of start() opened the contact unguarded: IntegrityError (a 500) instead of
+    the conversation, as the list path shows it (no name or number, counted)."""
+    cid = clinic.conversation(OPTED_IN, 0)
+    damage_contact(clinic, cid)
+    shown, sent, created = clinic.inbox.start(
+        NURSE, ORIGIN, phone=OPTED_IN, department="nursing", body="Hello from the clinic"
+    )
+    assert (shown["id"], sent, created) == (cid, None, False)
+    assert shown["masked_number"] is None and shown["first_name"] is None
+    assert clinic.sent == [] and clinic.counter.counts["InboxContactUnreadable"] == 1
+
+
+def test_reopening_a_closed_conversation_whose_contact_cannot_be_opened_reseals_it(clinic: Fixture) -> None:
+    """A closed conversation with an unreadable contact, reopened by a staff start: the text goes to the
+    number typed (its blind index is the conversation's), and the contact is sealed again from it, so the
+    answer (and later lists) show it instead of failing after the text went out."""
+    cid = clinic.conversation(OPTED_IN, 0)
+    record = clinic.store.records[cid]
+    c = record.conversation
+    closed = c.close(by="u-nurse", expected_version=c.version, at=T0 + timedelta(minutes=5))
+    clinic.store.records[cid] = replace(record, conversation=closed)
+    damage_contact(clinic, cid)
+    shown, sent, created = clinic.inbox.start(
+        NURSE, ORIGIN, phone=OPTED_IN, department="nursing", body="Hello from the clinic"
+    )
+    assert (shown["id"], created, sent and sent["status"]) == (cid, True, "sent")
+    assert shown["masked_number"] == "***-***-0101"
+    [text] = clinic.sent
+    assert text.phone == OPTED_IN
+    [item], _cursor = clinic.inbox.list_conversations(NURSE, ORIGIN, ListFilters())
+    assert item["masked_number"] == "***-***-0101"
