@@ -321,6 +321,28 @@ class FakeConversationStore:
         )
         return Page(found[:limit], None)
 
+    def summaries(self, department: str, *, since: datetime) -> list[Any]:
+        from shared.inbox.sla import ConversationSummary
+
+        found = []
+        for record in self.records.values():
+            c = record.conversation
+            if c.department != department or c.last_activity_at < since:
+                continue
+            started = c.created_at if c.started_by_staff else c.first_inbound_at
+            if started is None:
+                continue
+            found.append(
+                ConversationSummary(
+                    department,
+                    started,
+                    None if c.started_by_staff else c.first_response_at,
+                    c.closed_at,
+                    staff_started=c.started_by_staff,
+                )
+            )
+        return found
+
 
 def _conforms() -> None:  # checked by mypy (`mypy tests/fakes.py`): each fake satisfies its port
     from shared.consent.ports import ConsentLedger

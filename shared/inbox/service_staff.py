@@ -163,6 +163,8 @@ def metrics_json(m: DepartmentMetrics) -> dict[str, Any]:
         "start": iso(m.period_start),
         "end": iso(m.period_end),
         "conversations": m.conversations,
+        "patient_started": m.conversations - m.staff_started,
+        "staff_started": m.staff_started,
         "answered": m.first_response.count,
         "closed": m.time_to_close.count,
         "awaiting": m.awaiting,

@@ -121,7 +121,7 @@ def test_a_number_the_ledger_does_not_answer_for_lists_as_unreadable(clinic: Fix
     """A ledger whose batch answer leaves a number out (an adapter that dropped it) must not make the
     item look sendable: it shows unreadable."""
     cid = clinic.conversation(OPTED_IN, 0)
-    clinic.consent.states = lambda numbers: {}  # type: ignore[method-assign]
+    clinic.consent.states = lambda phone_hmacs: {}  # type: ignore[method-assign]
     [item], _cursor = clinic.inbox.list_conversations(NURSE, ORIGIN, ListFilters())
     assert item["id"] == cid and item["consent"] == "unreadable"
 
@@ -213,3 +213,47 @@ def test_reopening_a_closed_conversation_whose_contact_cannot_be_opened_reseals_
     assert text.phone == OPTED_IN
     [item], _cursor = clinic.inbox.list_conversations(NURSE, ORIGIN, ListFilters())
     assert item["masked_number"] == "***-***-0101"
+
+
+def test_metrics_count_a_started_conversation_in_time_to_close_and_as_staff_started(clinic: Fixture) -> None:
+    clinic.conversation(OPTED_IN, 0)  # a patient's, waiting
+    shown, _sent, created = clinic.inbox.start(
+        NURSE, ORIGIN, phone=NEVER, department="nursing", body="Hello from the clinic"
+    )
+    assert created
+    started = clinic.store.records[shown["id"]].conversation
+    assert started.started_by_staff and not clinic.store.records[shown["id"]].conversation.first_inbound_at
+    closed = started.close(
+        by="u-nurse", expected_version=started.version, at=T0 + timedelta(hours=1, minutes=30)
+    )
+    clinic.store.records[shown["id"]] = replace(clinic.store.records[shown["id"]], conversation=closed)
+    answer = clinic.inbox.metrics(
+        NURSE, ORIGIN, department="nursing", first=T0.date(), last=T0.date(), granularity=None
+    )
+    [period] = answer["departments"][0]["periods"]
+    assert (period["conversations"], period["patient_started"], period["staff_started"]) == (2, 1, 1)
+    assert period["closed"] == 1 and period["time_to_close_minutes"]["median"] == 30.0
+    assert period["answered"] == 0 and period["awaiting"] == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "staff"),
+    [
+        ({"started_by": "staff", "created_at": "2027-03-01T18:00:00.000000Z"}, True),
+        ({"started_by": "patient", "created_at": "2027-03-01T18:00:00.000000Z"}, False),
+        # written before started_by: a patient's first text creates the conversation at that instant
+        (
+            {"created_at": "2027-03-01T18:00:00.000000Z", "first_inbound_at": "2027-03-01T18:00:00.000000Z"},
+            False,
+        ),
+        (
+            {"created_at": "2027-03-01T18:00:00.000000Z", "first_inbound_at": "2027-03-01T18:15:00.000000Z"},
+            True,
+        ),
+        ({"created_at": "2027-03-01T18:00:00.000000Z"}, True),
+    ],
+)
+def test_who_started_a_stored_conversation(item: dict[str, str], staff: bool) -> None:
+    from shared.inbox.store import _started_by_staff
+
+    assert _started_by_staff(item) is staff
