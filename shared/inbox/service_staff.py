@@ -914,7 +914,8 @@ class StaffInbox:
             kind=STAFF_REPLY,
             phone_hmac=current.phone_hmac,
             body=body.strip(),
-            phone=contact.phone if (contact := self.contact(record)) is not None else None,
+            # an unopenable contact: the pipeline falls back to the number the consent ledger holds
+            phone=contact.phone if (contact := self.listed_contact(record)) is not None else None,
             ref=(cid, now, identity.user_id, identity.username),
             department=current.department,
         )

@@ -257,3 +257,17 @@ def test_who_started_a_stored_conversation(item: dict[str, str], staff: bool) ->
     from shared.inbox.store import _started_by_staff
 
     assert _started_by_staff(item) is staff
+
+
+def test_a_reply_in_a_conversation_whose_contact_cannot_be_opened_is_no_500(clinic: Fixture) -> None:
+    """reply() opened the contact unguarded too: IntegrityError (a 500). The text now goes through the
+    pipeline without the sealed number, which falls back to the number the consent ledger holds (or
+    stops it as no_number), and the contact failure is counted."""
+    cid = clinic.conversation(OPTED_IN, 0)
+    damage_contact(clinic, cid)
+    version = clinic.store.records[cid].conversation.version
+    shown, sent = clinic.inbox.reply(NURSE, ORIGIN, cid, version, "We will call you shortly.")
+    [text] = clinic.sent
+    assert text.phone is None and text.phone_hmac == clinic.index.phone(OPTED_IN)
+    assert sent["status"] == "sent" and shown["staff_replies"] == 1
+    assert clinic.counter.counts["InboxContactUnreadable"] == 1
