@@ -31,6 +31,20 @@ describe("ConversationList", () => {
     const chosen = onFilters.mock.calls[0]![0];
     expect(filterQuery(chosen)).toEqual({ department: "", status: "open", assignee: "", urgent: "true", overdue: "", unread: "" });
   });
+
+  it("says it is loading until the first page arrives, never a false 'No conversations match'", () => {
+    const { rerender } = render(
+      <ConversationList me={me} items={[]} selected={null} filters={NO_FILTERS} onFilters={vi.fn()} onOpen={vi.fn()} more={false} onMore={vi.fn()} loaded={false} />,
+    );
+    expect(screen.getByRole("status").textContent).toContain("Loading conversations");
+    expect(screen.queryByText("No conversations match.")).toBeNull();
+    expect(screen.getByRole("region", { name: "Conversations" }).getAttribute("aria-busy")).toBe("true");
+    rerender(
+      <ConversationList me={me} items={[]} selected={null} filters={NO_FILTERS} onFilters={vi.fn()} onOpen={vi.fn()} more={false} onMore={vi.fn()} loaded={true} />,
+    );
+    expect(screen.getByText("No conversations match.")).toBeTruthy();
+    expect(screen.getByRole("region", { name: "Conversations" }).getAttribute("aria-busy")).toBe("false");
+  });
 });
 
 describe("ConversationList consent", () => {

@@ -44,12 +44,14 @@ interface Props {
   onOpen: (id: string) => void;
   more: boolean;
   onMore: () => void;
+  /** False until the first page has arrived: "Loading", never a false "No conversations match". */
+  loaded?: boolean;
 }
 
-export function ConversationList({ me, items, selected, filters, onFilters, onOpen, more, onMore }: Props) {
+export function ConversationList({ me, items, selected, filters, onFilters, onOpen, more, onMore, loaded = true }: Props) {
   const set = (patch: Partial<Filters>) => onFilters({ ...filters, ...patch });
   return (
-    <section class="list" aria-labelledby="list-title">
+    <section class="list" aria-labelledby="list-title" aria-busy={loaded ? "false" : "true"}>
       <h2 id="list-title">Conversations</h2>
       <fieldset class="filters">
         <legend>Filters</legend>
@@ -90,7 +92,9 @@ export function ConversationList({ me, items, selected, filters, onFilters, onOp
           <input type="checkbox" checked={filters.unread} onChange={(e) => set({ unread: e.currentTarget.checked })} /> Unread
         </label>
       </fieldset>
-      {items.length === 0 ? (
+      {!loaded ? (
+        <p role="status">Loading conversations…</p>
+      ) : items.length === 0 ? (
         <p>No conversations match.</p>
       ) : (
         <ul class="items">
