@@ -607,3 +607,30 @@ def test_the_page_tells_a_browser_without_javascript_why_it_needs_it(clinic) -> 
     assert "needs JavaScript" in noscript and "Turn on JavaScript" in noscript
     assert "Riverside Family Clinic" in noscript
     assert "<style" not in noscript and "'unsafe-inline'" not in headers["Content-Security-Policy"]
+
+
+def test_two_posts_racing_take_the_answer_once_in_the_store(clinic, clock) -> None:
+    """The race a double tap makes: both posts read the link at one version and try to take the same
+    answer. The store's one transaction lets one through; the other is told it was taken (a repeat), not
+    a conflict, so it answers the same page. A different answer on a stale version is a conflict."""
+    from shared.core.errors import ConcurrentChange
+    from shared.secure import wiring as secure_wiring
+    from shared.secure.domain import AnswerClaim
+    from shared.secure.ports import AnswerRepeated
+
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    assert open_with(clinic, token_sent_to(THANH_MOBILE), THANH_DOB)[0] == 200
+    links = secure_wiring.secure_page().links
+    [read] = links.for_conversation(cid)
+    answered = read.answer(clock.now)
+    claim = AnswerClaim("a1:" + "0" * 64, read.link_id, "sa_" + "A" * 22, clock.now)
+    links.take_answer(answered, claim, expected_version=read.version)
+    with pytest.raises(AnswerRepeated):  # the racing twin: same read, same answer
+        links.take_answer(answered, claim, expected_version=read.version)
+    other = AnswerClaim("a1:" + "1" * 64, read.link_id, "sa_" + "B" * 22, clock.now)
+    with pytest.raises(ConcurrentChange):  # another answer on the stale read: read again and retry
+        links.take_answer(answered, other, expected_version=read.version)
+    [stored] = links.for_conversation(cid)
+    assert stored.answers == 1 and links.answer_claim(cid, claim.answer_key) == claim
+    assert links.answer_claim(cid, other.answer_key) is None
