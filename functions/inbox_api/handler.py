@@ -1,7 +1,8 @@
 """Staff inbox API behind the HTTP API's StaffJwt authorizer (Cognito access tokens).
 
 Routes: ``GET /inbox/me``; ``GET /inbox/conversations/{id}/export`` (the whole conversation as JSON
-or, with ``format=text``, a transcript download; recorded as ``export`` first); ``GET /inbox/metrics`` (response times per department and period);
+or, with ``format=text``, a transcript download; recorded as ``export`` first); ``GET /inbox/metrics``
+(response times per department and period);
 ``GET /inbox/staff`` (assignable people of a department); ``POST /inbox/conversations`` (start one);
 ``GET``/``PUT /inbox/departments/{department}`` (admins write);
 ``GET``/``POST /inbox/canned-responses`` (admins create; staff list their departments'); ``GET

@@ -16,7 +16,6 @@ from tests.integration.inbox_helpers import (
     PATIENT,
     Clock,
     clinic_departments,
-    conversation_in,
     relax_pacing,
     text,
 )
