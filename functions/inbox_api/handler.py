@@ -17,6 +17,7 @@ staff member in no department who is not an admin is 403; another department is 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from functools import partial
 from typing import Any
@@ -69,6 +70,7 @@ STAFF_WRITE_REFUSALS: dict[int, Any] = {
     409: refusal("The view is stale (what changed is listed) or the write makes no sense in this state."),
 }
 MAX_QUERY_VALUE = 512
+MAX_EXPORT_BYTES = 5_000_000  # an export's answer; Lambda's response payload limit is 6 MB
 
 
 def _answer(status: int, body: Any) -> Response[Any]:
@@ -605,12 +607,21 @@ def export_conversation(conversation_id: str) -> Response[Any]:
             "count": exported["export"]["messages"],
         },
     )
+    body = json.dumps(exported) if fmt == "json" else transcript(exported)
+    if len(body.encode()) > MAX_EXPORT_BYTES:
+        # Lambda refuses an answer over 6 MB (API Gateway would say 500): refused clearly instead. The
+        # export was recorded already, like a look that fails half way.
+        raise ExportTooLarge(
+            "the conversation is too large to export in one answer"
+            + (": try format=text" if fmt == "json" else ""),
+            field="conversation_id",
+        )
     if fmt == "json":
         return _answer(200, exported)
     return Response(
         status_code=200,
         content_type="text/plain; charset=utf-8",
-        body=transcript(exported),
+        body=body,
         headers={
             "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="conversation-{cid}.txt"',

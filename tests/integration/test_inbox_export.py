@@ -259,3 +259,34 @@ def test_a_thread_over_the_export_bound_is_413_and_nothing_is_recorded(clinic, c
     monkeypatch.setattr(service_staff, "MAX_EXPORT_MESSAGES", 5)
     status, _h, raw = call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}/export")
     assert status == 200 and json.loads(raw)["export"]["messages"] == 5
+
+
+def test_an_answer_over_the_lambda_payload_limit_is_413_not_a_500(clinic, clock, monkeypatch) -> None:
+    from functions.inbox_api import handler
+
+    cid = nursing_cid(clinic, clock)
+    monkeypatch.setattr(handler, "MAX_EXPORT_BYTES", 200)
+    for query in ("", "?format=text"):
+        status, _h, raw = call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}/export{query}")
+        assert status == 413, raw
+        assert json.loads(raw)["error"]["field"] == "conversation_id" and FIRST not in raw
+
+
+def test_a_number_whose_log_is_over_the_scan_bound_is_413(clinic, clock, monkeypatch) -> None:
+    """Other departments' texts to the number are read past, but not without end."""
+    from shared.inbox import service_staff
+
+    cid = nursing_cid(clinic, clock)
+    for minutes in (1, 2, 3):
+        text(clinic, clock, MONDAY_OPEN + timedelta(minutes=minutes), f"question about my bill {minutes}")
+    monkeypatch.setattr(service_staff, "EXPORT_PAGE", 2)
+    monkeypatch.setattr(service_staff, "MAX_EXPORT_SCAN", 4)
+    status, _h, raw = call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}/export")
+    assert status == 413, raw
+    assert exports(clinic) == []
+    # the number's whole log is 6 texts (START, its confirmation, the first text, three to billing)
+    monkeypatch.setattr(service_staff, "MAX_EXPORT_SCAN", 7)
+    status, _h, raw = call(clinic, clock, "nurse", "GET", f"/inbox/conversations/{cid}/export")
+    assert status == 200, raw
+    bodies = [e["body"] for e in json.loads(raw)["conversation"]["thread"]]
+    assert FIRST in bodies and not any("bill" in b for b in bodies)  # billing's, read past
