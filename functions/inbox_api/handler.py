@@ -585,7 +585,8 @@ def show_conversation(conversation_id: str) -> Response[Any]:
         },
         **STAFF_REFUSALS,
         413: refusal(
-            f"Over {MAX_EXPORT_MESSAGES} texts (field conversation_id); nothing exported or recorded."
+            f"Over {MAX_EXPORT_MESSAGES} texts (nothing exported or recorded), or an answer over 5 MB "
+            "(field conversation_id)."
         ),
     },
 )
