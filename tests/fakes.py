@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +76,8 @@ class FakeConsentLedger:
         self._events: dict[str, list[ConsentEvent]] = {}
         self.numbers: dict[str, str] = {}  # phone_hmac -> number (the real ledger keeps it encrypted)
         self.unavailable = False  # every call raises, like a table that cannot be reached
+        self.state_reads = 0  # state() calls (one GetItem each on the real ledger)
+        self.batch_reads = 0  # states() calls (one BatchGetItem each, up to 100 numbers)
 
     def damage(self, phone_hmac: str) -> None:
         """Make the number's stored state unreadable (a damaged item), as the real ledger reports it."""
@@ -91,9 +93,19 @@ class FakeConsentLedger:
 
     def state(self, phone_hmac: str) -> ConsentState:
         self._check_available()
+        self.state_reads += 1
+        return self._state(phone_hmac)
+
+    def _state(self, phone_hmac: str) -> ConsentState:
         return self._states.get(phone_hmac) or ConsentState(
             phone_hmac=phone_hmac, status=ConsentStatus.UNKNOWN
         )
+
+    def states(self, phone_hmacs: Iterable[str]) -> dict[str, ConsentState]:
+        self._check_available()
+        numbers = list(dict.fromkeys(phone_hmacs))
+        self.batch_reads += -(-len(numbers) // 100)  # one BatchGetItem per 100 numbers
+        return {h: self._state(h) for h in numbers}
 
     def events(self, phone_hmac: str) -> list[ConsentEvent]:
         self._check_available()
@@ -101,7 +113,7 @@ class FakeConsentLedger:
 
     def record(self, event: ConsentEvent, phone_e164: str) -> ConsentState:
         self._check_available()
-        current = self.state(event.phone_hmac)
+        current = self._state(event.phone_hmac)
         unreadable = current.status is ConsentStatus.UNREADABLE
         opt_out = event.action is ConsentAction.OPT_OUT
         if unreadable and not (opt_out or event.source is ConsentSource.KEYWORD):
@@ -226,6 +238,110 @@ class FakeReminderRouter:
     def route(self, text: InboundText, phone_hmac: str) -> RoutedReply | None:
         self.seen.append(phone_hmac)
         return self.answers.get(text.body.strip().upper())
+
+
+class FakeContactCipher:
+    """A PHI cipher whose ciphertext is the payload's JSON bound to its record reference; opening it with
+    another reference, or an altered ciphertext, raises IntegrityError as the envelope cipher does."""
+
+    def __init__(self) -> None:
+        self.decrypts = 0
+
+    def encrypt(self, record_ref: str, payload: dict[str, Any]) -> str:
+        import json
+
+        return "ct1:" + json.dumps({"ref": record_ref, "payload": payload}, sort_keys=True)
+
+    def decrypt(self, record_ref: str, ciphertext: str) -> dict[str, Any]:
+        import json
+
+        from shared.core.errors import IntegrityError
+
+        self.decrypts += 1
+        try:
+            sealed = json.loads(ciphertext.removeprefix("ct1:")) if ciphertext.startswith("ct1:") else None
+        except ValueError:
+            sealed = None
+        if not isinstance(sealed, dict) or sealed.get("ref") != record_ref:
+            raise IntegrityError("the ciphertext does not open for this record")
+        return dict(sealed["payload"])
+
+
+class FakeConversationStore:
+    """The staff side of ``shared.inbox.store.DynamoConversationStore`` in memory: get, find, a
+    department's list (newest activity first, one page), version-checked save and create, summaries."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}  # conversation id -> InboxConversation
+
+    def get(self, conversation_id: str) -> Any:
+        return self.records.get(conversation_id)
+
+    def message_refs(self, conversation_id: str) -> dict[str, Any]:
+        return {}
+
+    def find(self, phone_hmac: str, department: str) -> Any:
+        for record in self.records.values():
+            c = record.conversation
+            if c.phone_hmac == phone_hmac and c.department == department:
+                return record
+        return None
+
+    def for_number(self, phone_hmac: str) -> list[Any]:
+        return [r for r in self.records.values() if r.conversation.phone_hmac == phone_hmac]
+
+    def save(self, record: Any, *, expected_version: int) -> None:
+        from shared.core.errors import ConcurrentChange
+
+        current = self.records.get(record.conversation.conversation_id)
+        if current is None or current.conversation.version != expected_version:
+            raise ConcurrentChange("the conversation changed")
+        self.records[record.conversation.conversation_id] = record
+
+    def create(self, record: Any) -> None:
+        from shared.core.errors import ConcurrentChange
+
+        c = record.conversation
+        if self.find(c.phone_hmac, c.department) is not None:
+            raise ConcurrentChange("a conversation with this number and department exists already")
+        self.records[c.conversation_id] = record
+
+    def list_department(
+        self, department: str, *, status: Any = None, limit: int = 25, cursor: str | None = None
+    ) -> Any:
+        from shared.inbox.ports import Page
+
+        found = [
+            r
+            for r in self.records.values()
+            if r.conversation.department == department and (status is None or r.conversation.status is status)
+        ]
+        found.sort(
+            key=lambda r: (r.conversation.last_activity_at, r.conversation.conversation_id), reverse=True
+        )
+        return Page(found[:limit], None)
+
+    def summaries(self, department: str, *, since: datetime) -> list[Any]:
+        from shared.inbox.sla import ConversationSummary
+
+        found = []
+        for record in self.records.values():
+            c = record.conversation
+            if c.department != department or c.last_activity_at < since:
+                continue
+            started = c.created_at if c.started_by_staff else c.first_inbound_at
+            if started is None:
+                continue
+            found.append(
+                ConversationSummary(
+                    department,
+                    started,
+                    None if c.started_by_staff else c.first_response_at,
+                    c.closed_at,
+                    staff_started=c.started_by_staff,
+                )
+            )
+        return found
 
 
 def _conforms() -> None:  # checked by mypy (`mypy tests/fakes.py`): each fake satisfies its port

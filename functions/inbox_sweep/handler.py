@@ -58,6 +58,7 @@ def response_time_metrics(m: DepartmentMetrics) -> list[tuple[str, MetricUnit, f
     """The metrics of one department's figures (a percentile with no value is not emitted)."""
     out: list[tuple[str, MetricUnit, float]] = [
         ("InboxConversations", MetricUnit.Count, m.conversations),
+        ("InboxStaffStarted", MetricUnit.Count, m.staff_started),
         ("InboxAnswered", MetricUnit.Count, m.first_response.count),
         ("InboxAwaiting", MetricUnit.Count, m.awaiting),
         ("InboxOverdue", MetricUnit.Count, m.overdue),

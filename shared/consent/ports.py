@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from shared.core.models import (
@@ -14,6 +14,11 @@ from shared.core.models import (
 class ConsentLedger(Protocol):
     def state(self, phone_hmac: str) -> ConsentState:
         """The number's current state; ``UNREADABLE`` (never an exception) when it cannot be read."""
+        ...
+
+    def states(self, phone_hmacs: Iterable[str]) -> dict[str, ConsentState]:
+        """Many numbers' current states at once (one batch read for a list page of up to 100 numbers),
+        by number; ``UNREADABLE`` for a state that cannot be read, never an exception for one item."""
         ...
 
     def record(self, event: ConsentEvent, phone_e164: str) -> ConsentState:

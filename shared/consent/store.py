@@ -16,7 +16,8 @@ system's opt-in could predate an opt-out the item no longer shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,8 @@ from shared.runtime.observability import logger
 
 STATE_SK = "STATE"
 MAX_ATTEMPTS = 4
+BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem takes at most 100 keys
+BATCH_GET_ATTEMPTS = 3  # one request, then at most two rounds for keys DynamoDB left unprocessed
 # Every state ClinicText writes sets these; a writer that replaced the item changed at least one of them.
 _IDENTITY = ("status", "version", "updated_at", "last_event_id")
 _ISO_LENGTH = len("2026-11-24T15:30:00.000000Z")  # iso() always writes this many characters
@@ -198,11 +201,19 @@ def _unchanged_condition(raw: dict[str, Any]) -> tuple[str, dict[str, str], dict
 
 
 class DynamoConsentLedger:
-    def __init__(self, table: Any, cipher: PhiCipher, *, counter: Counter | None = None) -> None:
+    def __init__(
+        self,
+        table: Any,
+        cipher: PhiCipher,
+        *,
+        counter: Counter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._table = table
         self._client = table.meta.client
         self._cipher = cipher
         self._counter = counter or NullCounter()
+        self._sleep = sleep
 
     def sendable_check(self, phone_hmac: str) -> dict[str, Any]:
         return {
@@ -225,20 +236,55 @@ class DynamoConsentLedger:
             return None
         return state_record_ref(phone_hmac), item["phone_ct"]
 
-    def _read(self, phone_hmac: str) -> tuple[ConsentState, dict[str, Any] | None]:
-        item = self._table.get_item(Key={"pk": phone_hmac, "sk": STATE_SK}, ConsistentRead=True).get("Item")
+    def _parse(self, phone_hmac: str, item: dict[str, Any] | None) -> ConsentState:
         try:
-            return _state_from_item(phone_hmac, item), item
+            return _state_from_item(phone_hmac, item)
         except UnreadableItem as exc:
             self._counter.count("ConsentStateUnreadable")
             logger.warning(
                 "consent state unreadable; sending to this number is blocked until it is repaired",
                 extra={"phone_hmac": phone_hmac, "field": exc.field},
             )
-            return ConsentState(phone_hmac=phone_hmac, status=ConsentStatus.UNREADABLE), item
+            return ConsentState(phone_hmac=phone_hmac, status=ConsentStatus.UNREADABLE)
+
+    def _read(self, phone_hmac: str) -> tuple[ConsentState, dict[str, Any] | None]:
+        item = self._table.get_item(Key={"pk": phone_hmac, "sk": STATE_SK}, ConsistentRead=True).get("Item")
+        return self._parse(phone_hmac, item), item
 
     def state(self, phone_hmac: str) -> ConsentState:
         return self._read(phone_hmac)[0]
+
+    def states(self, phone_hmacs: Iterable[str]) -> dict[str, ConsentState]:
+        """Many numbers' states in one consistent ``BatchGetItem`` per :data:`BATCH_GET_LIMIT` numbers
+        (a list page of up to 100 is one request). Keys DynamoDB leaves unprocessed (throttling) are
+        asked again after a short back-off, each round counted (``ConsentBatchUnprocessed``); a key still
+        unprocessed after :data:`BATCH_GET_ATTEMPTS` reads as UNREADABLE (never as a state it may not
+        have), as does an item that does not read back."""
+        numbers = list(dict.fromkeys(phone_hmacs))  # DynamoDB refuses a request naming a key twice
+        found: dict[str, dict[str, Any]] = {}
+        unread: set[str] = set()
+        name = self._table.name
+        for start in range(0, len(numbers), BATCH_GET_LIMIT):
+            keys = [{"pk": h, "sk": STATE_SK} for h in numbers[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(name, []):
+                    found[str(item.get("pk"))] = dict(item)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self._counter.count("ConsentBatchUnprocessed", len(request.get(name, {}).get("Keys", [])))
+                if attempt + 1 < BATCH_GET_ATTEMPTS:
+                    self._sleep(0.05 * 2**attempt)
+            else:
+                unread.update(str(key.get("pk")) for key in request.get(name, {}).get("Keys", []))
+        return {
+            h: ConsentState(phone_hmac=h, status=ConsentStatus.UNREADABLE)
+            if h in unread
+            else self._parse(h, found.get(h))
+            for h in numbers
+        }
 
     def record(self, event: ConsentEvent, phone_e164: str) -> ConsentState:
         """Append ``event`` and move the current state, atomically.

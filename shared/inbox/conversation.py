@@ -200,6 +200,9 @@ class Conversation:
     assignments: tuple[Change, ...] = ()  # every assignment and transfer, oldest first
     history: tuple[Change, ...] = ()  # the last HISTORY_KEPT changes
     read_markers: tuple[tuple[str, datetime], ...] = field(default=())  # (user id, read up to), sorted
+    # A staff member started it (POST /inbox/conversations, the first text theirs); else a patient's
+    # text did. The metrics measure first response for patient-started ones only.
+    started_by_staff: bool = False
 
     # -- creation -----------------------------------------------------------------------------------
     @classmethod
@@ -222,6 +225,7 @@ class Conversation:
             created_at=at,
             last_activity_at=at,
             history=(start,),
+            started_by_staff=by != "system",
         )
 
     # -- reading ------------------------------------------------------------------------------------

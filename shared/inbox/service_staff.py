@@ -182,6 +182,8 @@ def metrics_json(m: DepartmentMetrics) -> dict[str, Any]:
         "start": iso(m.period_start),
         "end": iso(m.period_end),
         "conversations": m.conversations,
+        "patient_started": m.conversations - m.staff_started,
+        "staff_started": m.staff_started,
         "answered": m.first_response.count,
         "closed": m.time_to_close.count,
         "awaiting": m.awaiting,
@@ -218,16 +220,26 @@ def change_json(change: Change) -> dict[str, Any]:
 
 
 def summary_json(
-    record: InboxConversation, viewer: StaffIdentity, contact: Contact | None = None
+    record: InboxConversation,
+    viewer: StaffIdentity,
+    contact: Contact | None = None,
+    *,
+    consent: ConsentStatus | None = None,
 ) -> dict[str, Any]:
     """A list item. The first name and masked number come from the conversation's sealed contact payload
     (``contact``, decrypted by :class:`StaffInbox` for a viewer allowed to see the conversation); both
-    are None for a conversation stored without one."""
+    are None for a conversation stored without one. ``consent``: the number's consent state as the
+    ledger holds it (:class:`ConsentStatus` names: opted_in, opted_out, unknown, unreadable), given by
+    the list (one batch read per page); left out where the caller did not read it."""
     c = record.conversation
-    return {
+    shown: dict[str, Any] = {
         "id": c.conversation_id,
         "first_name": contact.first_name if contact else None,
         "masked_number": contact.masked_number if contact else None,
+    }
+    if consent is not None:
+        shown["consent"] = consent.value
+    return shown | {
         "department": c.department,
         "status": c.status.value,
         "last_activity_at": iso(c.last_activity_at),
@@ -372,7 +384,22 @@ class StaffInbox:
         # recorded before any contact is opened: whose names and numbers the list showed
         listed = listed_detail([r.conversation.conversation_id for r in shown])
         self._record(identity, origin, AuditAction.LIST, detail={**detail, **listed})
-        return [summary_json(r, identity, self.listed_contact(r)) for r in shown], cursor
+        consent = self._listed_consent(shown)
+        return [
+            summary_json(r, identity, self.listed_contact(r), consent=consent.get(r.conversation.phone_hmac))
+            for r in shown
+        ], cursor
+
+    def _listed_consent(self, shown: list[InboxConversation]) -> dict[str, ConsentStatus]:
+        """The page's numbers' consent states in one batch read (never one read per item); a number the
+        ledger did not answer for shows as unreadable, never as opted in."""
+        if self.consent is None or not shown:
+            return {}
+        numbers = [r.conversation.phone_hmac for r in shown]
+        states = self.consent.states(numbers)
+        return {
+            h: states[h].status if h in states else ConsentStatus.UNREADABLE for h in dict.fromkeys(numbers)
+        }
 
     @staticmethod
     def _matches(record: InboxConversation, identity: StaffIdentity, filters: ListFilters) -> bool:
@@ -752,15 +779,20 @@ class StaffInbox:
                 existing.conversation.conversation_id,
                 detail={"via": "start"},
             )
-            return summary_json(existing, identity, self.contact(existing)), None, False
+            return summary_json(existing, identity, self.listed_contact(existing)), None, False
         first_name = self.names.first_name(phone_hmac) if self.names is not None else None
         if existing is not None:  # closed: reopened by this staff member, then texted
             c = existing.conversation
             reopened = c.reopen(by=identity.user_id, expected_version=c.version, at=now)
+            # a contact that cannot be opened is sealed again from the number typed (its blind index is
+            # this conversation's), so the answer and later lists show it
+            readable = existing.contact_ct is not None and self.listed_contact(existing) is not None
             record = replace(
                 existing,
                 conversation=reopened,
-                contact_ct=existing.contact_ct or self._seal(c.conversation_id, Contact(number, first_name)),
+                contact_ct=existing.contact_ct
+                if readable
+                else self._seal(c.conversation_id, Contact(number, first_name)),
             )
             self._record(
                 identity,
@@ -783,7 +815,7 @@ class StaffInbox:
                 raced = self.store.find(phone_hmac, name)
                 if raced is None:
                     raise
-                return summary_json(raced, identity, self.contact(raced)), None, False
+                return summary_json(raced, identity, self.listed_contact(raced)), None, False
         c = record.conversation
         text = OutboundText(
             key=f"staff.{c.conversation_id}.{c.version}",
@@ -796,7 +828,8 @@ class StaffInbox:
         )
         sent = self._send(text)
         written = self._record_reply(record, identity, c.version, now)
-        return summary_json(written, identity, self.contact(written)), sent, True
+        # the text went out: the answer must not fail on a contact that cannot be opened
+        return summary_json(written, identity, self.listed_contact(written)), sent, True
 
     def _send(self, text: OutboundText) -> dict[str, Any]:
         if self.send is None:
@@ -966,7 +999,8 @@ class StaffInbox:
             kind=STAFF_REPLY,
             phone_hmac=current.phone_hmac,
             body=body.strip(),
-            phone=contact.phone if (contact := self.contact(record)) is not None else None,
+            # an unopenable contact: the pipeline falls back to the number the consent ledger holds
+            phone=contact.phone if (contact := self.listed_contact(record)) is not None else None,
             ref=(cid, now, identity.user_id, identity.username),
             department=current.department,
         )

@@ -1,8 +1,11 @@
 """Response times in business minutes: first response, time to close, overdue, and the metrics figures.
 
-* **First response**: business minutes from the patient's first unanswered text to the first staff reply
-  after it (automated texts - the after-hours and urgent replies - are not responses).
-* **Time to close**: business minutes from that first text to the close.
+* **First response** (patient-started conversations only): business minutes from the patient's first
+  text to the first staff reply after it (automated texts - the after-hours and urgent replies - are not
+  responses). A conversation a staff member started (``POST /inbox/conversations``) has no first
+  response: its first text is the staff member's.
+* **Time to close**: business minutes from the conversation's start to the close: the patient's first
+  text, or for a staff-started conversation the staff member's first text (its creation).
 * **Overdue**: a conversation waiting for a staff reply whose first-response target (the department's
   ``first_response_minutes``, business minutes) has passed. :func:`due_at` gives the instant it becomes
   overdue, so a schedule can list and flag without recomputing the week.
@@ -12,13 +15,16 @@ at 16:50 on a Friday answered at 08:10 on Monday took 20 minutes, not 63 hours.
 
 ``GET /inbox/metrics`` figures come from :func:`metrics`, a pure function over
 :class:`ConversationSummary` values: per department and period, the count, the median and the 90th
-percentile of first response and of time to close. The percentile method is linear interpolation between
-closest ranks, the "inclusive" method (``statistics.quantiles(method="inclusive")``, Excel's
-``PERCENTILE.INC``, numpy's default): with values sorted ``v[0..n-1]`` the p-th percentile sits at rank
-``(n - 1) * p``, interpolated between its neighbours. It is defined for one value (that value), the median
-is the 50th percentile, and the figure never leaves the observed range. A period holds the conversations
-whose first text arrived in it (``[start, end)``); figures are rounded to 0.1 minute; a figure with no
-values is None. Conversations still waiting are counted (``awaiting``, ``overdue``), not averaged in.
+percentile of first response and of time to close, and how many of the period's conversations staff
+started (``staff_started``; ``conversations`` counts both kinds). The percentile method is linear
+interpolation between closest ranks, the "inclusive" method
+(``statistics.quantiles(method="inclusive")``, Excel's ``PERCENTILE.INC``, numpy's default): with values
+sorted ``v[0..n-1]`` the p-th percentile sits at rank ``(n - 1) * p``, interpolated between its
+neighbours. It is defined for one value (that value), the median is the 50th percentile, and the figure
+never leaves the observed range. A period holds the conversations that started in it (``[start, end)``:
+the patient's first text, or the staff member's); figures are rounded to 0.1 minute; a figure with no
+values is None. Patient-started conversations still waiting are counted (``awaiting``, ``overdue``), not
+averaged in; a staff-started one never awaits a first response.
 """
 
 from __future__ import annotations
@@ -39,12 +45,16 @@ MAX_PERIODS: Final = 400
 
 @dataclass(frozen=True)
 class ConversationSummary:
-    """What the metrics need of one conversation (no PHI): its department and its instants."""
+    """What the metrics need of one conversation (no PHI): its department and its instants.
+
+    ``started_at``: the patient's first text, or for a conversation staff started (``staff_started``)
+    the staff member's first text. ``first_response_at`` is ignored for a staff-started one."""
 
     department: str
-    first_inbound_at: datetime
+    started_at: datetime
     first_response_at: datetime | None = None
     closed_at: datetime | None = None
+    staff_started: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,20 +72,22 @@ class DepartmentMetrics:
     conversations: int
     first_response: Figures
     time_to_close: Figures
-    awaiting: int  # open, no staff reply yet
+    awaiting: int  # patient-started, open, no staff reply yet
     overdue: int  # awaiting, and past the first-response target at ``now``
+    staff_started: int = 0  # of ``conversations``, those a staff member started
 
 
 def first_response_minutes(summary: ConversationSummary, hours: BusinessHours) -> float | None:
-    if summary.first_response_at is None:
+    """None when not answered yet, and always for a staff-started conversation (no patient text began it)."""
+    if summary.first_response_at is None or summary.staff_started:
         return None
-    return hours.business_minutes(summary.first_inbound_at, summary.first_response_at)
+    return hours.business_minutes(summary.started_at, summary.first_response_at)
 
 
 def time_to_close_minutes(summary: ConversationSummary, hours: BusinessHours) -> float | None:
     if summary.closed_at is None:
         return None
-    return hours.business_minutes(summary.first_inbound_at, summary.closed_at)
+    return hours.business_minutes(summary.started_at, summary.closed_at)
 
 
 def due_at(waiting_since: datetime, settings: DepartmentSettings, hours: BusinessHours) -> datetime | None:
@@ -153,11 +165,12 @@ def metrics(
     now: datetime,
     departments: Iterable[str] = (),
 ) -> list[DepartmentMetrics]:
-    """Figures per department for conversations whose first text arrived in ``[period_start,
-    period_end)``, sorted by department. ``departments`` are listed even with no conversation."""
+    """Figures per department for conversations started in ``[period_start, period_end)`` (by a
+    patient's first text or a staff member's), sorted by department. ``departments`` are listed even
+    with no conversation."""
     grouped: dict[str, list[ConversationSummary]] = {name: [] for name in departments}
     for summary in summaries:
-        if period_start <= summary.first_inbound_at < period_end:
+        if period_start <= summary.started_at < period_end:
             grouped.setdefault(summary.department, []).append(summary)
     hours_of: Mapping[str, tuple[DepartmentSettings, BusinessHours]] = {
         name: (settings, settings.business_hours()) for name in grouped for settings in (settings_of(name),)
@@ -168,8 +181,10 @@ def metrics(
         items = grouped[name]
         responses = [m for s in items if (m := first_response_minutes(s, hours)) is not None]
         closes = [m for s in items if (m := time_to_close_minutes(s, hours)) is not None]
-        waiting = [s for s in items if s.first_response_at is None and s.closed_at is None]
-        overdue = sum(is_overdue(s.first_inbound_at, None, now, settings, hours) for s in waiting)
+        waiting = [
+            s for s in items if not s.staff_started and s.first_response_at is None and s.closed_at is None
+        ]
+        overdue = sum(is_overdue(s.started_at, None, now, settings, hours) for s in waiting)
         out.append(
             DepartmentMetrics(
                 department=name,
@@ -180,6 +195,7 @@ def metrics(
                 time_to_close=figures(closes),
                 awaiting=len(waiting),
                 overdue=overdue,
+                staff_started=sum(s.staff_started for s in items),
             )
         )
     return out

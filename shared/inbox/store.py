@@ -101,6 +101,16 @@ def _when(value: Any) -> datetime | None:
     return parse_iso(str(value)) if value else None
 
 
+def _started_by_staff(item: Mapping[str, Any]) -> bool:
+    """Whether staff started the conversation: its ``started_by``; an item written before that attribute
+    was staff-started when no patient text created it (a patient's first text creates a conversation at
+    that very instant, so a later first text, or none, means a staff member began it)."""
+    if "started_by" in item:
+        return item["started_by"] == "staff"
+    first = _when(item.get("first_inbound_at"))
+    return first is None or first > parse_iso(str(item["created_at"]))
+
+
 def _change(change: Change) -> dict[str, Any]:
     return {
         "v": change.version,
@@ -171,6 +181,7 @@ class DynamoConversationStore:
             "patient_messages": c.patient_messages,
             "staff_replies": c.staff_replies,
             "read_markers": {user: iso(at) for user, at in c.read_markers},
+            "started_by": "staff" if c.started_by_staff else "patient",
             "sealed": sealed,
         }
         for name in (
@@ -236,6 +247,7 @@ class DynamoConversationStore:
             assignments=tuple(_change_of(a) for a in sealed.get("assignments") or ()),
             history=tuple(_change_of(h) for h in sealed.get("history") or ()),
             read_markers=tuple(sorted((str(u), parse_iso(str(at))) for u, at in markers.items())),
+            started_by_staff=_started_by_staff(item),
         )
         escalation = None
         if item.get("urgent_at"):
@@ -472,21 +484,24 @@ class DynamoConversationStore:
         query: dict[str, Any] = {
             "IndexName": "by_department",
             "KeyConditionExpression": Key("department").eq(department) & Key("activity_key").gte(iso(since)),
-            "ProjectionExpression": "department, first_inbound_at, first_response_at, closed_at",
+            "ProjectionExpression": "department, created_at, started_by, first_inbound_at, "
+            "first_response_at, closed_at",
         }
         found: list[ConversationSummary] = []
         while True:
             response = self._table.query(**query)
             for item in response.get("Items", []):
-                first = _when(item.get("first_inbound_at"))
-                if first is None:  # started by staff, no patient text yet: nothing to respond to
+                staff = _started_by_staff(item)
+                started = _when(item.get("created_at") if staff else item.get("first_inbound_at"))
+                if started is None:
                     continue
                 found.append(
                     ConversationSummary(
                         department=str(item["department"]),
-                        first_inbound_at=first,
-                        first_response_at=_when(item.get("first_response_at")),
+                        started_at=started,
+                        first_response_at=None if staff else _when(item.get("first_response_at")),
                         closed_at=_when(item.get("closed_at")),
+                        staff_started=staff,
                     )
                 )
             if "LastEvaluatedKey" not in response:

@@ -195,6 +195,8 @@ def sign_in(page: Any, sandbox: Any, username: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    # The list's first page has arrived (a count taken before it would be 0, whatever the inbox holds).
+    expect(page.get_by_role("region", name="Conversations")).to_have_attribute("aria-busy", "false")
 
 
 @pytest.fixture

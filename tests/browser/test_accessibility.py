@@ -56,7 +56,7 @@ def _axe_is_installed() -> None:
 
 @pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone-360"])
 def test_every_page_has_no_serious_axe_violation_and_no_sideways_scroll(
-    width: int, browser_page: Any, staff_page: Any, patient: Any, sandbox: Any
+    width: int, browser_page: Any, staff_page: Any, patient: Any, patients: Any, sandbox: Any
 ) -> None:
     problems: list[str] = []
     signed_out = browser_page(width)
@@ -64,9 +64,13 @@ def test_every_page_has_no_serious_axe_violation_and_no_sideways_scroll(
     expect(signed_out.get_by_label("Username")).to_be_visible()
     check_page(signed_out, "sign-in", problems)
 
+    stopped = patients()  # opted out, so the list shows its consent badge too
+    stopped.texts("About my bill")
+    stopped.texts("STOP")
     patient.texts("I took too many pills and need a refill")  # urgent, so the list shows its badges
     page = staff_page("ada.admin", width)
     expect(page.locator("ul.items > li").first).to_be_visible(timeout=10_000)
+    expect(page.locator(".badge.opted-out", has_text="Opted out").first).to_be_visible()
     check_page(page, "inbox list", problems)
 
     conversation = newest_conversation(sandbox, "ada.admin")["id"]

@@ -91,6 +91,32 @@ def test_the_fake_consent_ledger_answers_like_the_dynamodb_one(ledgers):
     assert "conflict" in on_real  # the script does reach the refusal it is meant to compare
 
 
+def test_both_consent_ledgers_read_many_states_at_once_alike(ledgers):
+    """``states()`` (a list page's one batch read) answers like ``state()`` one by one on both."""
+    answers = []
+    for ledger, damage in ledgers:
+        ledger.record(consent_event(1, ConsentAction.OPT_IN, T0), NUMBER)
+        other, damaged, never = "b" * 64, "c" * 64, "d" * 64
+        ledger.record(
+            consent_event(2, ConsentAction.OPT_OUT, T0).model_copy(update={"phone_hmac": other}), NUMBER
+        )
+        ledger.record(
+            consent_event(3, ConsentAction.OPT_IN, T0).model_copy(update={"phone_hmac": damaged}), NUMBER
+        )
+        damage(damaged)
+        asked = [HMAC, other, damaged, never, HMAC]  # a number twice: read once
+        states = ledger.states(asked)
+        assert {h: s.status for h, s in states.items()} == {h: ledger.state(h).status for h in asked}
+        answers.append({h: s.status.value for h, s in states.items()})
+    assert answers[0] == answers[1]
+    assert answers[0] == {
+        HMAC: "opted_in",
+        "b" * 64: "opted_out",
+        "c" * 64: "unreadable",
+        "d" * 64: "unknown",
+    }
+
+
 def message(n: int, at: datetime) -> MessageRecord:
     return MessageRecord(
         message_id=f"m{n}",

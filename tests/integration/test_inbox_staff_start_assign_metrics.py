@@ -204,6 +204,35 @@ def test_a_nurse_starts_a_conversation_with_a_number_without_consent_record_and_
     assert len(outbox()) == before + 1
 
 
+def test_starting_with_a_number_whose_open_conversation_contact_is_altered_answers_it_not_500(
+    clinic, clock
+) -> None:
+    """start()'s existing-open path opened the sealed contact unguarded: an altered contact_ct was a 500.
+    It now answers 200 with the open conversation (no name or number shown) and sends nothing."""
+    text(clinic, clock, MONDAY_OPEN, "Question about my refill", from_number=PATIENT)
+    item = conversation_in(clinic, "nursing")
+    sealed = str(item["contact_ct"])
+    clinic.table("ConversationsTable").update_item(
+        Key={"pk": item["pk"], "sk": item["sk"]},
+        UpdateExpression="SET contact_ct = :ct",
+        ExpressionAttributeValues={":ct": sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]},
+    )
+    before = len(outbox())
+    status, _h, body = call(
+        clinic,
+        clock,
+        "nurse",
+        "POST",
+        "/inbox/conversations",
+        {"phone": PATIENT, "department": "nursing", "body": "Hi, this is the clinic's nurse line."},
+    )
+    answer = json.loads(body)
+    assert status == 200, body
+    assert answer["created"] is False and answer["conversation"]["id"] == item["conversation_id"]
+    assert answer["conversation"]["masked_number"] is None
+    assert len(outbox()) == before
+
+
 def test_a_patient_who_opted_out_is_not_texted_and_the_reason_is_given(clinic, clock) -> None:
     text(clinic, clock, MONDAY_OPEN - timedelta(minutes=5), "STOP", from_number=NEW_NUMBER)
     before = len(outbox())
@@ -425,6 +454,53 @@ def test_metrics_give_business_minute_figures_for_the_callers_departments(clinic
     )
     weeks = json.loads(body)["departments"][0]["periods"]
     assert status == 200 and [w["conversations"] for w in weeks] == [0, 3]
+
+
+def test_metrics_count_staff_started_conversations_in_time_to_close_and_on_their_own(clinic, clock) -> None:
+    """A conversation a nurse started counts in time to close (from the nurse's first text) and as
+    staff_started; its patient's answer and the nurse's reply to it are no first response."""
+    text(clinic, clock, MONDAY_OPEN, "About my refill", from_number=PATIENT)
+    clock.now = MONDAY_OPEN + timedelta(minutes=5)
+    status, _h, body = call(
+        clinic,
+        clock,
+        "nurse",
+        "POST",
+        "/inbox/conversations",
+        {"phone": NEW_NUMBER, "department": "nursing", "body": "Hi, this is the clinic's nurse line."},
+    )
+    assert status == 201, body
+    started = json.loads(body)["conversation"]["id"]
+    text(clinic, clock, MONDAY_OPEN + timedelta(minutes=15), "Thanks, my refill?", from_number=NEW_NUMBER)
+    patients = next(c for c in conversations(clinic) if c["conversation_id"] != started)
+    for item, minutes in ((patients, 10), (conversation_in_id(clinic, started), 20)):
+        clock.now = MONDAY_OPEN + timedelta(minutes=minutes)
+        status, _h, body = call(
+            clinic,
+            clock,
+            "nurse",
+            "POST",
+            f"/inbox/conversations/{item['conversation_id']}/messages",
+            {"body": "We will call you shortly.", "version": int(item["version"])},
+        )
+        assert status == 201, body
+    clock.now = MONDAY_OPEN + timedelta(minutes=45)
+    version = int(conversation_in_id(clinic, started)["version"])
+    close = call(
+        clinic, clock, "nurse", "POST", f"/inbox/conversations/{started}/close", {"version": version}
+    )
+    assert close[0] == 200, close[2]
+
+    clock.now = MONDAY_OPEN + timedelta(hours=1)
+    status, _h, body = call(clinic, clock, "nurse", "GET", "/inbox/metrics?from=2027-03-01&to=2027-03-01")
+    assert status == 200, body
+    [period] = json.loads(body)["departments"][0]["periods"]
+    assert (period["conversations"], period["patient_started"], period["staff_started"]) == (2, 1, 1)
+    # first response: the patient-started one only (10 minutes); the started one's reply is not one
+    assert period["answered"] == 1 and period["first_response_minutes"]["median"] == 10.0
+    # time to close: from the nurse's first text (+5) to the close (+45)
+    assert period["time_to_close_minutes"] == {"count": 1, "median": 40.0, "p90": 40.0}
+    assert period["closed"] == 1 and period["awaiting"] == 0 and period["overdue"] == 0
 
 
 def conversation_in_id(stack: Any, cid: str) -> dict[str, Any]:

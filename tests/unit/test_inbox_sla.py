@@ -147,3 +147,44 @@ def test_periods_start_at_local_midnights_across_dst() -> None:
         periods(date(2026, 1, 2), date(2026, 1, 1), "day", NY)
     with pytest.raises(ValueError, match="more than 400"):
         periods(date(2026, 1, 1), date(2027, 12, 31), "day", NY)
+
+
+def test_staff_started_conversations_count_in_time_to_close_not_in_first_response() -> None:
+    """A conversation staff started: the clock starts at the staff member's first text; it is counted on
+    its own, closes count in time to close, and it never has (or awaits) a first response."""
+    monday = ny(2026, 12, 7, 9, 0)
+    summaries = [
+        ConversationSummary(
+            "nursing", monday, monday + timedelta(minutes=10), monday + timedelta(minutes=30)
+        ),
+        # staff-started: closed 50 minutes after the first text; a later staff reply is no first response
+        ConversationSummary(
+            "nursing",
+            monday,
+            monday + timedelta(minutes=20),
+            monday + timedelta(minutes=50),
+            staff_started=True,
+        ),
+        # staff-started, still open, no patient answer: neither awaiting nor overdue
+        ConversationSummary("nursing", monday, staff_started=True),
+        # staff-started in another period: not in this one
+        ConversationSummary(
+            "nursing", ny(2026, 12, 14, 9, 0), closed_at=ny(2026, 12, 14, 9, 5), staff_started=True
+        ),
+    ]
+    [nursing] = metrics(
+        summaries,
+        lambda _name: SETTINGS,
+        period_start=ny(2026, 12, 7, 0, 0),
+        period_end=ny(2026, 12, 14, 0, 0),
+        now=ny(2026, 12, 8, 11, 0),
+    )
+    assert (nursing.conversations, nursing.staff_started) == (3, 2)
+    assert (nursing.first_response.count, nursing.first_response.median) == (1, 10.0)
+    assert (nursing.time_to_close.count, nursing.time_to_close.median, nursing.time_to_close.p90) == (
+        2,
+        40.0,
+        48.0,
+    )
+    assert (nursing.awaiting, nursing.overdue) == (0, 0)
+    assert first_response_minutes(summaries[1], HOURS) is None

@@ -27,6 +27,14 @@ export function when(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 }
 
+/** The number's consent when it stops texts: opted out (STOP), or a record that cannot be read (nothing is
+ * sent until it is repaired). Opted in and never recorded (a reply may go) show no badge. */
+export function ConsentBadge({ consent }: { consent: string }) {
+  if (consent === "opted_out") return <span class="badge opted-out">Opted out</span>;
+  if (consent === "unreadable") return <span class="badge opted-out">Consent unreadable</span>;
+  return null;
+}
+
 interface Props {
   me: Me;
   items: ConversationItem[];
@@ -36,12 +44,14 @@ interface Props {
   onOpen: (id: string) => void;
   more: boolean;
   onMore: () => void;
+  /** False until the first page has arrived: "Loading", never a false "No conversations match". */
+  loaded?: boolean;
 }
 
-export function ConversationList({ me, items, selected, filters, onFilters, onOpen, more, onMore }: Props) {
+export function ConversationList({ me, items, selected, filters, onFilters, onOpen, more, onMore, loaded = true }: Props) {
   const set = (patch: Partial<Filters>) => onFilters({ ...filters, ...patch });
   return (
-    <section class="list" aria-labelledby="list-title">
+    <section class="list" aria-labelledby="list-title" aria-busy={loaded ? "false" : "true"}>
       <h2 id="list-title">Conversations</h2>
       <fieldset class="filters">
         <legend>Filters</legend>
@@ -82,7 +92,9 @@ export function ConversationList({ me, items, selected, filters, onFilters, onOp
           <input type="checkbox" checked={filters.unread} onChange={(e) => set({ unread: e.currentTarget.checked })} /> Unread
         </label>
       </fieldset>
-      {items.length === 0 ? (
+      {!loaded ? (
+        <p role="status">Loading conversations…</p>
+      ) : items.length === 0 ? (
         <p>No conversations match.</p>
       ) : (
         <ul class="items">
@@ -102,6 +114,7 @@ export function ConversationList({ me, items, selected, filters, onFilters, onOp
                   {c.flags.overdue && <span class="badge overdue">Overdue</span>}
                   {c.flags.unread && <span class="badge unread">Unread</span>}
                   {c.status === "closed" && <span class="badge">Closed</span>}
+                  <ConsentBadge consent={c.consent} />
                 </span>
                 <span class="meta">
                   {c.department} · {c.assignee ? `assigned to ${c.assignee}` : "unassigned"} · {when(c.lastActivityAt)}

@@ -24,6 +24,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [items, setItems] = useState<ConversationItem[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState(false); // the first page of the list has arrived
   const [thread, setThread] = useState<Thread | null>(null);
   const [canned, setCanned] = useState<CannedResponse[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
@@ -44,6 +45,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
       const page = await api.conversations(filterQuery(filters));
       setItems(page.items);
       setCursor(page.cursor);
+      setLoaded(true);
       setError(null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
@@ -168,6 +170,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
         onOpen={onSelect}
         more={cursor !== null}
         onMore={() => void more()}
+        loaded={loaded}
       />
       {thread ? (
         <ThreadView
