@@ -13,6 +13,7 @@ clinictext messages --phone NUMBER   one number's message records with their del
 clinictext staff login --user NAME   sign in as a staff member (tokens kept 0600 under .sandbox/)
 clinictext staff add --user NAME --department D [--admin]   create a staff member (admin)
 clinictext inbox me | department D [--set FILE] | canned [--add NAME BODY] | audit [...]
+clinictext inbox export ID [--format text|json]   a conversation's transcript to stdout (recorded)
 clinictext audit verify [--from N] [--to N]   check the audit trail's hash chain, head and anchors
 """
 

@@ -269,6 +269,13 @@ def cmd_inbox(args: argparse.Namespace, sandbox_dir: Path) -> int:
     conversation = f"/inbox/conversations/{quote(args.conversation_id, safe='')}"
     if command == "show":
         return _show(*staff_call("GET", conversation))
+    if command == "export":
+        status, answer = staff_call("GET", f"{conversation}/export?{urlencode({'format': args.format})}")
+        if status >= 400 or not isinstance(answer, str):
+            return _show(status, answer)
+        for line in answer.splitlines():  # the transcript (text/plain): each line escaped for the terminal
+            print(printable(line))
+        return 0
     if command in {"close", "reopen"}:
         return _show(*staff_call("POST", f"{conversation}/{command}", {"version": args.version}))
     if command == "reply":
@@ -328,7 +335,12 @@ def add_parsers(sub: Any, default_api: str) -> None:
     listing.add_argument("--cursor")
     show = inbox_sub.add_parser("show", help="one conversation: notes, labels, assignments, version")
     show.add_argument("conversation_id")
-    writes = []
+    export = inbox_sub.add_parser(
+        "export", help="the whole conversation for the medical record, to stdout (recorded as export)"
+    )
+    export.add_argument("conversation_id")
+    export.add_argument("--format", choices=["text", "json"], default="text")
+    writes = [export]
     for name in ("close", "reopen"):
         write = inbox_sub.add_parser(name, help=f"{name} a conversation (at the version you saw)")
         write.add_argument("conversation_id")

@@ -1,6 +1,8 @@
 """Staff inbox API behind the HTTP API's StaffJwt authorizer (Cognito access tokens).
 
-Routes: ``GET /inbox/me``; ``GET /inbox/metrics`` (response times per department and period);
+Routes: ``GET /inbox/me``; ``GET /inbox/conversations/{id}/export`` (the whole conversation as JSON
+or, with ``format=text``, a transcript download; recorded as ``export`` first); ``GET /inbox/metrics``
+(response times per department and period);
 ``GET /inbox/staff`` (assignable people of a department); ``POST /inbox/conversations`` (start one);
 ``GET``/``PUT /inbox/departments/{department}`` (admins write);
 ``GET``/``POST /inbox/canned-responses`` (admins create; staff list their departments'); ``GET
@@ -15,6 +17,7 @@ staff member in no department who is not an admin is 403; another department is 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from functools import partial
 from typing import Any
@@ -30,7 +33,8 @@ from shared.inbox.access import InvalidIdentity, StaffIdentity, jwt_claims, requ
 from shared.inbox.canned import CannedResponseRequest, sample_report
 from shared.inbox.conversation import ConversationStatus, StaleVersion
 from shared.inbox.departments import DepartmentSettings
-from shared.inbox.service_staff import ListFilters, change_json
+from shared.inbox.service_staff import MAX_EXPORT_MESSAGES, ExportTooLarge, ListFilters, change_json
+from shared.inbox.transcript import transcript
 from shared.runtime import wiring as runtime_wiring
 from shared.runtime.api import refusal
 from shared.runtime.http import error_for, error_response, json_body, model_body
@@ -66,6 +70,7 @@ STAFF_WRITE_REFUSALS: dict[int, Any] = {
     409: refusal("The view is stale (what changed is listed) or the write makes no sense in this state."),
 }
 MAX_QUERY_VALUE = 512
+MAX_EXPORT_BYTES = 5_000_000  # an export's answer; Lambda's response payload limit is 6 MB
 
 
 def _answer(status: int, body: Any) -> Response[Any]:
@@ -567,6 +572,65 @@ def show_conversation(conversation_id: str) -> Response[Any]:
     return _conversation(200, shown)
 
 
+@app.get(
+    "/inbox/conversations/<conversation_id>/export",
+    summary=f"The whole conversation for the medical record (at most {MAX_EXPORT_MESSAGES} texts): thread "
+    "oldest first with delivery status, notes, labels, assignment history, consent, secure messages; "
+    "JSON, or format=text for a plain-text transcript download. Recorded as export before it is answered.",
+    security=STAFF_JWT,
+    responses={
+        200: {
+            "description": "The export (application/json, or text/plain with format=text)",
+            "content": {"application/json": {}, "text/plain": {}},
+        },
+        **STAFF_REFUSALS,
+        413: refusal(
+            f"Over {MAX_EXPORT_MESSAGES} texts (nothing exported or recorded), or an answer over 5 MB "
+            "(field conversation_id)."
+        ),
+    },
+)
+def export_conversation(conversation_id: str) -> Response[Any]:
+    identity = _identity()
+    cid = _path("conversation_id")
+    fmt = _query("format") or "json"
+    # Access decided and the export recorded by export (before any body is decrypted), as show does.
+    exported = wiring.staff_inbox().export(
+        identity, request_origin(app.current_event.raw_event), cid, fmt=fmt
+    )
+    exported["secure_messages"] = secure_wiring.secure_messages().for_conversation(cid)
+    logger.info(
+        "conversation exported",
+        extra={
+            "user_id": identity.user_id,
+            "conversation_id": cid,
+            "format": fmt,
+            "count": exported["export"]["messages"],
+        },
+    )
+    body = json.dumps(exported) if fmt == "json" else transcript(exported)
+    if len(body.encode()) > MAX_EXPORT_BYTES:
+        # Lambda refuses an answer over 6 MB (API Gateway would say 500): refused clearly instead. The
+        # export was recorded already, like a look that fails half way.
+        raise ExportTooLarge(
+            "the conversation is too large to export in one answer"
+            + (": try format=text" if fmt == "json" else ""),
+            field="conversation_id",
+        )
+    if fmt == "json":
+        return _answer(200, exported)
+    return Response(
+        status_code=200,
+        content_type="text/plain; charset=utf-8",
+        body=body,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="conversation-{cid}.txt"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def _canned_request(identity: StaffIdentity, wanted: Any) -> CannedResponseRequest:
     for canned in wiring.staff_console().list_canned(identity):
         if canned.id == wanted:
@@ -752,6 +816,12 @@ def _stale(exc: StaleVersion) -> Response[Any]:
             "truncated": exc.truncated,
         },
     )
+
+
+@app.exception_handler(ExportTooLarge)
+def _too_large(exc: ExportTooLarge) -> Response[Any]:
+    logger.info("inbox request refused", extra={"status": 413, "reason": "export_too_large"})
+    return _from_dict(error_response(413, "payload_too_large", exc.message, exc.field))
 
 
 @app.exception_handler(InvalidIdentity)

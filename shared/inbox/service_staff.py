@@ -78,6 +78,13 @@ MAX_LIST = 100
 MAX_REPLY_CHARS = 1600  # ten concatenated GSM-7 parts
 THREAD_PAGE = 50
 MAX_THREAD_PAGE = 100
+# An export answers the whole thread in one response: at most this many texts (1,000 texts of up to
+# 1,600 characters stay well inside a Lambda answer's 6 MB), found among at most MAX_EXPORT_SCAN of the
+# number's logged messages (other departments' texts to the number are read past, not exported).
+MAX_EXPORT_MESSAGES = 1000
+MAX_EXPORT_SCAN = 5000
+EXPORT_PAGE = 500
+EXPORT_FORMATS = ("json", "text")
 # The thread's kinds (the message log's kind names where they differ): what staff see in each entry.
 THREAD_KINDS = {
     "after_hours_reply": "after_hours",
@@ -89,6 +96,14 @@ THREAD_KINDS = {
 # department's). The number's other automated texts (reminders, surveys, broadcasts, keyword answers)
 # carry no department in the message log, so every conversation with the number shows them.
 CONVERSATION_KINDS = frozenset(THREAD_KINDS) | {"secure_message"}
+
+
+def in_conversation(message: Any, refs: Mapping[str, MessageRef]) -> bool:
+    """Whether a text of the number's log belongs in this conversation's thread (``refs``: the texts the
+    conversation references): its own, or one of the number's automated texts no department owns."""
+    return message.message_id in refs or (
+        message.direction.value == "outbound" and message.kind not in CONVERSATION_KINDS
+    )
 
 
 def listed_detail(conversation_ids: list[str]) -> dict[str, str]:
@@ -148,6 +163,10 @@ class PatientOptedOut(Conflict):
 
 class ReplyNotSent(Conflict):
     """The reply did not go out (another reply was sent on this view, or the provider refused it)."""
+
+
+class ExportTooLarge(InvalidInput):
+    """The thread is longer than one export answers (HTTP 413); nothing was exported or recorded."""
 
 
 ASSIGNEE_FILTERS = ("me", "unassigned")
@@ -442,12 +461,78 @@ class StaffInbox:
         c = record.conversation
         refs = self.store.message_refs(c.conversation_id)
         page, following = self.messages.thread_page(c.phone_hmac, limit=limit, cursor=cursor)
-        entries = [
-            thread_entry(m, refs.get(m.message_id))
-            for m in page
-            if m.message_id in refs or (m.direction.value == "outbound" and m.kind not in CONVERSATION_KINDS)
-        ]
+        entries = [thread_entry(m, refs.get(m.message_id)) for m in page if in_conversation(m, refs)]
         return {"thread": entries, "thread_cursor": following}
+
+    def export(
+        self, identity: StaffIdentity, origin: RequestOrigin, conversation_id: str, *, fmt: str
+    ) -> dict[str, Any]:
+        """The whole conversation for the medical record: every text of the thread (oldest first, as
+        :meth:`show` selects them), notes, labels, assignment history, consent, delivery status.
+
+        Access is decided as for :meth:`show` (another department's conversation is the same 404 as a
+        missing one). The thread is counted first without decrypting a body; a thread over
+        :data:`MAX_EXPORT_MESSAGES` is refused 413 (:class:`ExportTooLarge`). Then the ``export`` audit
+        record (format, message count; ids only) is appended *before* any body is decrypted, so an export
+        the trail cannot record is not answered; exactly the counted texts are exported."""
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidInput("format must be json or text", field="format")
+        if not is_conversation_id(conversation_id):
+            raise InvalidInput("conversation_id is not a conversation id", field="conversation_id")
+        if self.messages is None:
+            raise RuntimeError("this staff inbox was built without the message log")
+        record, decision = self._open(identity, conversation_id)
+        c = record.conversation
+        refs = self.store.message_refs(c.conversation_id)
+        wanted: set[str] = set()
+        scanned, cursor = 0, None
+        while True:
+            page, cursor = self.messages.thread_page(
+                c.phone_hmac, limit=EXPORT_PAGE, cursor=cursor, include_body=False
+            )
+            scanned += len(page)
+            wanted.update(m.message_id for m in page if in_conversation(m, refs))
+            if len(wanted) > MAX_EXPORT_MESSAGES or (cursor is not None and scanned >= MAX_EXPORT_SCAN):
+                raise ExportTooLarge(
+                    f"the conversation is too long to export in one answer (over {MAX_EXPORT_MESSAGES} "
+                    "texts): ask an admin for a records export",
+                    field="conversation_id",
+                )
+            if cursor is None:
+                break
+        self._record(
+            identity,
+            origin,
+            AuditAction.EXPORT,
+            conversation_id,
+            detail={"via": decision.via.value, "format": fmt, "messages": str(len(wanted))},
+        )
+        entries: list[dict[str, Any]] = []
+        cursor = None
+        while True:  # newest first, as logged; texts that landed after the count are not exported
+            page, cursor = self.messages.thread_page(c.phone_hmac, limit=EXPORT_PAGE, cursor=cursor)
+            entries.extend(thread_entry(m, refs.get(m.message_id)) for m in page if m.message_id in wanted)
+            if cursor is None or len(entries) >= len(wanted):
+                break
+        entries.reverse()
+        contact = self.listed_contact(record)
+        shown = {
+            **detail_json(record, identity),
+            "first_name": contact.first_name if contact else None,
+            "masked_number": contact.masked_number if contact else None,
+            **self._consent(record),
+            "thread": entries,
+        }
+        return {
+            "export": {
+                "format": fmt,
+                "clinic_name": self.clinic_name,
+                "exported_at": iso(self.clock.now()),
+                "exported_by": {"user_id": identity.user_id, "username": identity.username},
+                "messages": len(entries),
+            },
+            "conversation": shown,
+        }
 
     def _mark_read(self, record: InboxConversation, identity: StaffIdentity) -> None:
         c = record.conversation

@@ -24,10 +24,11 @@ class MessageLog(Protocol):
         ...
 
     def thread_page(
-        self, phone_hmac: str, *, limit: int = 50, cursor: str | None = None
+        self, phone_hmac: str, *, limit: int = 50, cursor: str | None = None, include_body: bool = True
     ) -> tuple[list[MessageRecord], str | None]:
         """One page of :meth:`thread` (newest first) and the opaque cursor of the next (None at the end);
-        a cursor this log did not issue is :class:`~shared.core.errors.InvalidInput` naming ``cursor``."""
+        a cursor this log did not issue is :class:`~shared.core.errors.InvalidInput` naming ``cursor``.
+        Without ``include_body`` nothing is decrypted and each ``body`` is empty."""
         ...
 
     def recorded(self, phone_hmac: str, message_id: str, at: datetime) -> bool:

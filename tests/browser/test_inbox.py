@@ -1,7 +1,8 @@
 """A staff member's day in the web app, in headless Chromium against the sandbox: a patient's text appears in
 the list without a reload, a nurse answers it with a canned response (and the patient's phone gets it),
 front desk assigns a conversation to nursing, a nurse closes one, billing cannot open a nursing thread,
-urgent and overdue are flagged, the keyboard shortcuts move and act, and an idle session signs itself out.
+urgent and overdue are flagged, the keyboard shortcuts move and act, an idle session signs itself out,
+and a nurse downloads a conversation's transcript (recorded as an export).
 
 Every department is staffed around the clock in this sandbox (conftest), so nothing depends on the hour."""
 
@@ -194,3 +195,26 @@ def test_an_idle_session_signs_itself_out(staff_page: Any, sandbox: Any) -> None
     page.reload()  # the session is gone, not just hidden
     expect(page.get_by_label("Username")).to_be_visible()
     expect(page.get_by_role("heading", name="Conversations")).to_have_count(0)
+
+
+def test_a_nurse_exports_the_transcript_and_the_export_is_recorded(
+    staff_page: Any, patient: Any, sandbox: Any
+) -> None:
+    patient.texts("Could you send my refill to the other pharmacy?")
+    page = staff_page("nina.nurse")
+    cid = open_newest(page, sandbox, "nina.nurse")
+    with page.expect_download() as started:
+        page.get_by_role("button", name="Export transcript").click()
+    download = started.value
+    assert download.suggested_filename == f"conversation-{cid}.txt"
+    saved = download.path()
+    assert saved is not None
+    transcript = saved.read_text(encoding="utf-8")
+    assert f"Conversation: {cid}" in transcript
+    assert "Could you send my refill to the other pharmacy?" in transcript
+    expect(page.get_by_role("status").filter(has_text="Transcript saved")).to_be_visible()
+    status, trail = call(
+        f"{sandbox.api_url}/inbox/audit?conversation_id={cid}", token=staff_token(sandbox, "ada.admin")
+    )
+    assert status == 200, trail
+    assert [r["detail"]["format"] for r in trail["records"] if r["action"] == "export"] == ["text"]

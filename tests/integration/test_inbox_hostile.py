@@ -354,6 +354,14 @@ def test_other_departments_ids_and_key_shaped_ids_are_404(clinic, clock, capsys)
         cases.append((f"show {wanted[:16]!r}", "nurse", f"GET /inbox/conversations/{wanted}", {}))
         cases.append(
             (
+                f"export {wanted[:16]!r}",
+                "nurse",
+                f"GET /inbox/conversations/{wanted}/export",
+                {"query": "format=text"},
+            )
+        )
+        cases.append(
+            (
                 f"close {wanted[:16]!r}",
                 "nurse",
                 f"POST /inbox/conversations/{wanted}/close",
@@ -416,6 +424,10 @@ def test_hostile_queries_on_the_lists_and_the_audit_trail(clinic, clock, capsys)
     cases += [
         (f"thread {q}", "nurse", f"GET /inbox/conversations/{cid}", {"query": q, "look": "cursor=" in q})
         for q in ("limit=0", "limit=\u00b2", "cursor=%%%", f"cursor={forged}")
+    ]
+    cases += [
+        (f"export {q[:20]}", "nurse", f"GET /inbox/conversations/{cid}/export", {"query": q})
+        for q in ("format=pdf", "format=\u202etext", "format=text\x00", f"format={'t' * 600}", "format=TEXT")
     ]
     refused(clinic, capsys, cases)
     still_opts_out(clinic, clock)

@@ -68,3 +68,28 @@ def test_assign_takes_a_user_or_a_department(sent: list[Any]) -> None:
     ]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["inbox", "assign", "c_x", "--version", "1"])
+
+
+def test_export_asks_for_the_transcript_and_prints_it_escaped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+
+    def fake(sandbox_dir: Any, method: str, path: str, body: Any = None, *, api: str | None = None) -> Any:
+        calls.append(f"{method} {path}")
+        if "format=json" in path:
+            return 200, {"export": {"messages": 1}}
+        return 200, "Conversation transcript\n    hi \x1b[2J there\n"
+
+    monkeypatch.setattr(staff, "_staff_call", fake)
+    assert run("export", "c_AAAAAAAAAAAAAAAAAAAAAA") == 0
+    out = capsys.readouterr().out
+    assert out == "Conversation transcript\n    hi \\x1b[2J there\n"  # ESC shown, never sent to the terminal
+    assert run("export", "c_AAAAAAAAAAAAAAAAAAAAAA", "--format", "json") == 0
+    assert '"messages": 1' in capsys.readouterr().out
+    assert calls == [
+        "GET /inbox/conversations/c_AAAAAAAAAAAAAAAAAAAAAA/export?format=text",
+        "GET /inbox/conversations/c_AAAAAAAAAAAAAAAAAAAAAA/export?format=json",
+    ]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["inbox", "export", "c_x", "--format", "pdf"])

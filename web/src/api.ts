@@ -247,6 +247,12 @@ export function toThread(raw: unknown, etag: string | null): Thread {
   };
 }
 
+/** A downloaded transcript: the text/plain body and the name to save it under. */
+export interface Transcript {
+  blob: Blob;
+  filename: string;
+}
+
 export type TokenSource = () => Promise<string | null>;
 
 export class Api {
@@ -329,6 +335,14 @@ export class Api {
     const qs = new URLSearchParams({ cursor }).toString();
     const page = toThread(await this.json("GET", `/inbox/conversations/${encodeURIComponent(id)}?${qs}`), null);
     return { messages: page.messages, cursor: page.olderCursor };
+  }
+
+  /** The conversation's plain-text transcript (the API records the export before it answers) and the
+   * file name its Content-Disposition gives (else conversation-<id>.txt). */
+  async transcript(id: string): Promise<Transcript> {
+    const answer = await this.request("GET", `/inbox/conversations/${encodeURIComponent(id)}/export?format=text`, undefined, { Accept: "text/plain" });
+    const named = /filename="([A-Za-z0-9_.-]{1,128})"/.exec(answer.headers.get("Content-Disposition") ?? "");
+    return { blob: await answer.blob(), filename: named?.[1] ?? `conversation-${id.replace(/[^A-Za-z0-9_-]/g, "_")}.txt` };
   }
 
   /** A write against the thread as last read: If-Match and version both carry it. */

@@ -183,6 +183,7 @@ export function Inbox({ api, me, pollSeconds, selected, onSelect }: Props) {
           selfId={me.user_id}
           notice={notice}
           onAction={act}
+          onExport={() => api.transcript(thread.item.id)}
           textareaRef={reply}
           assignRef={assign}
         />

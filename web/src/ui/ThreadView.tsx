@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { Ref } from "preact";
-import { automatedLabel, secureStatus, type CannedResponse, type SecureMessage, type Thread, type ThreadMessage } from "../api";
+import { automatedLabel, secureStatus, type CannedResponse, type SecureMessage, type Thread, type ThreadMessage, type Transcript } from "../api";
 import { Composer } from "./Composer";
 import { when } from "./ConversationList";
 
@@ -17,6 +17,62 @@ interface Props {
   olderCursor?: string | null;
   olderError?: string | null;
   onOlder?: () => Promise<void>;
+  /** Fetch the conversation's plain-text transcript (recorded as an export); absent: no export button. */
+  onExport?: () => Promise<Transcript>;
+}
+
+/** How long a downloaded transcript's object URL is kept before it is revoked (the download has started). */
+export const REVOKE_AFTER_MS = 30_000;
+
+/** Save `blob` as `filename` through a temporary <a download> (the browser's own download, no new tab). */
+export function saveFile(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+}
+
+/** "Export transcript": downloads the whole conversation as text, for the medical record. */
+export function ExportButton({ onExport }: { onExport: () => Promise<Transcript> }) {
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const { blob, filename } = await onExport();
+      saveFile(blob, filename);
+      setDone(`Transcript saved as ${filename} (the export is in the audit trail).`);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="export">
+      <button type="button" onClick={() => void run()} disabled={busy} aria-describedby="export-help">
+        {busy ? "Exporting…" : "Export transcript"}
+      </button>
+      <span id="export-help" class="hint">
+        The whole conversation as a text file, for the medical record. Every export is recorded.
+      </span>
+      {done && <p role="status">{done}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
 }
 
 /** Who a text is from, in words. */
@@ -187,6 +243,7 @@ export function ThreadView({
   olderCursor = null,
   olderError = null,
   onOlder,
+  onExport,
 }: Props) {
   const c = thread.item;
   const assign = async (value: string) => {
@@ -275,6 +332,7 @@ export function ThreadView({
         />
         <OneField id="label" label="Add a label" button="Label" onSubmit={(v) => onAction("labels", { add: [v] })} />
         <OneField id="note" label="Private note (staff only)" button="Add note" multiline onSubmit={(v) => onAction("notes", { body: v })} />
+        {onExport && <ExportButton onExport={onExport} />}
       </div>
       <details>
         <summary>Notes ({thread.notes.length}) and assignment history ({thread.assignments.length})</summary>
