@@ -22,6 +22,7 @@ from shared.runtime.observability import logger, metrics, tracer
 from shared.runtime.wiring import core_settings
 from shared.secure import page
 from shared.secure import wiring as secure_wiring
+from shared.secure.domain import MAX_ANSWER_CHARS
 from shared.secure.service import Page, PageResult
 
 MAX_FORM_BYTES = 8192
@@ -134,6 +135,64 @@ FORM_ANSWERS: dict[int, Any] = {
 }
 
 
+def _form_body(properties: dict[str, Any], description: str) -> dict[str, Any]:
+    """The route's form as the description states it (merged into the operation: Powertools has no
+    per-route request-body override). Every field is required and named once; no other field is taken
+    (400); the body is at most MAX_FORM_BYTES."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": properties,
+                        "required": list(properties),
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        }
+    }
+
+
+CHECK_FORM = _form_body(
+    {
+        "token": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{43}$",
+            "description": "The link's token, which the page's script moves from the URL fragment",
+        },
+        "month": {"type": "string", "pattern": "^[0-9]{1,2}$", "description": "Date of birth: month, 1-12"},
+        "day": {"type": "string", "pattern": "^[0-9]{1,2}$", "description": "Date of birth: day, 1-31"},
+        "year": {"type": "string", "pattern": "^[0-9]{4}$", "description": "Date of birth: four-digit year"},
+    },
+    f"The date-of-birth form, at most {MAX_FORM_BYTES} bytes. Not a form, a field twice or another field: "
+    "400, nothing counted. Not a date, or in the future: 400, the form again, no try counted. A token that "
+    "is not a link's: 404. A wrong date: 401 with the attempts left.",
+)
+ANSWER_FORM = _form_body(
+    {
+        "session": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1024,
+            "description": "The session the page was given when the date of birth matched",
+        },
+        "answer": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ANSWER_CHARS,
+            "description": "The answer: printable text, line breaks allowed, not blank",
+        },
+    },
+    f"The patient's answer, at most {MAX_FORM_BYTES} bytes. Not a form, a field twice or another field: "
+    "400, nothing stored. A session that ended or is not ours: 401. An answer blank, too long or not "
+    "printable: 400, the message again. The same answer posted again in the session lands once (200).",
+)
+
+
 def _response(answer: dict[str, Any]) -> Response[Any]:
     headers = dict(answer["headers"])
     content_type = headers.pop("Content-Type")
@@ -146,7 +205,7 @@ def _guarded(route: str, run: Any) -> Response[Any]:
     except BadForm:
         logger.info("secure page refused a form", extra={"route": route})
         settings = core_settings()
-        return _response(_html(400, page.closed(settings.clinic_name, settings.clinic_phone, "not_found")))
+        return _response(_html(400, page.closed(settings.clinic_name, settings.clinic_phone, "bad_form")))
 
 
 @app.get(
@@ -155,7 +214,10 @@ def _guarded(route: str, run: Any) -> Response[Any]:
     responses=PAGE,
 )
 def secure_page() -> Response[Any]:
-    return _response(_html(200, page.ask_birth_date(core_settings().clinic_name)))
+    settings = core_settings()
+    return _response(
+        _html(200, page.ask_birth_date(settings.clinic_name, clinic_phone=settings.clinic_phone))
+    )
 
 
 @app.get(
@@ -179,6 +241,7 @@ def secure_page_style() -> Response[Any]:
 @app.post(
     "/s",
     summary="The date-of-birth form (token, month, day, year; form-encoded): the message on a match.",
+    openapi_extensions=CHECK_FORM,
     responses=FORM_ANSWERS,
 )
 def secure_page_check() -> Response[Any]:
@@ -188,6 +251,7 @@ def secure_page_check() -> Response[Any]:
 @app.post(
     "/s/answer",
     summary="The patient's answer (session, answer; form-encoded): lands in the conversation.",
+    openapi_extensions=ANSWER_FORM,
     responses=FORM_ANSWERS,
 )
 def secure_page_answer() -> Response[Any]:

@@ -57,12 +57,15 @@ class AuditAction(StrEnum):
     AUDIT_READ = "audit_read"  # someone looked at the trail itself
     AUDIT_VERIFY = "audit_verify"
     # Secure messages (shared.secure): staff sent one; on the patient's page (actor: the link, never a
-    # staff member) it was viewed, a date-of-birth check failed, the link locked, an answer was sent.
+    # staff member) it was viewed, a date-of-birth check failed (wrong date, not a date, expired, locked,
+    # or no such link: then no conversation and the actor ``patient-link:unknown``), the link locked, an
+    # answer was sent, or an answer was refused (session ended, link expired/locked, too many, invalid).
     SECURE_SEND = "secure_send"
     SECURE_VIEW = "secure_view"
     SECURE_CHECK_FAILED = "secure_check_failed"
     SECURE_LOCKED = "secure_locked"
     SECURE_ANSWER = "secure_answer"
+    SECURE_ANSWER_REFUSED = "secure_answer_refused"
 
 
 @dataclass(frozen=True)

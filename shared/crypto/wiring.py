@@ -117,6 +117,14 @@ def secure_link_key() -> KmsDerivedKey:
 
 
 @cached
+def secure_answer_key() -> KmsDerivedKey:
+    """Keys the hash a secure-message answer is taken once by (link, session and text; never the text)."""
+    return KmsDerivedKey(
+        aws.client("kms"), core_settings().blind_index_key_arn, b"clinictext:derive-key:secure-answer:v1"
+    )
+
+
+@cached
 def secure_session_key() -> KmsDerivedKey:
     """Signs (HS256) the short session a patient gets after passing a secure message's date-of-birth check."""
     return KmsDerivedKey(

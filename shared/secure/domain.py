@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -137,6 +138,30 @@ class SecureLink:
         if self.answers >= MAX_ANSWERS:
             raise InvalidInput(f"at most {MAX_ANSWERS} answers can be sent on one link", field="answer")
         return replace(self, answers=self.answers + 1, last_answer_at=now, version=self.version + 1)
+
+
+ANSWER_KEY_PREFIX: Final = "a1:"
+
+
+def answer_key(key: bytes, link_id: str, session_id: str, text: str) -> str:
+    """What makes a re-post of one answer the same answer: HMAC-SHA256(key, link, session, text), hex.
+
+    Keyed, so the stored key tells nothing of a short answer ("yes") to someone who has the table; the
+    session's id (its ``jti``) is in it, so the same text in a new session (the link opened again) is a
+    new answer, and a double tap or a re-posted form in one session is the same one."""
+    # A JSON array: unambiguous whatever the fields hold (an answer may have line breaks).
+    message = json.dumps(["secure-answer:v1", link_id, session_id, text], ensure_ascii=False).encode()
+    return ANSWER_KEY_PREFIX + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class AnswerClaim:
+    """One answer taken on a link, by its :func:`answer_key`: the message it became and when."""
+
+    answer_key: str
+    link_id: str
+    message_id: str
+    at: datetime
 
 
 def check_body(body: object) -> str:

@@ -10,6 +10,8 @@ log can ever see it; ``page.js`` (a few lines, served from ``/s/page.js``) moves
 field, keeps it for this tab in ``sessionStorage`` and strips it from the address bar. From then on the
 token travels only in POST bodies, which nothing logs. The access log logs the route key (``POST /s``),
 never a path or a body.
+A browser with JavaScript off gets a ``<noscript>`` notice above the form saying so plainly: why the
+page needs its script, how to turn it on, and whom to call (:func:`needs_script`).
 
 Fast on a phone: one HTML document of a few kilobytes, a stylesheet and a script of a few hundred bytes
 each, both cacheable; usable at 360 px (one column, 16 px inputs, large targets).
@@ -99,14 +101,32 @@ def _alert(text: str | None) -> str:
     return f'<p class="alert" role="alert" id="problem">{escape(text)}</p>' if text else ""
 
 
+def needs_script(clinic: str, clinic_phone: str = "") -> str:
+    """What a browser without JavaScript shows instead of a form that could not work: the token is in
+    the fragment, and only the page's script can put it into the form."""
+    call = f" Or call {escape(clinic)}" + (f" at {escape(clinic_phone)}" if clinic_phone else "") + "."
+    return (
+        '<noscript><p class="alert" role="alert" id="needs-script">This page needs JavaScript to open '
+        "your message. For your privacy the private part of your link never leaves your phone, and a few "
+        "lines of script on this page put it into the form for you. Turn on JavaScript for this site in "
+        f"your browser's settings, then open the link from your text message again.{call}</p></noscript>"
+    )
+
+
 def ask_birth_date(
-    clinic: str, *, token: str = "", problem: str | None = None, values: tuple[str, str, str] = ("", "", "")
+    clinic: str,
+    *,
+    token: str = "",
+    problem: str | None = None,
+    values: tuple[str, str, str] = ("", "", ""),
+    clinic_phone: str = "",
 ) -> str:
     """The date-of-birth form. ``token`` is put back only in the hidden field of a POST answer."""
     month, day, year = (escape(v, quote=True) for v in values)
     described = ' aria-describedby="problem"' if problem else ""
     content = (
         f"<h1>A secure message from {escape(clinic)}</h1>"
+        f"{needs_script(clinic, clinic_phone)}"
         '<p id="no-link" class="alert" role="alert" hidden>This page needs the link from your text message. '
         "Open the link again from the text.</p>"
         f"{_alert(problem)}"
@@ -137,7 +157,8 @@ def mismatch(clinic: str, token: str, tries_left: int) -> str:
 
 
 def closed(clinic: str, clinic_phone: str, reason: str) -> str:
-    """Not found, expired or locked: one clear page, nothing about the message."""
+    """Not found, expired, locked, the session ended, or a form that could not be read: one clear page,
+    nothing about the message."""
     call = f" Call {escape(clinic)}" + (f" at {escape(clinic_phone)}" if clinic_phone else "") + "."
     headings = {
         "not_found": ("This link is not valid", "Check the link in your text message." + call),
@@ -153,6 +174,10 @@ def closed(clinic: str, clinic_phone: str, reason: str) -> str:
         "session_ended": (
             "Your session ended",
             "For your privacy, open the link from your text message again.",
+        ),
+        "bad_form": (
+            "This page could not read what was sent",
+            "Nothing was saved. Open the link from your text message again and fill in the form." + call,
         ),
     }
     heading, text = headings[reason]

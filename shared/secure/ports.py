@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.secure.domain import SecureLink
+from shared.secure.domain import AnswerClaim, SecureLink
+
+
+class AnswerRepeated(Exception):
+    """This answer (same link, session and text) was taken already; nothing was written."""
 
 
 class SecureLinkStore(Protocol):
@@ -28,6 +32,13 @@ class SecureLinkStore(Protocol):
     def save(self, link: SecureLink, *, expected_version: int) -> None:
         """Write the counters and times; ConcurrentChange when it changed since ``expected_version``."""
         ...
+
+    def take_answer(self, answered: SecureLink, claim: AnswerClaim, *, expected_version: int) -> None:
+        """Count one more answer on the link and keep its claim, all or nothing: AnswerRepeated when the
+        claim's key is kept already, ConcurrentChange when the link changed since ``expected_version``."""
+        ...
+
+    def answer_claim(self, conversation_id: str, answer_key: str) -> AnswerClaim | None: ...
 
     def body(self, link: SecureLink) -> str:
         """The message, decrypted (only for a patient who passed the check, or the department's staff)."""

@@ -7,17 +7,31 @@ is reading): else 409 and nothing is stored or sent. The link is stored first, t
 through the outbound pipeline (consent at send time: an opted-out number gets nothing, 409, and the link
 is discarded); the thread records the secure message.
 
-Patient (:meth:`SecureMessages.check`, :meth:`SecureMessages.answer`): no staff identity. Every view,
-failed check, lock and answer is an audit record whose actor is the link (``patient-link:<link id>``),
-with ids only. A token that is not one we issued (forged, garbled, another deployment's) answers exactly
-as a missing one and changes nothing. The token is never logged, stored or put in an audit record: only
-its keyed hash is looked up.
+Patient (:meth:`SecureMessages.check`, :meth:`SecureMessages.answer`): no staff identity. Every POST
+from the page is one audit record (or two, when a wrong date locks the link), with ids and an
+``outcome`` word only. On a link we issued the actor is the link (``patient-link:<link id>``) and the
+record names its conversation, whatever the link's state:
+
+  POST /s         secure_view outcome=opened | secure_check_failed outcome=wrong_dob (tries=n),
+                  not_a_date (no try counted), expired, locked | + secure_locked when this date locked it
+  POST /s/answer  secure_answer outcome=answered | secure_answer_refused outcome=session_ended,
+                  expired, locked, used_up (MAX_ANSWERS sent), invalid_answer
+
+A token that is not one we issued (forged, garbled, another deployment's), or a session whose signature
+does not hold, answers exactly as a missing one and changes nothing but the trail: one
+``secure_check_failed`` / ``secure_answer_refused`` record with outcome=not_found, no conversation, the
+actor ``patient-link:unknown``, the source address and user agent, and what was presented
+(``presented=missing|malformed|unknown``: no token or session, not one's shape or signature, or one of
+the right shape that matches no link) -- so an auditor sees guessing from an address. The token is never
+logged, stored or put in an audit record, nor anything derived from it (not even its keyed hash, which
+is the table's lookup key): only that hash is looked up.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,7 +41,7 @@ from shared.appointments.ports import BirthDates
 from shared.audit.domain import AuditAction, AuditEvent
 from shared.audit.ports import AuditLog
 from shared.core.clock import Clock, iso
-from shared.core.errors import ConcurrentChange, Conflict, InvalidInput
+from shared.core.errors import AlreadyRecorded, ConcurrentChange, Conflict, InvalidInput
 from shared.core.models import Channel, Direction, MessageRecord
 from shared.crypto.ports import DerivedKey
 from shared.inbox.access import RequestOrigin, StaffIdentity, authorize, conversation_not_found
@@ -41,9 +55,11 @@ from shared.secure.domain import (
     DEFAULT_TTL,
     MAX_FAILED_TRIES,
     SESSION_TTL,
+    AnswerClaim,
     CheckOutcome,
     LinkState,
     SecureLink,
+    answer_key,
     check_answer,
     check_body,
     is_token,
@@ -53,7 +69,7 @@ from shared.secure.domain import (
     notice_report,
     token_hash,
 )
-from shared.secure.ports import SecureLinkStore
+from shared.secure.ports import AnswerRepeated, SecureLinkStore
 
 SESSION_AUDIENCE = "clinictext:secure-page"
 SESSION_ALGORITHM = "HS256"
@@ -93,6 +109,9 @@ def _actor(link_id: str) -> tuple[str, str]:
     return f"patient-link:{link_id}", "patient (secure link)"
 
 
+UNKNOWN_ACTOR: tuple[str, str] = ("patient-link:unknown", "unknown (no such secure link)")
+
+
 def staff_json(link: SecureLink, body: str, now: datetime) -> dict[str, Any]:
     """A secure message as its department's staff see it in the thread."""
     return {
@@ -120,6 +139,7 @@ class SecureMessages:
     clock: Clock
     token_key: DerivedKey
     session_key: DerivedKey
+    answer_mac_key: DerivedKey
     page_url: str
     clinic_name: str
     send_text: Callable[[OutboundText], str] | None = None
@@ -157,6 +177,21 @@ class SecureMessages:
                 user_agent=origin.user_agent,
                 conversation_id=link.conversation_id,
                 detail={"link_id": link.link_id, **detail},
+            )
+        )
+
+    def _unknown_record(self, origin: RequestOrigin, action: AuditAction, **detail: str) -> None:
+        """A page request that names no link we issued: no conversation, nothing from the token."""
+        user_id, username = UNKNOWN_ACTOR
+        self.audit.append(
+            AuditEvent(
+                user_id=user_id,
+                username=username,
+                action=action,
+                source_ip=origin.source_ip,
+                user_agent=origin.user_agent,
+                conversation_id=None,
+                detail={"outcome": "not_found", **detail},
             )
         )
 
@@ -260,10 +295,14 @@ class SecureMessages:
         return [staff_json(link, self.links.body(link), now) for link in self.links.for_conversation(cid)]
 
     # -- patient ---------------------------------------------------------------------------------------
-    def _find(self, token: Any) -> SecureLink | None:
+    def _find(self, token: Any) -> tuple[SecureLink | None, str]:
+        """The link a token opens, and (for the trail) what the token was when none: ``missing``,
+        ``malformed`` (not a token's shape: no lookup) or ``unknown`` (a token's shape, not ours)."""
+        if not isinstance(token, str) or not token:
+            return None, "missing"
         if not is_token(token):
-            return None  # garbled or forged: no lookup, nothing changed
-        return self.links.by_token_hash(token_hash(self.token_key.key(), token))
+            return None, "malformed"  # garbled or forged: no lookup, nothing changed
+        return self.links.by_token_hash(token_hash(self.token_key.key(), token)), "unknown"
 
     def _status_change(self, link: SecureLink, detail: str, at: datetime) -> None:
         """Opened or locked, on the thread's history (not material: no staff view goes stale)."""
@@ -293,9 +332,14 @@ class SecureMessages:
 
         return jwt.encode(claims, self.session_key.key(), algorithm=SESSION_ALGORITHM)
 
-    def _session_link(self, session: Any, now: datetime) -> SecureLink | None:
-        if not isinstance(session, str) or not 0 < len(session) <= 1024:
-            return None
+    def _session_link(self, session: Any, now: datetime) -> tuple[SecureLink | None, str, str]:
+        """The link a session was signed for, ``live`` and the session's id (``jti``); else (the link,
+        ``session_ended``) when its signature holds but its time is up, or (None,
+        ``missing|malformed|unknown``) when it names no link."""
+        if not isinstance(session, str) or not session:
+            return None, "missing", ""
+        if len(session) > 1024:
+            return None, "malformed", ""
         import jwt  # PyJWT loads cryptography: only for a request that carries a session
 
         try:
@@ -306,37 +350,46 @@ class SecureMessages:
                 audience=SESSION_AUDIENCE,
                 # exp and iat are checked against the injected clock below (PyJWT reads the host's).
                 options={
-                    "require": ["sub", "cid", "exp", "iat", "aud"],
+                    "require": ["sub", "cid", "exp", "iat", "aud", "jti"],
                     "verify_exp": False,
                     "verify_iat": False,
                 },
             )
         except jwt.PyJWTError:
-            return None
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int) or not isinstance(iat, int) or not iat - 60 <= now.timestamp() < exp:
-            return None
+            return None, "malformed", ""
         link = self.links.get(str(claims["cid"]), str(claims["sub"]))
         if link is None or link.opened_at is None:
-            return None
-        return link
+            return None, "unknown", ""
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int) or not isinstance(iat, int) or not iat - 60 <= now.timestamp() < exp:
+            return link, "session_ended", ""
+        return link, "live", str(claims["jti"])
 
     def check(
         self, token: Any, entered: date | None, origin: RequestOrigin, *, problem: str | None = None
     ) -> Page:
         """The date-of-birth form was sent. ``entered`` is None when it was not a date (``problem`` says
         why): that is no try. A right date shows the message and opens a session for answers."""
-        link = self._find(token)
+        link, shape = self._find(token)
         if link is None:
+            self._unknown_record(origin, AuditAction.SECURE_CHECK_FAILED, presented=shape)
             return Page(PageResult.NOT_FOUND)
         now = self.clock.now()
         state = link.state(now)
         if state is LinkState.EXPIRED:
+            self._link_record(link, origin, AuditAction.SECURE_CHECK_FAILED, outcome="expired")
             return Page(PageResult.EXPIRED)
         if state is LinkState.LOCKED:
             self._link_record(link, origin, AuditAction.SECURE_CHECK_FAILED, outcome="locked")
             return Page(PageResult.LOCKED)
         if entered is None:
+            self._link_record(
+                link,
+                origin,
+                AuditAction.SECURE_CHECK_FAILED,
+                outcome="not_a_date",
+                tries=str(link.failed_tries),
+            )
             return Page(PageResult.INVALID_DATE, tries_left=link.tries_left, problem=problem)
         on_file = self.birth_dates.birth_date(self.links.source_id(link), link.phone_hmac)
         for _attempt in range(ATTEMPTS):
@@ -348,12 +401,15 @@ class SecureMessages:
             except ConcurrentChange:
                 fresh = self.links.get(link.conversation_id, link.link_id)
                 if fresh is None:
+                    self._unknown_record(origin, AuditAction.SECURE_CHECK_FAILED, presented="unknown")
                     return Page(PageResult.NOT_FOUND)
                 link = fresh
         else:
             raise ConcurrentChange("the link kept changing; try again")
         if outcome is CheckOutcome.PASSED:
-            self._link_record(checked, origin, AuditAction.SECURE_VIEW)
+            self._link_record(
+                checked, origin, AuditAction.SECURE_VIEW, outcome="opened", answers=str(checked.answers)
+            )
             if link.opened_at is None:
                 self._status_change(checked, f"opened:{checked.link_id}", now)
             return Page(
@@ -367,61 +423,119 @@ class SecureMessages:
                 checked,
                 origin,
                 AuditAction.SECURE_CHECK_FAILED,
-                outcome="mismatch",
+                outcome="wrong_dob",
                 tries=str(checked.failed_tries),
             )
             return Page(PageResult.MISMATCH, tries_left=checked.tries_left)
         if outcome is CheckOutcome.EXPIRED:
+            self._link_record(checked, origin, AuditAction.SECURE_CHECK_FAILED, outcome="expired")
             return Page(PageResult.EXPIRED)
         if checked is not link:  # this wrong date locked it
             self._link_record(
                 checked,
                 origin,
                 AuditAction.SECURE_CHECK_FAILED,
-                outcome="mismatch",
+                outcome="wrong_dob",
                 tries=str(MAX_FAILED_TRIES),
             )
-            self._link_record(checked, origin, AuditAction.SECURE_LOCKED)
+            self._link_record(checked, origin, AuditAction.SECURE_LOCKED, outcome="locked")
             self._status_change(checked, f"locked:{checked.link_id}", now)
+        else:  # locked by another request between our read and our write
+            self._link_record(checked, origin, AuditAction.SECURE_CHECK_FAILED, outcome="locked")
         return Page(PageResult.LOCKED)
 
     def answer(self, session: Any, answer: Any, origin: RequestOrigin) -> Page:
         """An answer from the page, in a session a passed check opened: lands in the conversation as a
-        patient message (unread for staff) and is logged (encrypted) like a text."""
+        patient message (unread for staff) and is logged (encrypted) like a text.
+
+        Once: the same text posted again in the same session (a double tap, a phone re-posting the form
+        after a poor connection) is the answer already taken -- the same success page, nothing new in the
+        thread or the count, and an audit ``secure_answer`` record with ``outcome=repeat`` naming the same
+        message (every POST is on the trail; an auditor sees it was one answer). The answer's
+        :func:`answer_key` is kept with the count in one transaction, so two posts racing take it once. A
+        repeat also finishes an answer whose first post stopped after it was taken (the message and the
+        landing are each written once)."""
         now = self.clock.now()
-        link = self._session_link(session, now)
+        link, standing, session_id = self._session_link(session, now)
+        refused = AuditAction.SECURE_ANSWER_REFUSED
         if link is None:
+            self._unknown_record(origin, refused, presented=standing)
+            return Page(PageResult.SESSION_ENDED)
+        if standing != "live":
+            self._link_record(link, origin, refused, outcome="session_ended")
             return Page(PageResult.SESSION_ENDED)
         state = link.state(now)
         if state is not LinkState.OPEN:
+            self._link_record(link, origin, refused, outcome=state.value)
             return Page(PageResult.EXPIRED if state is LinkState.EXPIRED else PageResult.LOCKED)
         body = self.links.body(link)
         try:
             text = check_answer(answer)
-            answered = link.answer(now)
         except InvalidInput as exc:
+            self._link_record(link, origin, refused, outcome="invalid_answer")
             return Page(
                 PageResult.SHOWN, body=body, session=session, answers=link.answers, problem=exc.message
             )
-        self.links.save(answered, expected_version=link.version)  # a double submit races: one wins
-        message_id = "sa_" + secrets.token_urlsafe(16)
-        self.messages.append(
-            MessageRecord(
-                message_id=message_id,
-                phone_hmac=link.phone_hmac,
-                direction=Direction.INBOUND,
-                kind="secure_answer",
-                channel=Channel.API,
-                status="received",
-                created_at=now,
-                thread_at=now,
-                body=text,
-                detail=f"secure_message:{link.link_id}",
+        key = answer_key(self.answer_mac_key.key(), link.link_id, session_id, text)
+        claim = self.links.answer_claim(link.conversation_id, key)
+        for _attempt in range(ATTEMPTS):
+            if claim is not None:
+                break
+            try:
+                answered = link.answer(now)
+            except InvalidInput as exc:
+                self._link_record(link, origin, refused, outcome="used_up")
+                return Page(
+                    PageResult.SHOWN, body=body, session=session, answers=link.answers, problem=exc.message
+                )
+            taken = AnswerClaim(key, link.link_id, "sa_" + secrets.token_urlsafe(16), now)
+            try:
+                self.links.take_answer(answered, taken, expected_version=link.version)
+            except AnswerRepeated:
+                claim = self.links.answer_claim(link.conversation_id, key)
+                if claim is None:
+                    raise ConcurrentChange("the answer could not be read back; send it again") from None
+                break
+            except ConcurrentChange:
+                fresh = self.links.get(link.conversation_id, link.link_id)
+                if fresh is None or fresh.state(now) is not LinkState.OPEN:
+                    raise
+                link, claim = fresh, self.links.answer_claim(link.conversation_id, key)
+                continue
+            self._deliver(link, taken, text)
+            self._link_record(
+                link, origin, AuditAction.SECURE_ANSWER, outcome="answered", message_id=taken.message_id
             )
+            return Page(PageResult.ANSWERED, body=body, session=session, answers=answered.answers)
+        if claim is None:
+            raise ConcurrentChange("the link kept changing while the answer was taken; send it again")
+        self._deliver(link, claim, text)
+        self._link_record(
+            link, origin, AuditAction.SECURE_ANSWER, outcome="repeat", message_id=claim.message_id
         )
-        self._land(link, message_id, now)
-        self._link_record(link, origin, AuditAction.SECURE_ANSWER, message_id=message_id)
-        return Page(PageResult.ANSWERED, body=body, session=session, answers=answered.answers)
+        current = self.links.get(link.conversation_id, link.link_id) or link
+        return Page(PageResult.ANSWERED, body=body, session=session, answers=current.answers)
+
+    def _deliver(self, link: SecureLink, claim: AnswerClaim, text: str) -> None:
+        """The taken answer into the message log and the conversation, each once (a repeat that finds
+        them written writes nothing)."""
+        if not self.messages.recorded(link.phone_hmac, claim.message_id, claim.at):
+            with suppress(AlreadyRecorded):  # a racing repeat wrote it
+                self.messages.append(
+                    MessageRecord(
+                        message_id=claim.message_id,
+                        phone_hmac=link.phone_hmac,
+                        direction=Direction.INBOUND,
+                        kind="secure_answer",
+                        channel=Channel.API,
+                        status="received",
+                        created_at=claim.at,
+                        thread_at=claim.at,
+                        body=text,
+                        detail=f"secure_message:{link.link_id}",
+                    )
+                )
+        self._land(link, claim.message_id, claim.at)
 
     def _land(self, link: SecureLink, message_id: str, at: datetime) -> None:
         for _attempt in range(ATTEMPTS):

@@ -6,6 +6,9 @@
                                                      ``check_ct`` (the appointment whose date of birth
                                                      checks it, bound to ``secure-check#<link_id>``)
   pk=securetoken#<token_hash>   sk=secure            the lookup from a token's hash to its link
+  pk=<conversation_id>          sk=secureanswer#<key> one answer taken (``answer_key``: a keyed HMAC of the
+                                                     link, the session and the text, never the text):
+                                                     its message id and time, so a re-post lands nothing
 
 Neither item carries the attributes of the table's indexes (phone_hmac is stored as ``number_hmac``), so
 no secure message shows up in a conversation list or the sweep's work list.
@@ -24,11 +27,14 @@ from shared.core.errors import ConcurrentChange, Conflict
 from shared.crypto.ports import PhiCipher
 from shared.outbound.ports import TransactionCancelled, Transactions
 from shared.runtime.aws_errors import is_condition_failure
-from shared.secure.domain import SecureLink, is_link_id
+from shared.secure.domain import AnswerClaim, SecureLink, is_link_id
+from shared.secure.ports import AnswerRepeated
 
 SK_PREFIX = "secure#"
 TOKEN_SK = "secure"  # noqa: S105  # a sort key, not a secret  # nosec B105
 RECORD_TYPE = "secure_message"
+ANSWER_SK_PREFIX = "secureanswer#"
+ANSWER_RECORD_TYPE = "secure_answer_claim"
 
 
 def body_record_ref(link_id: str) -> str:
@@ -193,6 +199,62 @@ class DynamoSecureLinks:
             if is_condition_failure(exc):
                 raise ConcurrentChange("the secure link changed since it was read") from exc
             raise
+
+    def take_answer(self, answered: SecureLink, claim: AnswerClaim, *, expected_version: int) -> None:
+        key = {"pk": answered.conversation_id, "sk": SK_PREFIX + answered.link_id}
+        stamp = _opt(answered.last_answer_at) or iso(claim.at)
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": key,
+                            "UpdateExpression": "SET answers = :answers, version = :version, "
+                            "last_answer_at = :at",
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {
+                                ":answers": answered.answers,
+                                ":version": answered.version,
+                                ":at": stamp,
+                                ":expected": expected_version,
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": {
+                                "pk": answered.conversation_id,
+                                "sk": ANSWER_SK_PREFIX + claim.answer_key,
+                                "record_type": ANSWER_RECORD_TYPE,
+                                "link_id": claim.link_id,
+                                "message_id": claim.message_id,
+                                "answered_at": iso(claim.at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except TransactionCancelled as exc:
+            reasons = exc.reasons + ["None"] * (2 - len(exc.reasons))
+            if reasons[1] == "ConditionalCheckFailed":
+                raise AnswerRepeated("this answer was taken already") from exc
+            raise ConcurrentChange("the secure link changed since it was read") from exc
+
+    def answer_claim(self, conversation_id: str, answer_key: str) -> AnswerClaim | None:
+        item = self._table.get_item(
+            Key={"pk": conversation_id, "sk": ANSWER_SK_PREFIX + answer_key}, ConsistentRead=True
+        ).get("Item")
+        if not item or item.get("record_type") != ANSWER_RECORD_TYPE:
+            return None
+        return AnswerClaim(
+            answer_key=answer_key,
+            link_id=str(item["link_id"]),
+            message_id=str(item["message_id"]),
+            at=parse_iso(str(item["answered_at"])),
+        )
 
     def _item(self, link: SecureLink) -> dict[str, Any]:
         item = self._table.get_item(

@@ -21,7 +21,7 @@ def secure_settings() -> SecureSettings:
 def _build(*, sends: bool) -> SecureMessages:
     from shared.appointments.wiring import birth_dates
     from shared.audit.wiring import audit_log
-    from shared.crypto.wiring import cipher, secure_link_key, secure_session_key
+    from shared.crypto.wiring import cipher, secure_answer_key, secure_link_key, secure_session_key
     from shared.inbox.wiring import conversation_store, staff_reply_sender
     from shared.messaging.wiring import message_log
     from shared.outbound.wiring import transactions
@@ -39,6 +39,7 @@ def _build(*, sends: bool) -> SecureMessages:
         clock=SystemClock(),
         token_key=secure_link_key(),
         session_key=secure_session_key(),
+        answer_mac_key=secure_answer_key(),
         page_url=settings.secure_page_url,
         clinic_name=core_settings().clinic_name,
         send_text=staff_reply_sender(logged_body=withheld) if sends else None,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import call, newest_conversation, staff_token
+from tests.browser.conftest import PHONE, call, newest_conversation, staff_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -107,3 +107,22 @@ def test_a_nurse_sends_a_secure_message_and_the_patient_reads_and_answers_it_on_
     # The answer is a patient message (a new version of the thread): the app's poll shows it, no reload
     # (a reload signs out: the session lives in memory only).
     expect(nurse.get_by_test_id("secure-message").locator(".badge")).to_have_text("Answered", timeout=20_000)
+
+
+def test_a_phone_without_javascript_is_told_why_the_page_needs_it(
+    browser: Any, sandbox: Any, _opened: Any
+) -> None:
+    """The token stays in the URL fragment, which only the page's script can move into the form: with
+    JavaScript off the patient reads why and what to do (the noscript text), at 360 px."""
+    context = browser.new_context(viewport=PHONE, locale="en-US", java_script_enabled=False)
+    _opened.contexts.append(context)
+    phone = context.new_page()
+    _opened.pages.append(phone)
+    phone.goto(f"{sandbox.api_url}/s#{'A' * 43}")
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("secure message")
+    notice = phone.locator("#needs-script")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("This page needs JavaScript to open your message")
+    expect(notice).to_contain_text("Turn on JavaScript")
+    expect(phone.locator("#no-link")).to_be_hidden()  # the script's own notice never ran
+    assert phone.evaluate("document.documentElement.scrollWidth <= 360")

@@ -269,7 +269,19 @@ def test_forged_garbled_and_unknown_tokens_get_one_404_page_and_change_nothing(c
         status, _h, html = open_with(clinic, forged, THANH_DOB)
         answers.add((status, html))
     assert len(answers) == 1 and next(iter(answers))[0] == 404
-    assert secure_items(clinic) == before and len(audit(clinic)) == audited
+    assert secure_items(clinic) == before
+    # each try is on the trail, naming no conversation and nothing of what was typed in the link
+    tried = audit(clinic)[audited:]
+    assert [(r["action"], r["user_id"], r.get("conversation_id")) for r in tried] == [
+        ("secure_check_failed", "patient-link:unknown", None)
+    ] * 8
+    assert [r["detail"]["presented"] for r in tried] == ["missing"] + ["malformed"] * 2 + ["unknown"] * 2 + [
+        "malformed"
+    ] * 2 + ["unknown"]
+    assert {r["source_ip"] for r in tried} == {"127.0.0.1"}
+    assert not [
+        r for r in tried if token[:8] in json.dumps(r, default=str) or "t1:" in json.dumps(r, default=str)
+    ]
     # a forged session is the same as none
     status, _h, html = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
     assert status == 401 and "session ended" in html.lower()
@@ -375,3 +387,250 @@ def test_a_secure_notice_shows_only_in_the_thread_it_was_sent_from(clinic, clock
     assert "secure_message" not in [e["kind"] for e in billing]
     assert "question about my bill" in [e["body"] for e in billing]
     assert "question about my bill" not in [e["body"] for e in nursing]
+
+
+def trail(stack: Any, clock: Clock, **query: str) -> list[dict[str, Any]]:
+    """The patient page's records as an admin reads the trail back (GET /inbox/audit), oldest first."""
+    status, _h, body = call(
+        stack, clock, "admin", "GET", f"/inbox/audit?{urlencode({**query, 'limit': 200})}"
+    )
+    assert status == 200, body
+    records = [r for r in json.loads(body)["records"] if r["action"].startswith("secure_")]
+    return sorted((r for r in records if r["action"] != "secure_send"), key=lambda r: r["sequence"])
+
+
+def outcomes(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["action"], r["detail"].get("outcome", "")) for r in records]
+
+
+def test_every_try_on_a_known_link_is_on_the_trail_with_its_outcome_even_on_a_dead_link(
+    clinic, clock
+) -> None:
+    """Issue 13: every view, failed check and answer is in the audit trail -- also when the link is
+    expired, locked or used up, the date is not a date, or the session ended."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    assert open_with(clinic, token, ("13", "40", "1984"))[0] == 400  # not a date: no try counted
+    assert open_with(clinic, token, MAGGIE_DOB)[0] == 401
+    status, _h, html = open_with(clinic, token, THANH_DOB)
+    assert status == 200
+    session = session_of(html)
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "   "})[0] == 400
+    for n in range(10):
+        assert page(clinic, "POST /s/answer", {"session": session, "answer": f"answer {n}"})[0] == 200
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "one more"})
+    assert status == 400 and "at most 10 answers" in html
+    clock.now = MONDAY_OPEN + timedelta(minutes=16)
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "late"})[0] == 401
+    clock.now = MONDAY_OPEN + timedelta(days=7, seconds=1)
+    assert open_with(clinic, token, THANH_DOB)[0] == 410  # expired
+
+    records = trail(clinic, clock, conversation_id=cid)
+    [link] = shown_secure(clinic, clock, cid)
+    assert {r["user_id"] for r in records} == {f"patient-link:{link['id']}"}
+    assert outcomes(records) == [
+        ("secure_check_failed", "not_a_date"),
+        ("secure_check_failed", "wrong_dob"),
+        ("secure_view", "opened"),
+        ("secure_answer_refused", "invalid_answer"),
+        *[("secure_answer", "answered")] * 10,
+        ("secure_answer_refused", "used_up"),
+        ("secure_answer_refused", "session_ended"),
+        ("secure_check_failed", "expired"),
+    ]
+    assert [r["detail"].get("tries") for r in records[:3]] == ["0", "1", None]
+    assert all(r["detail"]["link_id"] == link["id"] for r in records)
+    assert not [r for r in records if token[:8] in json.dumps(r) or "t1:" in json.dumps(r)]
+
+
+def test_a_locked_link_records_each_try_and_a_refused_answer(clinic, clock) -> None:
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)  # opened, then someone else locks it
+    session = session_of(html)
+    for _ in range(5):
+        open_with(clinic, token, MAGGIE_DOB)
+    assert open_with(clinic, token, THANH_DOB)[0] == 410
+    status, _h, html = page(clinic, "POST /s/answer", {"session": session, "answer": "still there?"})
+    assert status == 410 and "locked" in html
+    assert outcomes(trail(clinic, clock, conversation_id=cid)) == [
+        ("secure_view", "opened"),
+        *[("secure_check_failed", "wrong_dob")] * 5,
+        ("secure_locked", "locked"),
+        ("secure_check_failed", "locked"),
+        ("secure_answer_refused", "locked"),
+    ]
+    # a session that is not ours names no link: on the trail with no conversation
+    status, _h, _b = page(clinic, "POST /s/answer", {"session": "eyJhbGciOiJub25lIn0.e30.", "answer": "hi"})
+    assert status == 401
+    [forged] = trail(clinic, clock, user="patient-link:unknown")
+    assert forged["action"] == "secure_answer_refused" and forged["conversation_id"] is None
+    assert forged["detail"] == {"outcome": "not_found", "presented": "malformed"}
+
+
+def secure_answers_in_thread(stack: Any, clock: Clock, cid: str) -> list[str]:
+    _s, _h, body = call(stack, clock, "nurse", "GET", f"/inbox/conversations/{cid}")
+    thread = json.loads(body)["conversation"]["thread"]
+    texted = {"START", "Are my results in?"}  # the clinic fixture's texts; answers show as the patient's
+    return [e["body"] for e in thread if e["kind"] == "patient" and e["body"] not in texted]
+
+
+def test_a_double_tap_or_a_reposted_form_lands_the_answer_once(clinic, clock) -> None:
+    """Issue 13 / s6: the same answer posted twice in one session is one answer (same success page); a
+    different answer, or the same text after the link was opened again, is another."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    session = session_of(html)
+    before = conversation_of(clinic, THANH_MOBILE)["patient_messages"]
+    form = {"session": session, "answer": "Yes, Tuesday works for me."}
+    first = page(clinic, "POST /s/answer", form)
+    clock.now = MONDAY_OPEN + timedelta(seconds=3)  # the phone re-posts after a poor connection
+    second = page(clinic, "POST /s/answer", form)
+    assert first[0] == second[0] == 200 and "Your answer was sent" in second[2]
+    assert first[2] == second[2]
+    assert secure_answers_in_thread(clinic, clock, cid) == ["Yes, Tuesday works for me."]
+    assert conversation_of(clinic, THANH_MOBILE)["patient_messages"] == before + 1
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 1
+    answered = [r for r in trail(clinic, clock, conversation_id=cid) if r["action"] == "secure_answer"]
+    assert [r["detail"]["outcome"] for r in answered] == ["answered", "repeat"]
+    assert answered[0]["detail"]["message_id"] == answered[1]["detail"]["message_id"]
+
+    # a different answer is another; so is the same text in a new session (the link opened again)
+    clock.now = MONDAY_OPEN + timedelta(seconds=10)  # the thread orders by time
+    assert page(clinic, "POST /s/answer", {"session": session, "answer": "Morning if possible."})[0] == 200
+    clock.now = MONDAY_OPEN + timedelta(seconds=20)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    assert page(clinic, "POST /s/answer", {**form, "session": session_of(html)})[0] == 200
+    assert secure_answers_in_thread(clinic, clock, cid) == [
+        "Yes, Tuesday works for me.",
+        "Morning if possible.",
+        "Yes, Tuesday works for me.",
+    ]
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 3
+    # what makes a re-post the same is a keyed hash: the text is in no key or attribute
+    assert plaintext_leaks(clinic, ["Tuesday works", "Morning if possible"]) == []
+
+
+def test_a_repost_finishes_an_answer_whose_first_post_stopped_after_it_was_taken(
+    clinic, clock, monkeypatch
+) -> None:
+    """The first post took the answer, then the function stopped before the message was logged (a
+    timeout): the phone's re-post lands it, once."""
+    from shared.messaging.store import DynamoMessageLog
+
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    _s, _h, html = open_with(clinic, token_sent_to(THANH_MOBILE), THANH_DOB)
+    form = {"session": session_of(html), "answer": "Please call me after 5."}
+    real_append = DynamoMessageLog.append
+
+    def stopped(self: Any, record: Any) -> None:
+        if record.kind == "secure_answer":
+            raise TimeoutError("the function ran out of time")
+        real_append(self, record)
+
+    monkeypatch.setattr(DynamoMessageLog, "append", stopped)
+    with pytest.raises(TimeoutError):
+        page(clinic, "POST /s/answer", form)
+    monkeypatch.setattr(DynamoMessageLog, "append", real_append)
+    assert secure_answers_in_thread(clinic, clock, cid) == []
+    status, _h, html = page(clinic, "POST /s/answer", form)
+    assert status == 200 and "Your answer was sent" in html
+    assert page(clinic, "POST /s/answer", form)[0] == 200
+    assert secure_answers_in_thread(clinic, clock, cid) == ["Please call me after 5."]
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["answers"] == 1
+
+
+def raw_post(stack: Any, route: str, body: str | bytes, content_type: str) -> tuple[int, str]:
+    _method, _, path = route.partition(" ")
+    event = events.http_api_event(
+        "POST", path, route_key=route, body=body, headers={"content-type": content_type}
+    )
+    answer = stack.functions["SecurePageFunction"].invoke(event)
+    text = answer["body"]
+    if answer.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    return answer["statusCode"], text
+
+
+def test_a_malformed_form_on_a_real_link_gets_a_clear_400_page_and_changes_nothing(clinic, clock) -> None:
+    """What docs/openapi.yaml describes of the two forms, broken on a live link and session: 400 and a page
+    that says so; no try counted, nothing answered, the thread as it was."""
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    token = token_sent_to(THANH_MOBILE)
+    _s, _h, html = open_with(clinic, token, THANH_DOB)
+    session = session_of(html)
+    form = "application/x-www-form-urlencoded"
+    good_check = urlencode({"token": token, "month": "07", "day": "14", "year": "1961"})  # a wrong date
+    good_answer = urlencode({"session": session, "answer": "hello"})
+    before, thread = secure_items(clinic), secure_answers_in_thread(clinic, clock, cid)
+    broken = [
+        ("POST /s", good_check + "&extra=1", form),  # a field the form has not
+        ("POST /s", good_check + "&month=08", form),  # a field twice
+        ("POST /s", json.dumps({"token": token}), "application/json"),  # not a form
+        ("POST /s", good_check, "text/plain"),
+        ("POST /s", good_check + "&pad=" + "x" * 9000, form),  # over 8 KiB
+        ("POST /s", b"token=" + token.encode() + b"&month=\xff&day=14&year=1961", form),  # not UTF-8
+        ("POST /s", "&".join(f"f{n}=1" for n in range(20)), form),  # too many fields
+        ("POST /s/answer", good_answer + "&extra=1", form),
+        ("POST /s/answer", good_answer + "&answer=again", form),
+        ("POST /s/answer", json.dumps({"session": session, "answer": "hello"}), "application/json"),
+    ]
+    for route, body, content_type in broken:
+        status, text_ = raw_post(clinic, route, body, content_type)
+        assert status == 400 and "could not read what was sent" in text_ and "Nothing was saved" in text_, (
+            route,
+            body,
+        )
+    assert secure_items(clinic) == before and secure_answers_in_thread(clinic, clock, cid) == thread
+    [link] = shown_secure(clinic, clock, cid)
+    assert link["failed_tries"] == 0 and link["answers"] == 0
+    # the same forms whole are taken: the broken ones were refused for what was wrong with them
+    assert raw_post(clinic, "POST /s", good_check, form)[0] == 401
+    assert raw_post(clinic, "POST /s/answer", good_answer, form)[0] == 200
+
+
+def test_the_page_tells_a_browser_without_javascript_why_it_needs_it(clinic) -> None:
+    """The token is in the URL fragment, so only the page's script can put it into the form: a browser
+    without JavaScript is told so plainly (and who to call), not left with a form that cannot work."""
+    status, headers, html = page(clinic, "GET /s")
+    assert status == 200
+    [noscript] = re.findall(r"<noscript>(.*?)</noscript>", html, flags=re.S)
+    assert "needs JavaScript" in noscript and "Turn on JavaScript" in noscript
+    assert "Riverside Family Clinic" in noscript
+    assert "<style" not in noscript and "'unsafe-inline'" not in headers["Content-Security-Policy"]
+
+
+def test_two_posts_racing_take_the_answer_once_in_the_store(clinic, clock) -> None:
+    """The race a double tap makes: both posts read the link at one version and try to take the same
+    answer. The store's one transaction lets one through; the other is told it was taken (a repeat), not
+    a conflict, so it answers the same page. A different answer on a stale version is a conflict."""
+    from shared.core.errors import ConcurrentChange
+    from shared.secure import wiring as secure_wiring
+    from shared.secure.domain import AnswerClaim
+    from shared.secure.ports import AnswerRepeated
+
+    cid = conversation_of(clinic, THANH_MOBILE)["conversation_id"]
+    assert send(clinic, clock, "nurse", cid)[0] == 201
+    assert open_with(clinic, token_sent_to(THANH_MOBILE), THANH_DOB)[0] == 200
+    links = secure_wiring.secure_page().links
+    [read] = links.for_conversation(cid)
+    answered = read.answer(clock.now)
+    claim = AnswerClaim("a1:" + "0" * 64, read.link_id, "sa_" + "A" * 22, clock.now)
+    links.take_answer(answered, claim, expected_version=read.version)
+    with pytest.raises(AnswerRepeated):  # the racing twin: same read, same answer
+        links.take_answer(answered, claim, expected_version=read.version)
+    other = AnswerClaim("a1:" + "1" * 64, read.link_id, "sa_" + "B" * 22, clock.now)
+    with pytest.raises(ConcurrentChange):  # another answer on the stale read: read again and retry
+        links.take_answer(answered, other, expected_version=read.version)
+    [stored] = links.for_conversation(cid)
+    assert stored.answers == 1 and links.answer_claim(cid, claim.answer_key) == claim
+    assert links.answer_claim(cid, other.answer_key) is None

@@ -161,3 +161,18 @@ def test_the_text_names_the_clinic_and_the_link_only_in_one_gsm7_segment() -> No
         == f"You have a secure message from {'A' * 40}: https://inbox.example.org/s#(link withheld)"
     )
     assert token not in withheld(text)
+
+
+def test_an_answers_key_is_keyed_and_names_the_link_the_session_and_the_text() -> None:
+    from shared.secure.domain import answer_key
+
+    key, other_key = b"k" * 32, b"q" * 32
+    one = answer_key(key, "sm_" + "A" * 22, "session-1", "yes")
+    assert one == answer_key(key, "sm_" + "A" * 22, "session-1", "yes")
+    assert one.startswith("a1:") and len(one) == 3 + 64 and "yes" not in one
+    assert one != answer_key(other_key, "sm_" + "A" * 22, "session-1", "yes")
+    assert one != answer_key(key, "sm_" + "B" * 22, "session-1", "yes")
+    assert one != answer_key(key, "sm_" + "A" * 22, "session-2", "yes")
+    assert one != answer_key(key, "sm_" + "A" * 22, "session-1", "yes!")
+    # the fields are separated: moving text between them is another key
+    assert answer_key(key, "a", "b\nc", "d") != answer_key(key, "a", "b", "c\nd")
