@@ -1,5 +1,5 @@
 """The staff web app in a real browser: Debian's Chromium, headless, driven by Playwright's sync API, against
-one sandbox per test session (template.yaml on moto, the built web app under /app/, moto's Cognito with the
+one sandbox per test file (template.yaml on moto, the built web app under /app/, moto's Cognito with the
 seeded staff).
 
 Fixtures other suites can use (tests/browser/test_*.py):
@@ -81,8 +81,12 @@ def _require_tools() -> None:
         pytest.fail("web/dist is not built: run `make web`", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox() -> Iterator[Any]:
+    # One per file, not per session: the sandbox's moto server shares moto's in-process backends with
+    # every mock_aws() in this worker, and a test file run between two browser files (pytest-xdist
+    # --dist loadfile hands files out in any order) resets them on leaving its mock: the sandbox's keys
+    # and tables were gone (KMS NotFoundException in the next browser file).
     _require_tools()
     from infra.local.sandbox import Sandbox
     from shared.outbound import store
