@@ -288,7 +288,7 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label
     from bench.containers import Containers
     from infra.demo import reminder_bundle
     from infra.local import events
-    from infra.local.moto_speed import item_level_transactions
+    from infra.local.moto_speed import item_level_transactions, linear_sqs
     from infra.local.stack import Stack, function_environment
     from shared.core.segments import analyze
     from shared.runtime import wiring
@@ -320,6 +320,7 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label
         with (
             mock_aws(),
             item_level_transactions(),
+            linear_sqs(),
             counter.installed(),
             virtual_time_sources(clock, result.patched),
             Containers(clock) as containers,

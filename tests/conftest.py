@@ -30,10 +30,12 @@ TWILIO_TOKEN = "test-twilio-auth-token-0123456789ab"
 @pytest.fixture(scope="session", autouse=True)
 def _cheaper_moto_keys() -> Iterator[None]:
     """Every stack's KMS keys and Cognito pool skip moto's unused RSA work (infra.local.moto_speed):
-    about a third of what provisioning a stack costs, and the suite provisions one per test."""
-    from infra.local.moto_speed import reused_unused_key_material
+    about a third of what provisioning a stack costs, and the suite provisions one per test. SQS
+    receives check retention without rebuilding every queue attribute per message (quadratic in the
+    queue: most of the 2,000-reminder fault suite's time)."""
+    from infra.local.moto_speed import linear_sqs, reused_unused_key_material
 
-    with reused_unused_key_material():
+    with reused_unused_key_material(), linear_sqs():
         yield
 
 

@@ -116,3 +116,66 @@ def reused_unused_key_material() -> Iterator[None]:
     finally:
         kms_models.generate_private_key = real_generate
         rsa_key_class.import_key = real_descriptor
+
+
+@contextlib.contextmanager
+def linear_sqs() -> Iterator[None]:
+    """``SendMessage`` and ``ReceiveMessage`` in time linear in the queue, not quadratic.
+
+    moto reads a queue's settings (``ContentBasedDeduplication`` on every send, ``MessageRetentionPeriod``
+    for every message a receive considers) through ``Queue.attributes``, which also computes the three
+    ``ApproximateNumberOfMessages*`` counts, each a pass over every message in the queue. With 2,000
+    reminders queued that is millions of steps per call: most of the fault-injection suite's time.
+    Inside moto's send and receive, ``attributes`` leaves the counts out (nothing there reads them);
+    ``GetQueueAttributes`` still computes them, and every rule is moto's own, unchanged.
+    """
+    import threading
+
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs.models import Queue, SQSBackend
+
+    counts = {
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    }
+    inside = threading.local()
+    real_attributes = Queue.__dict__["attributes"]
+    real_send = SQSBackend.__dict__["send_message"]
+    real_receive = SQSBackend.__dict__["receive_message"]
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if not getattr(inside, "depth", 0):
+            return dict(real_attributes.fget(self))
+        # moto's Queue.attributes (5.x), without the three counts.
+        names = [name for name in self.BASE_ATTRIBUTES if name not in counts]
+        if self.fifo_queue:
+            names += self.FIFO_ATTRIBUTES
+        if self.kms_master_key_id:
+            names += self.KMS_ATTRIBUTES
+        result = {name: getattr(self, camelcase_to_underscores(name)) for name in names}
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return {key: str(v).lower() if isinstance(v, bool) else v for key, v in result.items()}
+
+    def counted_out(real: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            inside.depth = getattr(inside, "depth", 0) + 1
+            try:
+                return real(self, *args, **kwargs)
+            finally:
+                inside.depth -= 1
+
+        return call
+
+    Queue.attributes = property(attributes)
+    SQSBackend.send_message = counted_out(real_send)
+    SQSBackend.receive_message = counted_out(real_receive)
+    try:
+        yield
+    finally:
+        Queue.attributes = real_attributes
+        SQSBackend.send_message = real_send
+        SQSBackend.receive_message = real_receive

@@ -115,3 +115,38 @@ def test_the_key_patches_are_removed_after():
         assert kms_models.generate_private_key is not generate
     assert kms_models.generate_private_key is generate
     assert cognito_models.jwk.RSAKey.__dict__["import_key"] is importer
+
+
+def test_sqs_speedup_keeps_moto_rules_and_counts_and_is_removed_after(aws):
+    from moto.sqs.models import Queue, SQSBackend, sqs_backends
+
+    from infra.local.moto_speed import linear_sqs
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    original = (Queue.__dict__["attributes"], SQSBackend.__dict__["receive_message"])
+    with linear_sqs():
+        assert Queue.__dict__["attributes"] is not original[0]
+        url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for body in ("a", "b", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+        assert len(got) == 2
+        # GetQueueAttributes still counts: one visible, two in flight.
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessages"] == "1"
+        assert counts["ApproximateNumberOfMessagesNotVisible"] == "2"
+        # Older than the queue's retention period: dropped at receive, as moto does.
+        queue = sqs_backends["123456789012"]["us-east-1"].queues["short"]
+        for message in queue._messages:
+            message.sent_timestamp -= 61_000
+        assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+        # Content-based deduplication (read from the queue's attributes inside send) still applies.
+        fifo = sqs.create_queue(
+            QueueName="dedup.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        for _ in range(2):
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        assert len(sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]) == 1
+        # Outside send and receive, the attributes are moto's own, counts and all.
+        assert Queue.__dict__["attributes"].fget(queue) == original[0].fget(queue)
+    assert (Queue.__dict__["attributes"], SQSBackend.__dict__["receive_message"]) == original
