@@ -105,6 +105,17 @@ def pages(stack: Stack) -> list[dict[str, Any]]:
     ]
 
 
+def frozen_clock(monkeypatch: Any, at: datetime) -> Clock:
+    """The functions' clock held at ``at`` (the test moves ``clock.now``), pacing relaxed: every inbox
+    test file's ``clock`` fixture."""
+    from shared.core.clock import SystemClock
+
+    clock = Clock(at)
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
+    relax_pacing(monkeypatch)
+    return clock
+
+
 def relax_pacing(monkeypatch: Any) -> None:
     """moto on this shared machine takes longer per write than DynamoDB does, so the pacer's 30 ms
     lateness check (a slot reached late is given up and booked again) would refuse every slot. Pacing has

@@ -17,8 +17,8 @@ from tests.integration.inbox_helpers import (
     Clock,
     clinic_departments,
     conversation_in,
+    frozen_clock,
     pages,
-    relax_pacing,
     text,
 )
 
@@ -35,12 +35,7 @@ MISSING = "c_AAAAAAAAAAAAAAAAAAAAAA"
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tests.integration.inbox_helpers import (
     PATIENT,
     Clock,
     clinic_departments,
-    relax_pacing,
+    frozen_clock,
     text,
 )
 from tests.integration.test_inbox_conversations_api import MISSING, MONDAY_OPEN, STAFF, _opt_in, audit, call
@@ -28,12 +28,7 @@ REPLY = "Some redness is normal; call us if it spreads."
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

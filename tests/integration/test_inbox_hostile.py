@@ -24,7 +24,7 @@ from tests.integration.inbox_helpers import (
     Clock,
     clinic_departments,
     conversation_in,
-    relax_pacing,
+    frozen_clock,
     text,
 )
 from tests.integration.test_inbox_conversations_api import MONDAY_OPEN, STAFF
@@ -36,12 +36,7 @@ NASTY = ["\x00", "bad\x00nul", "\x07bell", "\u202eevil", "a\u2066isolate", "del\
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

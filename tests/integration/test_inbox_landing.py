@@ -11,11 +11,10 @@ from tests.integration.harness import plaintext_leaks
 from tests.integration.inbox_helpers import (
     NURSING_LINE,
     PATIENT,
-    Clock,
     clinic_departments,
     conversation_in,
     conversations,
-    relax_pacing,
+    frozen_clock,
     replies_to,
     text,
 )
@@ -26,12 +25,7 @@ MONDAY_OPEN = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

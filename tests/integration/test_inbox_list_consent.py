@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from tests.integration.inbox_helpers import Clock, clinic_departments, conversations, relax_pacing, text
+from tests.integration.inbox_helpers import (
+    Clock,
+    clinic_departments,
+    conversations,
+    frozen_clock,
+    text,
+)
 from tests.integration.test_delivery_batches import _granted
 from tests.integration.test_inbox_conversations_api import call
 
@@ -22,12 +28,7 @@ NUMBERS = [f"+1206555014{n}" for n in range(6)]
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

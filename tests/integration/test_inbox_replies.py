@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.integration.inbox_helpers import (
-    Clock,
     clinic_departments,
     conversation_in,
-    relax_pacing,
+    frozen_clock,
     replies_to,
     text,
 )
@@ -33,12 +32,7 @@ REFILL = "I need a refill of my prescription please"
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MON_1215)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MON_1215)
 
 
 @pytest.fixture

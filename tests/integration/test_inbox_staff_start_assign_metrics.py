@@ -14,11 +14,10 @@ from tests.fixtures.fhir_samples import MAGGIE_MOBILE, resource_at, sample_bundl
 from tests.integration.harness import outbox, plaintext_leaks
 from tests.integration.inbox_helpers import (
     PATIENT,
-    Clock,
     clinic_departments,
     conversation_in,
     conversations,
-    relax_pacing,
+    frozen_clock,
     sweep,
     text,
 )
@@ -30,12 +29,7 @@ NEW_NUMBER = "+12065550177"
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

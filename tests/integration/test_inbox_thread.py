@@ -14,10 +14,9 @@ import pytest
 from infra.local import events
 from tests.integration.inbox_helpers import (
     PATIENT,
-    Clock,
     clinic_departments,
     conversation_in,
-    relax_pacing,
+    frozen_clock,
     replies_to,
     text,
 )
@@ -26,12 +25,7 @@ from tests.integration.test_inbox_conversations_api import MONDAY_OPEN, STAFF, _
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import pytest
 from tests.integration.harness import plaintext_leaks
 from tests.integration.inbox_helpers import (
     PATIENT,
-    Clock,
     clinic_departments,
     conversation_in,
+    frozen_clock,
     pages,
-    relax_pacing,
     replies_to,
     sweep,
     text,
@@ -31,12 +30,7 @@ BLEEDING = "my incision is bleeding and it won't stop, what should I do"
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-
-    clock = Clock(MON_1000)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MON_1000)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from shared.core.clock import iso
 from shared.core.segments import analyze
 from tests.fixtures.fhir_samples import MAGGIE_MOBILE, THANH_MOBILE, resource_at, sample_bundle
 from tests.integration.harness import all_items, outbox, plaintext_leaks
-from tests.integration.inbox_helpers import NURSING_LINE, Clock, clinic_departments, text
+from tests.integration.inbox_helpers import NURSING_LINE, Clock, clinic_departments, frozen_clock, text
 from tests.integration.test_inbox_conversations_api import MONDAY_OPEN, call
 
 THANH_DOB = ("02", "29", "1984")  # the sample bundle's Patient pat-1002 (a leap day)
@@ -36,13 +36,7 @@ LINK = re.compile(
 
 @pytest.fixture
 def clock(monkeypatch):  # type: ignore[no-untyped-def]
-    from shared.core.clock import SystemClock
-    from tests.integration.inbox_helpers import relax_pacing
-
-    clock = Clock(MONDAY_OPEN)
-    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now)
-    relax_pacing(monkeypatch)
-    return clock
+    return frozen_clock(monkeypatch, MONDAY_OPEN)
 
 
 def ingest(stack: Any) -> None:
