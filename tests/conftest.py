@@ -56,11 +56,12 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def stack(aws: None):  # type: ignore[no-untyped-def]
     """template.yaml provisioned into moto, with a Twilio token secret and the functions registered."""
-    import boto3
-
     from infra.local.stack import Stack
+    from shared.runtime import aws as clients
 
-    secret_arn = boto3.client("secretsmanager").create_secret(
+    # The container's cached client (inside this test's mock): a fresh boto3.client() per test cost more
+    # than provisioning the stack, and more with every test (its default session kept growing).
+    secret_arn = clients.client("secretsmanager").create_secret(
         Name="clinictext/twilio-auth-token", SecretString=TWILIO_TOKEN
     )["ARN"]
     # A fast send rate: pacing has its own tests, and the rest of the suite should not wait for slots.

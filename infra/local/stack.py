@@ -156,6 +156,11 @@ def _client(session: boto3.session.Session, service: str) -> Any:
     return session.client(service)  # type: ignore[call-overload]
 
 
+@functools.lru_cache(maxsize=64)
+def _resource(session: boto3.session.Session, service: str) -> Any:
+    return session.resource(service)  # type: ignore[call-overload]
+
+
 class Stack:
     """template.yaml, provisioned into whatever endpoint boto3 currently talks to."""
 
@@ -542,7 +547,7 @@ class Stack:
         return self.physical[logical]["Arn"]
 
     def table(self, logical: str) -> Any:
-        return self._session.resource("dynamodb").Table(self.ref(logical))
+        return _resource(self._session, "dynamodb").Table(self.ref(logical))
 
     def http_authorizers(self) -> dict[str, dict[str, Any]]:
         """The HTTP API's named authorizers (``Auth.Authorizers``), resolved: ``{"StaffJwt": {...}}``."""

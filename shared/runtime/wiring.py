@@ -23,12 +23,17 @@ def cached(factory: Callable[[], Any]) -> Any:
 def reset(*, clients: bool = True) -> None:
     """Forget built services (and, unless ``clients`` is False, the boto3 clients too)."""
     from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
     for cache in _caches:
         cache.cache_clear()
-    parameters.clear_caches()  # secrets (the Twilio token) are cached process-wide by Powertools
+    # Secrets (the Twilio token) are cached process-wide by Powertools, in providers that hold a client.
     if clients:
+        parameters.clear_caches()  # the providers and their clients
         aws.reset()
+    else:
+        for provider in DEFAULT_PROVIDERS.values():
+            provider.clear_cache()  # the values only: the provider's client is kept, like ours
 
 
 def preload_clients(*services: str) -> None:
