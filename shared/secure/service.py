@@ -167,22 +167,24 @@ class SecureMessages:
     def _link_record(
         self, link: SecureLink, origin: RequestOrigin, action: AuditAction, **detail: str
     ) -> None:
-        user_id, username = _actor(link.link_id)
-        self.audit.append(
-            AuditEvent(
-                user_id=user_id,
-                username=username,
-                action=action,
-                source_ip=origin.source_ip,
-                user_agent=origin.user_agent,
-                conversation_id=link.conversation_id,
-                detail={"link_id": link.link_id, **detail},
-            )
+        self._patient_record(
+            _actor(link.link_id), link.conversation_id, origin, action, {"link_id": link.link_id, **detail}
         )
 
     def _unknown_record(self, origin: RequestOrigin, action: AuditAction, **detail: str) -> None:
         """A page request that names no link we issued: no conversation, nothing from the token."""
-        user_id, username = UNKNOWN_ACTOR
+        self._patient_record(UNKNOWN_ACTOR, None, origin, action, {"outcome": "not_found", **detail})
+
+    def _patient_record(
+        self,
+        actor: tuple[str, str],
+        conversation_id: str | None,
+        origin: RequestOrigin,
+        action: AuditAction,
+        detail: dict[str, str],
+    ) -> None:
+        """One audit record of the patient page (no staff identity, no app client)."""
+        user_id, username = actor
         self.audit.append(
             AuditEvent(
                 user_id=user_id,
@@ -190,8 +192,8 @@ class SecureMessages:
                 action=action,
                 source_ip=origin.source_ip,
                 user_agent=origin.user_agent,
-                conversation_id=None,
-                detail={"outcome": "not_found", **detail},
+                conversation_id=conversation_id,
+                detail=detail,
             )
         )
 
