@@ -60,6 +60,7 @@ SAMPLES: dict[str, str] = {
     "MessagesApiFunction": "messages_api_lookup.json",
     "ReminderFanoutFunction": "live: a window holding one due reminder",
     "ReminderSenderFunction": "live: one queued reminder, due now, patient opted in",
+    "SecurePageFunction": "secure_page_open.json",
     "TwilioWebhookFunction": "twilio_webhook.json",
 }
 LIVE_PHONE = "+12065550123"  # fictional 555-01xx
