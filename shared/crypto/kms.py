@@ -1,8 +1,8 @@
 """PHI protection: envelope encryption of record payloads and a keyed blind index for phone numbers.
 
 * :class:`KmsEnvelopeCipher` encrypts a record's PHI fields as one JSON payload with the AWS Encryption
-  SDK under the stack's KMS key, through a caching materials manager, so one data key serves many texts
-  and a container makes about one KMS request per cache window for each direction (see below).
+  SDK under the stack's KMS key, through the hierarchical keyring, so a container makes one KMS request
+  per cache window for reading and writing together, whatever the volume (see below).
 * :class:`KmsHmacBlindIndex` turns an E.164 number into ``HMAC-SHA256(key, number)`` computed by KMS
   (``GenerateMac`` on an HMAC_256 key). Tables are keyed by that value; the number itself is never
   stored in clear. Results are cached in memory for the life of the Lambda container.
@@ -16,10 +16,11 @@ Ciphertext formats (all are Encryption SDK messages under the same KMS key; base
 * **Format 3 (written now), ``3:<base64>``.** The AWS KMS *hierarchical keyring* of the AWS Cryptographic
   Material Providers library (MPL). A branch key lives in the keystore table (``PhiKeyStoreTable``),
   wrapped by the KMS data key; a container asks KMS to unwrap it once per cache window
-  (``max_cache_age_seconds``) for writing (the active version) and once for reading (each version it
-  meets), whoever wrote the records: appointments ingested over days by many ingest containers are all
-  read under the one branch key. Every message gets its own data key, derived locally from the branch key,
-  so the encryption context is free to name the record: ``clinictext:record = <ref>``,
+  (``max_cache_age_seconds``) for writing and reading records of the active version (the keyring's two
+  cache entries are filled from one unwrap: :mod:`shared.crypto.branch_cache`), and once more for each
+  older version it reads, whoever wrote the records: appointments ingested over days by many ingest
+  containers are all read under the one branch key. Every message gets its own data key, derived locally
+  from the branch key, so the encryption context is free to name the record: ``clinictext:record = <ref>``,
   ``clinictext:purpose = phi``, ``clinictext:format = 3``. The context is authenticated (bound into the
   data key's wrapping and the message header) and compared on decrypt: a ciphertext copied onto another
   record raises :class:`IntegrityError`. The ``3:`` prefix only routes the text to the right reader
@@ -62,6 +63,10 @@ FORMAT_3 = "3"
 FORMAT_3_PREFIX = "3:"
 # The MPL's error types for a failed AWS call (KMS or DynamoDB): operational, never a verdict on a ciphertext.
 _SERVICE_ERRORS = {"ComAmazonawsKms", "ComAmazonawsDynamodb"}
+# The hierarchical keyring's cache partition: named, so SharedBranchKeyCache can name its entries.
+KEYRING_PARTITION = "clinictext-phi"
+# The context of the throwaway encryption that fetches the active branch key (never stored).
+_WARM_CONTEXT = {PURPOSE_KEY: "cache-warm-up"}
 # Added to the encryption context by the Encryption SDK itself for signed algorithm suites.
 _SIGNING_KEY_CONTEXT = "aws-crypto-public-key"
 
@@ -173,10 +178,11 @@ class KmsEnvelopeCipher:
     """Envelope encryption with the AWS Encryption SDK: format 3 through the hierarchical keyring.
 
     Writing (format 3) and reading format 3 unwrap the branch key through KMS once per
-    ``max_cache_age_seconds`` (the keyring's cache TTL) for each direction, whatever the number of
-    records or of containers that wrote them. Formats 1 and 2 are read through a caching materials
-    manager that reuses the plaintext data key of an encrypted data key it has decrypted before, for
-    ``max_cache_age_seconds``. ``cache_capacity`` bounds the entries held in either cache.
+    ``max_cache_age_seconds`` (the keyring's cache TTL) for both directions together (plus once per
+    older branch key version read), whatever the number of records or of containers that wrote them.
+    Formats 1 and 2 are read through a caching materials manager that reuses the plaintext data key of
+    an encrypted data key it has decrypted before, for ``max_cache_age_seconds``. ``cache_capacity``
+    bounds the entries held in either cache.
     ``max_messages_encrypted`` only bounds format-2 writes (a cipher without a keystore).
     """
 
@@ -218,22 +224,42 @@ class KmsEnvelopeCipher:
             max_messages_encrypted=max_messages_encrypted,
         )
         self._keyring: Any = None
+        self._branch_cache: Any = None
         if keystore is not None:
             from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
             from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
             from aws_cryptographic_material_providers.mpl.models import (
-                CacheTypeDefault,
+                CacheTypeMultiThreaded,
+                CacheTypeShared,
                 CreateAwsKmsHierarchicalKeyringInput,
-                DefaultCache,
+                CreateCryptographicMaterialsCacheInput,
+                MultiThreadedCache,
             )
 
+            from shared.crypto.branch_cache import SharedBranchKeyCache
+
             providers = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+            # One cache for both directions: the active branch key is also cached as its version, so a
+            # container that reads and writes unwraps the branch key once per window (branch_cache.py).
+            self._branch_cache = SharedBranchKeyCache(
+                providers.create_cryptographic_materials_cache(
+                    input=CreateCryptographicMaterialsCacheInput(
+                        cache=CacheTypeMultiThreaded(
+                            MultiThreadedCache(entry_capacity=cache_capacity, entry_pruning_tail_size=1)
+                        )
+                    )
+                ),
+                partition_id=KEYRING_PARTITION,
+                logical_key_store_name=keystore.table,
+                branch_key_id=keystore.branch_key_id,
+            )
             self._keyring = providers.create_aws_kms_hierarchical_keyring(
                 input=CreateAwsKmsHierarchicalKeyringInput(
                     key_store=keystore.keystore(key_arn),
                     branch_key_id=keystore.branch_key_id,
                     ttl_seconds=max(MIN_KEYRING_TTL_SECONDS, int(max_cache_age_seconds)),
-                    cache=CacheTypeDefault(DefaultCache(entry_capacity=cache_capacity)),
+                    cache=CacheTypeShared(self._branch_cache),
+                    partition_id=KEYRING_PARTITION,
                 )
             )
 
@@ -260,6 +286,15 @@ class KmsEnvelopeCipher:
             return self._decrypt_format_3(record_ref, ciphertext[len(FORMAT_3_PREFIX) :])
         return self._decrypt_legacy(record_ref, ciphertext)
 
+    def _fetch_active_branch_key(self) -> None:
+        """Before a read in a window with nothing cached, fetch the active branch key (it is then cached
+        as its version too), so reads and writes in the window share one KMS unwrap. A throwaway
+        encryption does it: the keyring's own path, nothing stored. A container that only reads records
+        of an older branch key version (after a rotation) pays one unwrap more per window for this."""
+        if self._branch_cache.holds_active():
+            return
+        self._client.encrypt(source=b"{}", keyring=self._keyring, encryption_context=_WARM_CONTEXT)
+
     def _decrypt_format_3(self, record_ref: str, text: str) -> dict[str, Any]:
         from cryptography.exceptions import InvalidSignature, InvalidTag
 
@@ -267,6 +302,7 @@ class KmsEnvelopeCipher:
         if self._keyring is None:
             raise ValueError("a format-3 ciphertext needs the PHI keystore (PHI_KEYSTORE_TABLE)")
         try:
+            self._fetch_active_branch_key()  # its failures are classified as the read's own would be
             message = base64.b64decode(text, validate=True)
             plaintext, header = self._client.decrypt(source=message, keyring=self._keyring)
         except (InvalidSignature, InvalidTag) as exc:

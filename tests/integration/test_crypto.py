@@ -71,6 +71,31 @@ def container(key_arn: str, keystore: BranchKeyStore, **settings: Any) -> KmsEnv
     return KmsEnvelopeCipher(key_arn, keystore=fresh, botocore_session=session._session, **settings)
 
 
+def rotate_branch_key(keystore: BranchKeyStore, key_arn: str) -> None:
+    """A new active version of the branch key (the MPL's VersionKey, as an operator rotates it)."""
+    from aws_cryptographic_material_providers.keystore.models import VersionKeyInput
+
+    keystore.keystore(key_arn).version_key(VersionKeyInput(branch_key_identifier=keystore.branch_key_id))
+
+
+@pytest.fixture
+def keystore_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``type`` of every keystore item read (``branch:ACTIVE`` or ``branch:version:<id>``)."""
+    import botocore.handlers
+
+    items: list[str] = []
+
+    def grab(params: dict[str, Any], **_kwargs: Any) -> None:
+        items.append(str(params["Key"]["type"]["S"]))
+
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [("provide-client-params.dynamodb.GetItem", grab), *botocore.handlers.BUILTIN_HANDLERS],
+    )
+    return items
+
+
 def format_2_encrypt(key_arn: str, record_ref: str, payload: dict[str, Any]) -> str:
     """A format-2 ciphertext as the previous cipher wrote it (a cipher without a keystore still does)."""
     return KmsEnvelopeCipher(key_arn).encrypt(record_ref, payload)
@@ -290,7 +315,11 @@ def test_branch_key_unwrap_matches_the_template_iam_condition(
         [("provide-client-params.kms.Decrypt", grab), *botocore.handlers.BUILTIN_HANDLERS],
     )
     cipher = container(key_arn, keystore)  # its session is made after the hook
-    cipher.decrypt("message#m-1", cipher.encrypt("message#m-1", {"body": "x"}))
+    written = cipher.encrypt("message#m-1", {"body": "x"})
+    rotate_branch_key(keystore, key_arn)
+    # A new container reading a record of the old version: the active version (fetched first) and the
+    # old version, each unwrapped once.
+    container(key_arn, keystore).decrypt("message#m-1", written)
 
     template = Stack().template
     policies = template["Resources"]["TwilioWebhookFunction"]["Properties"]["Policies"]
@@ -299,7 +328,7 @@ def test_branch_key_unwrap_matches_the_template_iam_condition(
     )
     condition = statement["Condition"]["StringEquals"]
     assert set(condition) == {"kms:EncryptionContext:tablename", "kms:EncryptionContext:branch-key-id"}
-    assert len(sent) == 2  # the active version (to write) and the version (to read)
+    assert len(sent) == 3  # the writer's active version; the reader's new active and old version
     for context in sent:
         assert context["tablename"] == keystore.table
         assert context["branch-key-id"] == keystore.branch_key_id
@@ -433,8 +462,9 @@ def test_kms_requests_for_1000_texts_in_one_container(
 ) -> None:
     """The send path: each text decrypts its appointment's contact, written by several ingest containers,
     and encrypts its message-log body. With the hierarchical keyring the sender's KMS requests do not
-    depend on how many containers wrote what it reads: one Decrypt of the branch key to read, one to
-    write, per cache window (format 2 paid a Decrypt per ingest container's data key)."""
+    depend on how many containers wrote what it reads: one Decrypt of the branch key per cache window,
+    for reading and writing together (format 2 paid a Decrypt per ingest container's data key; the
+    keyring alone paid one per direction)."""
     ingest_containers = 5
     contacts = []
     ingest_requests: Counter[str] = Counter()
@@ -468,8 +498,8 @@ def test_kms_requests_for_1000_texts_in_one_container(
         f"{TEXTS} read-backs {read_back_requests}",
     )
     assert ingest_requests == {"Decrypt": ingest_containers}  # one branch-key unwrap per container
-    assert send_requests == {"Decrypt": 2}  # the active version (write) and the version (read)
-    assert send_reads == {"GetItem": 2}
+    assert send_requests == {"Decrypt": 1}  # the active version, cached for reading as its version
+    assert send_reads == {"GetItem": 1}
     assert read_back_requests == {}
 
 
@@ -489,11 +519,69 @@ def test_the_cache_ttl_bounds_the_reuse_of_the_branch_key(
     written = [cipher.encrypt(f"message#m-{i}", {"body": "x"}) for i in range(50)]
     cipher.decrypt("message#m-0", written[0])
     cipher.decrypt("message#m-1", written[1])
-    assert kms_requests == {"Decrypt": 2}
-    now[0] += 61  # past the TTL: both directions ask KMS again
+    assert kms_requests == {"Decrypt": 1}
+    now[0] += 61  # past the TTL: KMS again, once for both directions
     cipher.decrypt("message#m-2", written[2])
     cipher.encrypt("message#m-x", {"body": "x"})
-    assert kms_requests == {"Decrypt": 4}
+    assert kms_requests == {"Decrypt": 2}
+
+
+def test_a_window_that_starts_with_a_write_reads_from_the_same_unwrap(
+    key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str]
+) -> None:
+    ingest = container(key_arn, keystore)
+    contacts = [ingest.encrypt(f"appointment#a-{i}", {"n": i}) for i in range(20)]
+    sender = container(key_arn, keystore)
+    kms_requests.clear()
+
+    sender.encrypt("message#m-0", {"body": "first"})  # write first: the active version is fetched
+    assert [sender.decrypt(f"appointment#a-{i}", ct)["n"] for i, ct in enumerate(contacts)] == list(range(20))
+    assert kms_requests == {"Decrypt": 1}
+
+
+def test_after_a_rotation_old_records_read_and_new_ones_are_written_under_the_new_version(
+    key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str], keystore_items: list[str]
+) -> None:
+    """The cache shares only the active version's unwrap: a record of an older version is still fetched
+    by its version (one Decrypt more per window), and a rotation is not hidden by the shared entry."""
+    before = container(key_arn, keystore)
+    old = [before.encrypt(f"appointment#a-{i}", {"n": i}) for i in range(5)]
+    rotate_branch_key(keystore, key_arn)
+    reader = container(key_arn, keystore)
+    kms_requests.clear()
+
+    assert [reader.decrypt(f"appointment#a-{i}", ct)["n"] for i, ct in enumerate(old)] == list(range(5))
+    new = reader.encrypt("message#m-1", {"body": "after"})
+    assert reader.decrypt("message#m-1", new) == {"body": "after"}
+    assert kms_requests == {"Decrypt": 2}  # the new active version (shared) and the old version
+
+    # A fresh container: the new record is read from the active entry alone (so it was written under
+    # the new version); the old one needs its own version.
+    keystore_items.clear()
+    fresh = container(key_arn, keystore)
+    assert fresh.decrypt("message#m-1", new) == {"body": "after"}
+    assert keystore_items == ["branch:ACTIVE"]
+    assert fresh.decrypt("appointment#a-0", old[0]) == {"n": 0}
+    assert keystore_items[1].startswith("branch:version:")
+
+
+def test_a_wrong_cache_identifier_would_cost_a_request_per_direction(
+    key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared entry is what saves the request: with the version stored under any other identifier
+    (as if the MPL named its entries differently), a read-and-write window pays two unwraps again."""
+    from shared.crypto import branch_cache
+
+    monkeypatch.setattr(
+        branch_cache.SharedBranchKeyCache, "version_id", lambda _self, version: b"other" + version.encode()
+    )
+    cipher = container(key_arn, keystore)
+    written = cipher.encrypt("message#m-1", {"body": "x"})
+    kms_requests.clear()
+    reader = container(key_arn, keystore)
+    reader.decrypt("message#m-1", written)
+    reader.encrypt("message#m-2", {"body": "y"})
+    assert kms_requests == {"Decrypt": 2}
 
 
 def test_format_2_reads_are_cached_per_data_key(
