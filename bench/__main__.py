@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     import contextlib
     import io
 
-    from bench import coldstart, fanout, inbox, pacing, requests
+    from bench import coldstart, fanout, inbox, kms, pacing, requests
 
     pollers = "".join(
         f" --{name}-pollers {value}"
@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(sections), flush=True)
     for title, make in (
+        (
+            "KMS per 1,000 texts: one sender container, 1,000 texts in one cache window",
+            lambda: kms.table(kms.run(), ingest_containers=5, windows=3),
+        ),
         (
             "Fan-out at scale: 10,000 and 100,000 due reminders (in-memory index)",
             lambda: fanout.table(fanout.run()),

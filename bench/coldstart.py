@@ -170,6 +170,7 @@ class _Moto:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self._saved_environment = dict(os.environ)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint,
@@ -210,7 +211,11 @@ class _Moto:
         return stack, path
 
     def stop(self) -> None:
+        """Stop the server and give the process its environment back: the benchmarks after this one must
+        not send their requests to a stopped server's endpoint (the pacing bench did)."""
         self._server.stop()
+        os.environ.clear()
+        os.environ.update(self._saved_environment)
 
 
 def _seed_due_reminder(stack: Any, *, queue: bool) -> dict[str, Any]:

@@ -20,3 +20,16 @@ def test_every_sample_event_file_exists() -> None:
     for logical, sample in coldstart.SAMPLES.items():
         if not sample.startswith("live"):
             assert (coldstart.EVENTS / sample).is_file(), logical
+
+
+def test_the_cold_start_bench_gives_the_environment_back(monkeypatch) -> None:
+    """``make bench`` runs the pacing bench after this one: it used to send its requests to the cold-start
+    bench's stopped moto server (AWS_ENDPOINT_URL was left behind) and fail."""
+    import os
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    before = dict(os.environ)
+    moto = coldstart._Moto()
+    assert os.environ["AWS_ENDPOINT_URL"] == moto.endpoint
+    moto.stop()
+    assert dict(os.environ) == before
