@@ -302,7 +302,7 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label
     from bench.containers import Containers
     from infra.demo import reminder_bundle
     from infra.local import events
-    from infra.local.moto_speed import item_level_transactions, linear_sqs
+    from infra.local.moto_speed import item_level_transactions, json_dynamodb_responses, linear_sqs
     from infra.local.stack import Stack, function_environment
     from shared.core.segments import analyze
     from shared.runtime import wiring
@@ -341,6 +341,7 @@ def run_rate(reminders: int, parts_per_second: float, pollers: int | None, label
             mock_aws(),
             item_level_transactions(),
             linear_sqs(),
+            json_dynamodb_responses(),
             counter.installed(),
             virtual_time_sources(clock, result.patched),
             Containers(clock) as containers,

@@ -136,7 +136,12 @@ class Sandbox:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from infra.local.moto_speed import item_level_transactions, linear_sqs, reused_unused_key_material
+        from infra.local.moto_speed import (
+            item_level_transactions,
+            json_dynamodb_responses,
+            linear_sqs,
+            reused_unused_key_material,
+        )
 
         # The moto server runs in this process: its transactions roll back item by item instead of
         # copying whole tables (the same semantics; a 500-entry bundle no longer runs past its budget),
@@ -146,6 +151,7 @@ class Sandbox:
         self._moto_speedups.enter_context(item_level_transactions())
         self._moto_speedups.enter_context(reused_unused_key_material())
         self._moto_speedups.enter_context(linear_sqs())
+        self._moto_speedups.enter_context(json_dynamodb_responses())
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -150,3 +152,123 @@ def test_sqs_speedup_keeps_moto_rules_and_counts_and_is_removed_after(aws):
         # Outside send and receive, the attributes are moto's own, counts and all.
         assert Queue.__dict__["attributes"].fget(queue) == original[0].fget(queue)
     assert (Queue.__dict__["attributes"], SQSBackend.__dict__["receive_message"]) == original
+
+
+def _item_operations(client: Any) -> list[Any]:
+    """Every DynamoDB item operation the patch answers, with each attribute type, pages and capacity."""
+    client.create_table(
+        TableName="speed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "s": {"S": "text é"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01"]},
+        "m": {"M": {"inner": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
+    answers: list[Any] = []
+
+    def keep(response: dict[str, Any]) -> None:
+        answers.append({k: v for k, v in response.items() if k != "ResponseMetadata"})
+
+    for i in range(5):
+        keep(
+            client.put_item(TableName="speed", Item={"pk": {"S": "p"}, "sk": {"S": f"{i}"}, "t": {"S": "x"}})
+        )
+    keep(client.put_item(TableName="speed", Item={"pk": {"S": "p"}, "sk": {"S": "bin"}, **item}))
+    keep(client.get_item(TableName="speed", Key={"pk": {"S": "p"}, "sk": {"S": "bin"}}, ConsistentRead=True))
+    keep(client.get_item(TableName="speed", Key={"pk": {"S": "p"}, "sk": {"S": "missing"}}))
+    keep(client.get_item(TableName="speed", Key={"pk": {"S": "p"}, "sk": {"S": "1"}}))
+    keep(
+        client.query(
+            TableName="speed",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            Limit=2,
+            ReturnConsumedCapacity="TOTAL",
+        )
+    )
+    keep(client.scan(TableName="speed", Limit=3, ReturnConsumedCapacity="INDEXES"))
+    keep(
+        client.batch_get_item(
+            RequestItems={
+                "speed": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": k}} for k in ("0", "1", "missing")]}
+            }
+        )
+    )
+    keep(
+        client.update_item(
+            TableName="speed",
+            Key={"pk": {"S": "p"}, "sk": {"S": "0"}},
+            UpdateExpression="SET c = if_not_exists(c, :zero) + :one",
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        )
+    )
+    keep(
+        client.delete_item(
+            TableName="speed", Key={"pk": {"S": "p"}, "sk": {"S": "4"}}, ReturnValues="ALL_OLD"
+        )
+    )
+    keep(
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "speed", "Item": {"pk": {"S": "q"}, "sk": {"S": "1"}}}},
+                {"Delete": {"TableName": "speed", "Key": {"pk": {"S": "p"}, "sk": {"S": "3"}}}},
+            ],
+            ReturnConsumedCapacity="TOTAL",
+        )
+    )
+    keep(
+        client.transact_get_items(
+            TransactItems=[{"Get": {"TableName": "speed", "Key": {"pk": {"S": "q"}, "sk": {"S": "1"}}}}]
+        )
+    )
+    keep(
+        client.batch_write_item(
+            RequestItems={"speed": [{"PutRequest": {"Item": {"pk": {"S": "r"}, "sk": {"S": "1"}}}}]}
+        )
+    )
+    try:
+        client.put_item(
+            TableName="speed",
+            Item={"pk": {"S": "q"}, "sk": {"S": "1"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except client.exceptions.ConditionalCheckFailedException as refused:
+        answers.append(refused.response["Error"])
+    return answers
+
+
+def test_json_dynamodb_answers_parse_as_mottos_own_and_the_patch_is_removed_after(monkeypatch):
+    from moto import mock_aws
+    from moto.core.responses import ActionResult
+
+    from infra.local.moto_speed import JSON_ANSWERS, json_dynamodb_responses
+
+    own_serializer = ActionResult.__dict__["execute_result"]
+    while hasattr(own_serializer, "__wrapped__"):  # make test runs every test inside the patch
+        own_serializer = own_serializer.__wrapped__
+    JSON_ANSWERS.clear()
+    with mock_aws():
+        with json_dynamodb_responses():
+            patched = ActionResult.execute_result
+            fast = _item_operations(boto3.client("dynamodb", region_name="us-east-1"))
+        assert ActionResult.execute_result is not patched
+    monkeypatch.setattr(ActionResult, "execute_result", own_serializer)
+    with mock_aws():
+        own = _item_operations(boto3.client("dynamodb", region_name="us-east-1"))
+    # Written by the patch: all but the answers holding bytes (the binary item's put is empty, so JSON).
+    assert sum(JSON_ANSWERS.values()) == 16, JSON_ANSWERS
+    assert {"Query", "Scan", "BatchGetItem", "TransactWriteItems", "TransactGetItems"} <= set(JSON_ANSWERS)
+    assert len(fast) == len(own) == 18
+    for index, (mine, theirs) in enumerate(zip(fast, own, strict=True)):
+        assert mine == theirs, index
