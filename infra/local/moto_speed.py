@@ -182,7 +182,7 @@ def linear_sqs() -> Iterator[None]:
         SQSBackend.receive_message = real_receive
 
 
-# DynamoDB's data-plane operations, whose outputs are attribute maps, counts and keys: plain JSON.
+# DynamoDB operations whose outputs moto holds as plain JSON: items, counts, keys, table descriptions.
 _JSON_OPERATIONS = frozenset(
     {
         "GetItem",
@@ -195,8 +195,22 @@ _JSON_OPERATIONS = frozenset(
         "BatchWriteItem",
         "TransactWriteItems",
         "TransactGetItems",
+        # and the table operations a stack's provisioning makes (ten tables per test's stack)
+        "CreateTable",
+        "DescribeTable",
+        "UpdateTimeToLive",
+        "UpdateContinuousBackups",
     }
 )
+
+
+def _epoch_seconds(value: Any) -> float:
+    """A timestamp as DynamoDB's JSON protocol writes it (seconds since the epoch); nothing else."""
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    raise TypeError(f"not plain JSON: {type(value).__name__}")
 
 
 # How many answers json_dynamodb_responses wrote itself, by operation (the rest went to moto's serializer).
@@ -211,7 +225,8 @@ def json_dynamodb_responses() -> Iterator[None]:
     several spellings (``AttributePicker``): for a ``Query`` page of items that is most of the request's
     time (about 15% of the fault-injection suite). The output of the item operations above is already
     DynamoDB's JSON (attribute values as ``{"S": ...}`` maps, numbers as strings), so it is dumped as it
-    is. Anything ``json.dumps`` cannot write as it stands (bytes, dates) goes to moto's serializer, as do
+    is (dates as epoch seconds, as the protocol writes them). Anything else ``json.dumps`` cannot write
+    (bytes) goes to moto's serializer, as do
     errors and every other operation. ``test_moto_speed`` checks that botocore parses the same answers.
     """
     from moto import settings
@@ -231,7 +246,7 @@ def json_dynamodb_responses() -> Iterator[None]:
             and not settings.PRETTIFY_RESPONSES
         ):
             try:
-                body = json.dumps(result)
+                body = json.dumps(result, default=_epoch_seconds)
             except (TypeError, ValueError):
                 pass  # not plain JSON: moto's serializer knows the shape
             else:
