@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -245,7 +246,11 @@ class KmsEnvelopeCipher:
                 providers.create_cryptographic_materials_cache(
                     input=CreateCryptographicMaterialsCacheInput(
                         cache=CacheTypeMultiThreaded(
-                            MultiThreadedCache(entry_capacity=cache_capacity, entry_pruning_tail_size=1)
+                            # two entries at least: the active key and its mirror (with one, the mirror
+                            # pushed the active entry out and every read fetched it again)
+                            MultiThreadedCache(
+                                entry_capacity=max(2, cache_capacity), entry_pruning_tail_size=1
+                            )
                         )
                     )
                 ),
@@ -290,10 +295,19 @@ class KmsEnvelopeCipher:
         """Before a read in a window with nothing cached, fetch the active branch key (it is then cached
         as its version too), so reads and writes in the window share one KMS unwrap. A throwaway
         encryption does it: the keyring's own path, nothing stored. A container that only reads records
-        of an older branch key version (after a rotation) pays one unwrap more per window for this."""
+        of an older branch key version (after a rotation) pays one unwrap more per window for this.
+
+        Best effort: whatever goes wrong here (KMS throttled, a missing or malformed active item) is left
+        to the read itself, which raises it as its own, or may not need the active key at all (a record
+        of an older version).
+
+        Lambda runs one request at a time per container; where threads share a cipher (the local
+        sandbox), two of them may both fetch at a window's start: the multi-threaded cache, unlike the
+        MPL's storm-tracking one, does not hold the second back."""
         if self._branch_cache.holds_active():
             return
-        self._client.encrypt(source=b"{}", keyring=self._keyring, encryption_context=_WARM_CONTEXT)
+        with contextlib.suppress(Exception):  # the SDK's and the MPL's error types: the read decides
+            self._client.encrypt(source=b"{}", keyring=self._keyring, encryption_context=_WARM_CONTEXT)
 
     def _decrypt_format_3(self, record_ref: str, text: str) -> dict[str, Any]:
         from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -302,8 +316,8 @@ class KmsEnvelopeCipher:
         if self._keyring is None:
             raise ValueError("a format-3 ciphertext needs the PHI keystore (PHI_KEYSTORE_TABLE)")
         try:
-            self._fetch_active_branch_key()  # its failures are classified as the read's own would be
-            message = base64.b64decode(text, validate=True)
+            message = base64.b64decode(text, validate=True)  # garbage costs no AWS request
+            self._fetch_active_branch_key()
             plaintext, header = self._client.decrypt(source=message, keyring=self._keyring)
         except (InvalidSignature, InvalidTag) as exc:
             raise IntegrityError(f"{wrong}: it was altered") from exc

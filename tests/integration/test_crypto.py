@@ -526,6 +526,47 @@ def test_the_cache_ttl_bounds_the_reuse_of_the_branch_key(
     assert kms_requests == {"Decrypt": 2}
 
 
+def test_a_cache_of_one_entry_still_unwraps_once_per_window(
+    key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str]
+) -> None:
+    """PHI_CACHE_CAPACITY=1 is allowed: the mirror must not push the active key out of a one-slot cache
+    (it did, and every read then fetched the active key again)."""
+    ingest = container(key_arn, keystore)
+    contacts = [ingest.encrypt(f"appointment#a-{i}", {"n": i}) for i in range(10)]
+    sender = container(key_arn, keystore, cache_capacity=1)
+    kms_requests.clear()
+
+    for i, contact in enumerate(contacts):
+        assert sender.decrypt(f"appointment#a-{i}", contact) == {"n": i}
+        sender.encrypt(f"message#m-{i}", {"body": "x"})
+    assert kms_requests == {"Decrypt": 1}
+
+
+def test_garbage_costs_no_aws_request(
+    key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str], keystore_reads: Counter[str]
+) -> None:
+    cipher = container(key_arn, keystore)
+    kms_requests.clear()
+    keystore_reads.clear()
+    with pytest.raises(IntegrityError):
+        cipher.decrypt("message#m-1", "3:not base64 at all!")
+    assert (kms_requests, keystore_reads) == (Counter(), Counter())
+
+
+def test_a_broken_active_item_does_not_stop_reading_an_older_version(
+    key_arn: str, keystore: BranchKeyStore
+) -> None:
+    """The read fetches the active key first to share its unwrap; if the active item is unusable, a
+    record of an intact older version must still be read (the fetch is best effort)."""
+    old = container(key_arn, keystore).encrypt("appointment#a-1", {"n": 1})
+    rotate_branch_key(keystore, key_arn)
+    active = {"branch-key-id": {"S": keystore.branch_key_id}, "type": {"S": "branch:ACTIVE"}}
+    item = keystore.ddb_client.get_item(TableName=keystore.table, Key=active)["Item"]
+    keystore.ddb_client.put_item(TableName=keystore.table, Item={**item, "enc": {"B": b"\x00" * 60}})
+
+    assert container(key_arn, keystore).decrypt("appointment#a-1", old) == {"n": 1}
+
+
 def test_a_window_that_starts_with_a_write_reads_from_the_same_unwrap(
     key_arn: str, keystore: BranchKeyStore, kms_requests: Counter[str]
 ) -> None:
