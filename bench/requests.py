@@ -123,9 +123,6 @@ class RateRun:
     def service(self, phase: str, service: str) -> int:
         return sum(n for op, n in self.counts.get(phase, Counter()).items() if op.split(":")[0] == service)
 
-    def kms_send_path(self) -> int:
-        return sum(self.service(p, "kms") for p in ALL_IN)
-
     def kms_per_sender_window(self) -> float:
         """The most KMS requests any sender container made per cache window it was busy in."""
         worst = 0.0

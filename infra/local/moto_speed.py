@@ -226,8 +226,8 @@ def json_dynamodb_responses() -> Iterator[None]:
     time (about 15% of the fault-injection suite). The output of the item operations above is already
     DynamoDB's JSON (attribute values as ``{"S": ...}`` maps, numbers as strings), so it is dumped as it
     is (dates as epoch seconds, as the protocol writes them). Anything else ``json.dumps`` cannot write
-    (bytes) goes to moto's serializer, as do
-    errors and every other operation. ``test_moto_speed`` checks that botocore parses the same answers.
+    (bytes) goes to moto's serializer, as do errors and every other operation. ``test_moto_speed`` checks
+    that botocore parses the same answers.
     """
     from moto import settings
     from moto.core.responses import ActionResult

@@ -60,7 +60,6 @@ class SharedBranchKeyCache(ICryptographicMaterialsCache):
         self._active_id = _cache_id(
             _SCOPE_ENCRYPT, partition_id, logical_key_store_name, [branch_key_id.encode()]
         )
-        self.mirrored = 0  # active materials also stored as their version (for tests and figures)
 
     def version_id(self, version: str) -> bytes:
         return _cache_id(
@@ -92,7 +91,6 @@ class SharedBranchKeyCache(ICryptographicMaterialsCache):
                     bytes_used=param.bytes_used,
                 )
             )
-            self.mirrored += 1
         return result
 
     def get_cache_entry(self, param: Any) -> Any:

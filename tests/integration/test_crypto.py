@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -71,6 +70,16 @@ def container(key_arn: str, keystore: BranchKeyStore, **settings: Any) -> KmsEnv
     return KmsEnvelopeCipher(key_arn, keystore=fresh, botocore_session=session._session, **settings)
 
 
+def hook_first(monkeypatch: pytest.MonkeyPatch, event: str, handler: Any) -> None:
+    """Put ``handler`` first in botocore's built-in handlers for ``event``, so every session created
+    after this calls it before moto's own ``before-send`` handler answers the request."""
+    import botocore.handlers
+
+    monkeypatch.setattr(
+        botocore.handlers, "BUILTIN_HANDLERS", [(event, handler), *botocore.handlers.BUILTIN_HANDLERS]
+    )
+
+
 def rotate_branch_key(keystore: BranchKeyStore, key_arn: str) -> None:
     """A new active version of the branch key (the MPL's VersionKey, as an operator rotates it)."""
     from aws_cryptographic_material_providers.keystore.models import VersionKeyInput
@@ -81,18 +90,12 @@ def rotate_branch_key(keystore: BranchKeyStore, key_arn: str) -> None:
 @pytest.fixture
 def keystore_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ``type`` of every keystore item read (``branch:ACTIVE`` or ``branch:version:<id>``)."""
-    import botocore.handlers
-
     items: list[str] = []
 
     def grab(params: dict[str, Any], **_kwargs: Any) -> None:
         items.append(str(params["Key"]["type"]["S"]))
 
-    monkeypatch.setattr(
-        botocore.handlers,
-        "BUILTIN_HANDLERS",
-        [("provide-client-params.dynamodb.GetItem", grab), *botocore.handlers.BUILTIN_HANDLERS],
-    )
+    hook_first(monkeypatch, "provide-client-params.dynamodb.GetItem", grab)
     return items
 
 
@@ -101,44 +104,28 @@ def format_2_encrypt(key_arn: str, record_ref: str, payload: dict[str, Any]) -> 
     return KmsEnvelopeCipher(key_arn).encrypt(record_ref, payload)
 
 
-@pytest.fixture
-def kms_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """KMS HTTP requests by operation, from every botocore session created while the test runs.
-
-    The counter goes first in botocore's built-in handlers, so each new session calls it before moto's
-    own ``before-send`` handler answers the request.
-    """
-    import botocore.handlers
-
+def request_counter(monkeypatch: pytest.MonkeyPatch, service: str) -> Counter[str]:
+    """``service``'s HTTP requests by operation, from every botocore session created after this."""
     counts: Counter[str] = Counter()
 
     def count(event_name: str, **_kwargs: Any) -> None:
         counts[event_name.rsplit(".", 1)[-1]] += 1
 
-    monkeypatch.setattr(
-        botocore.handlers,
-        "BUILTIN_HANDLERS",
-        [("before-send.kms", count), *botocore.handlers.BUILTIN_HANDLERS],
-    )
-    yield counts
+    hook_first(monkeypatch, f"before-send.{service}", count)
+    return counts
 
 
 @pytest.fixture
-def keystore_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+def kms_requests(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """KMS HTTP requests by operation, from every botocore session created while the test runs (the
+    counter goes first, so each new session calls it before moto's own ``before-send`` handler)."""
+    return request_counter(monkeypatch, "kms")
+
+
+@pytest.fixture
+def keystore_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """DynamoDB HTTP requests by operation (the keystore's reads), from clients created after it."""
-    import botocore.handlers
-
-    counts: Counter[str] = Counter()
-
-    def count(event_name: str, **_kwargs: Any) -> None:
-        counts[event_name.rsplit(".", 1)[-1]] += 1
-
-    monkeypatch.setattr(
-        botocore.handlers,
-        "BUILTIN_HANDLERS",
-        [("before-send.dynamodb", count), *botocore.handlers.BUILTIN_HANDLERS],
-    )
-    yield counts
+    return request_counter(monkeypatch, "dynamodb")
 
 
 def legacy_encrypt(key_arn: str, record_ref: str, payload: dict[str, Any]) -> str:
@@ -300,8 +287,6 @@ def test_branch_key_unwrap_matches_the_template_iam_condition(
 ) -> None:
     """Functions may kms:Decrypt the branch key only with its encryption context (PhiBranchKeyUnwrap):
     every Decrypt the keyring sends names the keystore table and the branch key."""
-    import botocore.handlers
-
     from infra.local.stack import Stack
 
     sent: list[dict[str, str]] = []
@@ -309,11 +294,7 @@ def test_branch_key_unwrap_matches_the_template_iam_condition(
     def grab(params: dict[str, Any], **_kwargs: Any) -> None:
         sent.append(dict(params.get("EncryptionContext") or {}))
 
-    monkeypatch.setattr(
-        botocore.handlers,
-        "BUILTIN_HANDLERS",
-        [("provide-client-params.kms.Decrypt", grab), *botocore.handlers.BUILTIN_HANDLERS],
-    )
+    hook_first(monkeypatch, "provide-client-params.kms.Decrypt", grab)
     cipher = container(key_arn, keystore)  # its session is made after the hook
     written = cipher.encrypt("message#m-1", {"body": "x"})
     rotate_branch_key(keystore, key_arn)
